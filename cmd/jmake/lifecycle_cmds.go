@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jmake/jmake/internal/lifecycle"
+)
+
+func cmdBackground() context.Context { return context.Background() }
+
+func startCmd(g *globals) *cobra.Command {
+	var noPersist bool
+	cmd := &cobra.Command{
+		Use:   "start [name...]",
+		Short: "Start the daemons detached; returns when each answers /healthz",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names, err := lifecycle.CheckNames(args)
+			if err != nil {
+				return err
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			res, err := env.Start(cmd.Context(), names, lifecycle.StartOptions{NoPersist: noPersist})
+			printStarted(cmd.OutOrStdout(), res)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&noPersist, "no-persist", false, "keep caches in memory only")
+	return cmd
+}
+
+func printStarted(w io.Writer, res []lifecycle.StartResult) {
+	for _, r := range res {
+		switch {
+		case r.Name == "":
+		case r.Already:
+			fmt.Fprintf(w, "%-12s already running (pid %d, port %d)\n", r.Name, r.PID, r.Port)
+		default:
+			fmt.Fprintf(w, "%-12s started (pid %d, port %d) in %d ms\n", r.Name, r.PID, r.Port, r.Took.Milliseconds())
+		}
+	}
+}
+
+func stopCmd(g *globals) *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "stop [name...]",
+		Short: "Stop the daemons gracefully (SIGKILL of the process group after --timeout)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names, err := lifecycle.CheckNames(args)
+			if err != nil {
+				return err
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			res, err := env.Stop(cmd.Context(), names, timeout)
+			printStopped(cmd.OutOrStdout(), res)
+			return err
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "how long to wait for a graceful stop before SIGKILL")
+	return cmd
+}
+
+func printStopped(w io.Writer, res []lifecycle.StopResult) {
+	for _, r := range res {
+		switch {
+		case r.Stale != "":
+			fmt.Fprintf(w, "%-12s stale PID file removed (%s)\n", r.Name, r.Stale)
+		case !r.Running:
+			fmt.Fprintf(w, "%-12s not running\n", r.Name)
+		case r.Killed:
+			fmt.Fprintf(w, "%-12s killed (pid %d did not stop in time)\n", r.Name, r.PID)
+		default:
+			fmt.Fprintf(w, "%-12s stopped (pid %d) in %d ms\n", r.Name, r.PID, r.Took.Milliseconds())
+		}
+	}
+}
+
+func statusCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [name...]",
+		Short: "Show each daemon: RUNNING, STOPPED or STALE (exit 3 unless all run)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names, err := lifecycle.CheckNames(args)
+			if err != nil {
+				return err
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			st := env.Status(cmd.Context(), names)
+			w := cmd.OutOrStdout()
+			if asJSON {
+				b, _ := json.Marshal(map[string]any{"daemons": st})
+				fmt.Fprintln(w, string(b))
+			} else {
+				printStatus(w, st)
+			}
+			for _, s := range st {
+				if s.State != lifecycle.Running {
+					return &exitError{code: 3}
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printStatus(w io.Writer, st []lifecycle.DaemonStatus) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DAEMON\tSTATE\tPID\tPORT\tUPTIME\tREQUESTS\tHIT RATE\tNOTE")
+	for _, s := range st {
+		pid, up, req, rate := "-", "-", "-", "-"
+		if s.State == lifecycle.Running {
+			pid = fmt.Sprint(s.PID)
+			up = (time.Duration(s.UptimeSeconds) * time.Second).String()
+			req = fmt.Sprint(s.Requests)
+			rate = fmt.Sprintf("%.1f%%", s.CacheHitRate*100)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Name, strings.ToUpper(s.State), pid, s.Port, up, req, rate, s.Reason)
+	}
+	tw.Flush()
+}
+
+func restartCmd(g *globals) *cobra.Command {
+	var clean bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "restart [name...]",
+		Short: "Stop and start the daemons; caches are kept unless --clean",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names, err := lifecycle.CheckNames(args)
+			if err != nil {
+				return err
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			stopped, err := env.Stop(cmd.Context(), names, timeout)
+			printStopped(cmd.OutOrStdout(), stopped)
+			if err != nil {
+				return err
+			}
+			if clean {
+				for _, n := range names {
+					dir := filepath.Join(env.StateDir, "cache", n)
+					if err := os.RemoveAll(dir); err != nil {
+						return fmt.Errorf("%s: delete caches: %w", n, err)
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%-12s caches deleted (%s)\n", n, dir)
+				}
+			}
+			res, err := env.Start(cmd.Context(), names, lifecycle.StartOptions{})
+			printStarted(cmd.OutOrStdout(), res)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&clean, "clean", false, "delete the daemons' caches before starting them again")
+	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "how long to wait for a graceful stop before SIGKILL")
+	return cmd
+}
+
+func logsCmd(g *globals) *cobra.Command {
+	var follow bool
+	var lines int
+	cmd := &cobra.Command{
+		Use:   "logs [name]",
+		Short: "Print a daemon's log (all four, one after another, without a name); -f follows",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names, err := lifecycle.CheckNames(args)
+			if err != nil {
+				return err
+			}
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if follow {
+				if len(names) != 1 {
+					return fmt.Errorf("logs -f follows one daemon: name it")
+				}
+				return followFile(cmd.Context(), w, env.LogFile(names[0]), lines)
+			}
+			for _, n := range names {
+				if len(names) > 1 {
+					fmt.Fprintf(w, "==> %s <==\n", env.LogFile(n))
+				}
+				if err := printTail(w, env.LogFile(n), lines); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing as the log grows")
+	cmd.Flags().IntVarP(&lines, "lines", "n", 50, "how many of the last lines to print")
+	return cmd
+}
+
+// printTail prints the last n lines of path and returns the size printed up to.
+func printTail(w io.Writer, path string, n int) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	ls := strings.SplitAfter(string(data), "\n")
+	if ls[len(ls)-1] == "" {
+		ls = ls[:len(ls)-1]
+	}
+	if n >= 0 && len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	_, err = io.WriteString(w, strings.Join(ls, ""))
+	return err
+}
+
+// followFile prints the tail of path, then what is appended, until ctx ends
+// (Ctrl-C). A rotated log (a new, smaller file) is followed from its start.
+func followFile(ctx context.Context, w io.Writer, path string, n int) error {
+	if err := printTail(w, path, n); err != nil {
+		return err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	off := fi.Size()
+	// A quarter second is below what a person notices in a scrolling log
+	// and costs one stat per tick.
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			continue
+		}
+		if fi.Size() < off {
+			off = 0
+		}
+		if fi.Size() == off {
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		f.Seek(off, io.SeekStart)
+		m, _ := io.Copy(w, f)
+		f.Close()
+		off += m
+	}
+}

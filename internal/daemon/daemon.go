@@ -1,0 +1,327 @@
+// Package daemon is the runtime every jmake daemon shares: an HTTP/JSON
+// listener on 127.0.0.1 with bearer-token auth, the routes of DESIGN.md
+// (/healthz, /metrics, /v1/stats, /v1/call/<function>, /v1/reload,
+// /v1/shutdown), persistent caches, Prometheus metrics, and a graceful
+// shutdown that drains calls in flight, runs cleanup hooks in order and
+// removes the daemon's PID file.
+//
+// A daemon reads as verbs: New(opts) → Handle/Cache/OnShutdown → Serve(ctx),
+// which returns once shutdown is complete; Shutdown may be called any number
+// of times from anywhere.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmake/jmake/internal/pidfile"
+	"github.com/jmake/jmake/internal/settings"
+	"github.com/jmake/jmake/internal/store"
+)
+
+// Version is jmake's version, reported by /healthz; set at link time with
+// -ldflags "-X github.com/jmake/jmake/internal/daemon.Version=...".
+var Version = "0.1.0-dev"
+
+// Options configure a daemon.
+type Options struct {
+	Name     string       // one of settings.Names
+	Addr     string       // host:port to listen on, when Listener is nil
+	Listener net.Listener // an inherited listener (socket activation, handover)
+	StateDir string       // holds token, PID file, cache/<name>/
+	Token    string       // bearer token every route but /healthz requires
+	Settings settings.Settings
+	Logger   *slog.Logger
+	LogLevel *slog.LevelVar // changed by reload; may be nil
+	NoPID    bool           // do not write a PID file (tests running several at once)
+}
+
+// Cache is anything a daemon reports in its statistics and clears on
+// clear_caches: store.Map satisfies it.
+type Cache interface {
+	Name() string
+	Stats() store.Stats
+	Clear() error
+}
+
+type hook struct {
+	name string
+	fn   func(context.Context) error
+}
+
+// Daemon is one running daemon.
+type Daemon struct {
+	opts    Options
+	log     *slog.Logger
+	start   time.Time
+	srv     *http.Server
+	metrics *metrics
+
+	requests, errors atomic.Int64
+
+	stopOnce sync.Once
+	stopping chan struct{} // closed when shutdown begins
+	done     chan struct{} // closed when shutdown is complete
+
+	mu        sync.Mutex // guards the fields below
+	handlers  map[string]Handler
+	caches    []Cache
+	maps      []*store.Map // caches this daemon opened and must close
+	hooks     []hook
+	reloaders []func(settings.Settings) error
+	settings  settings.Settings
+}
+
+// New makes a daemon; it does not listen until Serve.
+func New(opts Options) (*Daemon, error) {
+	if !settings.IsDaemon(opts.Name) && opts.Name == "" {
+		return nil, errors.New("daemon: no name")
+	}
+	if opts.Token == "" {
+		return nil, fmt.Errorf("%s: no auth token", opts.Name)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Settings.MaxBody == 0 {
+		opts.Settings = settings.Default()
+	}
+	d := &Daemon{
+		opts:     opts,
+		log:      opts.Logger,
+		start:    time.Now(),
+		stopping: make(chan struct{}),
+		done:     make(chan struct{}),
+		handlers: make(map[string]Handler),
+		settings: opts.Settings,
+	}
+	d.metrics = newMetrics(d)
+	d.Handle("cache_stats", d.cacheStats)
+	d.Handle("clear_caches", d.clearCaches)
+	d.Handle("clear_cache", d.clearCaches) // setup's name for it in the original
+	return d, nil
+}
+
+// Name is the daemon's name.
+func (d *Daemon) Name() string { return d.opts.Name }
+
+// Logger is the daemon's logger.
+func (d *Daemon) Logger() *slog.Logger { return d.log }
+
+// Settings returns the settings in force (they change on reload).
+func (d *Daemon) Settings() settings.Settings {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.settings
+}
+
+// Handle registers fn as function name, callable at /v1/call/<name>.
+func (d *Daemon) Handle(name string, fn Handler) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.handlers[name] = fn
+}
+
+// Cache opens the persistent map cache/<daemon>/<name>.log (in memory only
+// when persistence is off), logs what it loaded, and reports it in stats.
+func (d *Daemon) Cache(name string) *store.Map {
+	var m *store.Map
+	if !d.Settings().Persist || d.opts.StateDir == "" {
+		m = store.NewMemoryMap(name)
+	} else {
+		var rep store.LoadReport
+		m, rep = store.OpenMap(name, filepath.Join(d.CacheDir(), name+".log"))
+		if rep.Warning != nil {
+			d.log.Warn(fmt.Sprintf("[CACHE] %s: %v", d.opts.Name, rep.Warning))
+		}
+		if rep.Recovered > 0 {
+			d.log.Warn(fmt.Sprintf("[CACHE] %s: recovering %s: dropped %d bytes of a damaged tail", d.opts.Name, name, rep.Recovered))
+		}
+		d.log.Info(fmt.Sprintf("[CACHE] %s: loaded %d entries from disk in %.1f ms", d.opts.Name, rep.Entries, float64(rep.Elapsed.Microseconds())/1000),
+			"cache", name)
+	}
+	d.mu.Lock()
+	d.maps = append(d.maps, m)
+	d.caches = append(d.caches, m)
+	d.mu.Unlock()
+	return m
+}
+
+// AddCache reports c in statistics and clears it on clear_caches.
+func (d *Daemon) AddCache(c Cache) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.caches = append(d.caches, c)
+}
+
+// CacheDir is this daemon's persistent cache directory.
+func (d *Daemon) CacheDir() string {
+	return filepath.Join(d.opts.StateDir, "cache", d.opts.Name)
+}
+
+// OnShutdown adds a cleanup step, run in the order added after calls in
+// flight have drained. A failing step is logged and the others still run.
+func (d *Daemon) OnShutdown(name string, fn func(context.Context) error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.hooks = append(d.hooks, hook{name, fn})
+}
+
+// OnReload adds a step run with the new settings on reload.
+func (d *Daemon) OnReload(fn func(settings.Settings) error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.reloaders = append(d.reloaders, fn)
+}
+
+// Stopping is closed when shutdown begins; long calls (watch) end on it.
+func (d *Daemon) Stopping() <-chan struct{} { return d.stopping }
+
+// Done is closed when shutdown is complete.
+func (d *Daemon) Done() <-chan struct{} { return d.done }
+
+// Shutdown begins a graceful stop; Serve returns when it is complete.
+// It is safe to call more than once and from any goroutine.
+func (d *Daemon) Shutdown() {
+	d.stopOnce.Do(func() { close(d.stopping) })
+}
+
+// Serve listens, writes the PID file, and serves until ctx ends or Shutdown
+// is called; then it drains, cleans up and returns. A port already in use is
+// an error naming the port.
+func (d *Daemon) Serve(ctx context.Context) error {
+	defer close(d.done)
+	ln := d.opts.Listener
+	if ln == nil {
+		var err error
+		ln, err = Listen(d.opts.Addr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.opts.Name, err)
+		}
+	}
+	port := 0
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	// Calls see a context that ends when the drain deadline passes, so a
+	// call that would outlive the stop is cancelled rather than cut off.
+	baseCtx, cancelCalls := context.WithCancel(context.Background())
+	defer cancelCalls()
+	d.srv = &http.Server{
+		Handler:           d.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+	if !d.opts.NoPID && d.opts.StateDir != "" {
+		if err := pidfile.Write(pidfile.Path(d.opts.StateDir, d.opts.Name), d.opts.Name, port); err != nil {
+			ln.Close()
+			return fmt.Errorf("%s: write PID file: %w", d.opts.Name, err)
+		}
+	}
+	d.log.Info(fmt.Sprintf("[START] %s: listening on %s (pid %d, version %s)", d.opts.Name, ln.Addr(), os.Getpid(), Version))
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- d.srv.Serve(ln) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case <-d.stopping:
+	case err = <-serveErr:
+		err = fmt.Errorf("%s: serve: %w", d.opts.Name, err)
+	}
+	d.Shutdown()
+	d.drain(cancelCalls)
+	d.cleanup()
+	return err
+}
+
+// drain stops accepting and waits for calls in flight, up to the drain
+// timeout; then it cancels what is left.
+func (d *Daemon) drain(cancelCalls context.CancelFunc) {
+	timeout := d.Settings().DrainTimeout.Duration
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := d.srv.Shutdown(ctx); err != nil {
+		d.log.Warn(fmt.Sprintf("[SHUTDOWN] %s: calls still running after %s; cancelling them", d.opts.Name, timeout))
+		cancelCalls()
+		d.srv.Close()
+	}
+}
+
+// cleanup runs the shutdown hooks, closes caches, logs the summary and
+// removes the PID file. Each step's failure is logged; the others still run.
+func (d *Daemon) cleanup() {
+	d.mu.Lock()
+	hooks := append([]hook(nil), d.hooks...)
+	maps := append([]*store.Map(nil), d.maps...)
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), d.Settings().DrainTimeout.Duration)
+	defer cancel()
+	for _, h := range hooks {
+		if err := h.fn(ctx); err != nil {
+			d.log.Error(fmt.Sprintf("[SHUTDOWN] %s: cleanup %s: %v", d.opts.Name, h.name, err))
+		}
+	}
+	for _, m := range maps {
+		if err := m.Close(); err != nil {
+			d.log.Error(fmt.Sprintf("[SHUTDOWN] %s: save cache %s: %v", d.opts.Name, m.Name(), err))
+		}
+	}
+	st := d.stats()
+	d.log.Info(fmt.Sprintf("[SHUTDOWN] %s: requests served %d, cache hit rate %.1f%%, uptime %.1fs",
+		d.opts.Name, st.Requests, st.CacheHitRate*100, st.UptimeSeconds))
+	if !d.opts.NoPID && d.opts.StateDir != "" {
+		if err := pidfile.RemoveIfOurs(pidfile.Path(d.opts.StateDir, d.opts.Name)); err != nil {
+			d.log.Error(fmt.Sprintf("[SHUTDOWN] %s: remove PID file: %v", d.opts.Name, err))
+		}
+	}
+}
+
+// Reload re-reads config.toml and applies it; a bad file is rejected with
+// its file:line and the settings in force stay.
+func (d *Daemon) Reload() error {
+	s, err := settings.Load(d.opts.StateDir)
+	if err != nil {
+		d.log.Error(fmt.Sprintf("[RELOAD] %s: rejected: %v; keeping the settings in force", d.opts.Name, err))
+		return err
+	}
+	d.mu.Lock()
+	d.settings = s
+	reloaders := append([]func(settings.Settings) error(nil), d.reloaders...)
+	d.mu.Unlock()
+	if d.opts.LogLevel != nil {
+		lvl, _ := settings.ParseLevel(s.LogLevel)
+		d.opts.LogLevel.Set(lvl)
+	}
+	for _, fn := range reloaders {
+		if err := fn(s); err != nil {
+			d.log.Error(fmt.Sprintf("[RELOAD] %s: %v", d.opts.Name, err))
+			return err
+		}
+	}
+	d.log.Info(fmt.Sprintf("[RELOAD] %s: settings reloaded, caches kept", d.opts.Name))
+	return nil
+}
+
+// Listen binds addr, naming the port in the error when it is taken.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, errAddrInUse) {
+			return nil, fmt.Errorf("cannot listen on %s: port in use by another program", addr)
+		}
+		return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}

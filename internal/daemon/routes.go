@@ -1,0 +1,269 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Handler is a daemon function. It returns a JSON-marshalable reply (an
+// object; "success": true is added) or an error. Errors made with Errorf
+// carry their HTTP status; others are 500s.
+type Handler func(ctx context.Context, req *Request) (any, error)
+
+// Request is one call of a daemon function.
+type Request struct {
+	Function string
+	Args     json.RawMessage // a JSON object; "{}" when the body was empty
+
+	mu     sync.Mutex // guards w during streaming
+	w      http.ResponseWriter
+	stream bool
+}
+
+// Decode unmarshals the arguments into v; a mismatch is a 400 naming the
+// function.
+func (r *Request) Decode(v any) error {
+	dec := json.NewDecoder(bytes.NewReader(r.Args))
+	if err := dec.Decode(v); err != nil {
+		return Errorf(http.StatusBadRequest, "%s: bad arguments: %v", r.Function, err)
+	}
+	return nil
+}
+
+// Streaming reports whether the caller asked for progress events
+// (Accept: application/x-ndjson).
+func (r *Request) Streaming() bool { return r.stream }
+
+// Progress sends one event line to a streaming caller; without streaming it
+// does nothing. Events are objects; "event" names their kind.
+func (r *Request) Progress(event any) {
+	if !r.stream {
+		return
+	}
+	b, err := json.Marshal(event)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.w.Write(append(b, '\n'))
+	if f, ok := r.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Error is an error with an HTTP status, as the wire shows it:
+// {"success":false,"error":"..."}.
+type Error struct {
+	Status int
+	Msg    string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Errorf makes an *Error with the given HTTP status.
+func Errorf(status int, format string, args ...any) error {
+	return &Error{Status: status, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Failure is a reply of a call that ran and failed (a build with compiler
+// errors): it goes out with status 200, "success": false and the fields of
+// Reply, so a client gets both the error and the details.
+type Failure struct {
+	Err   error
+	Reply any
+}
+
+func (f *Failure) Error() string { return f.Err.Error() }
+func (f *Failure) Unwrap() error { return f.Err }
+
+func (d *Daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", d.healthz)
+	mux.Handle("GET /metrics", d.auth(d.metrics.handler()))
+	mux.Handle("GET /v1/stats", d.auth(http.HandlerFunc(d.serveStats)))
+	mux.Handle("POST /v1/call/{function}", d.auth(http.HandlerFunc(d.serveCall)))
+	mux.Handle("POST /v1/reload", d.auth(http.HandlerFunc(d.serveReload)))
+	mux.Handle("POST /v1/shutdown", d.auth(http.HandlerFunc(d.serveShutdown)))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("%s: no route %s %s", d.opts.Name, r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// auth requires "Authorization: Bearer <token>", compared in constant time.
+func (d *Daemon) auth(next http.Handler) http.Handler {
+	want := []byte("Bearer " + d.opts.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="jmake"`)
+			writeError(w, http.StatusUnauthorized, d.opts.Name+": missing or wrong token (see $JMAKE_HOME/token)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Health is the /healthz reply.
+type Health struct {
+	Status        string  `json:"status"`
+	Name          string  `json:"name"`
+	PID           int     `json:"pid"`
+	Version       string  `json:"version"`
+	UptimeSeconds float64 `json:"uptime_seconds"`
+}
+
+func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
+	status := "ok"
+	select {
+	case <-d.stopping:
+		status = "stopping"
+	default:
+	}
+	writeJSON(w, http.StatusOK, Health{status, d.opts.Name, os.Getpid(), Version, time.Since(d.start).Seconds()})
+}
+
+func (d *Daemon) serveStats(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, d.stats())
+}
+
+func (d *Daemon) serveReload(w http.ResponseWriter, r *http.Request) {
+	if err := d.Reload(); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("%s: reload rejected: %v", d.opts.Name, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "name": d.opts.Name})
+}
+
+func (d *Daemon) serveShutdown(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "name": d.opts.Name, "pid": os.Getpid()})
+	// Shut down after this reply is on its way; Shutdown waits for this
+	// handler to return before it closes connections.
+	go d.Shutdown()
+}
+
+func (d *Daemon) serveCall(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("function")
+	d.mu.Lock()
+	fn := d.handlers[name]
+	d.mu.Unlock()
+	start := time.Now()
+	status := d.call(w, r, name, fn)
+	d.requests.Add(1)
+	if status >= 400 {
+		d.errors.Add(1)
+	}
+	d.metrics.observe(name, status, time.Since(start))
+}
+
+// call runs one function and writes its reply; it returns the status sent.
+func (d *Daemon) call(w http.ResponseWriter, r *http.Request, name string, fn Handler) int {
+	if fn == nil {
+		return writeError(w, http.StatusNotFound, fmt.Sprintf("%s: unknown function %q", d.opts.Name, name))
+	}
+	body, err := readBody(w, r, d.Settings().MaxBody)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return writeError(w, http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("%s: %s: request body over the limit of %d bytes", d.opts.Name, name, mbe.Limit))
+		}
+		return writeError(w, http.StatusBadRequest, fmt.Sprintf("%s: %s: read body: %v", d.opts.Name, name, err))
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if !json.Valid(body) || bytes.TrimSpace(body)[0] != '{' {
+		return writeError(w, http.StatusBadRequest, fmt.Sprintf("%s: %s: arguments must be a JSON object", d.opts.Name, name))
+	}
+	req := &Request{Function: name, Args: body, w: w, stream: strings.Contains(r.Header.Get("Accept"), "application/x-ndjson")}
+	if req.stream {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+	}
+	reply, err := fn(r.Context(), req)
+	req.mu.Lock()
+	defer req.mu.Unlock()
+	if err != nil {
+		status := http.StatusInternalServerError
+		var e *Error
+		var f *Failure
+		switch {
+		case errors.As(err, &f):
+			if f.Reply != nil {
+				return writeReply(w, req.stream, http.StatusOK, f.Reply, false, err.Error())
+			}
+			status = http.StatusOK
+		case errors.As(err, &e):
+			status = e.Status
+		}
+		if status >= 500 {
+			d.log.Error(fmt.Sprintf("%s: %s: %v", d.opts.Name, name, err))
+		}
+		if req.stream {
+			writeReply(w, true, status, map[string]any{}, false, err.Error())
+			return status
+		}
+		return writeError(w, status, err.Error())
+	}
+	return writeReply(w, req.stream, http.StatusOK, reply, true, "")
+}
+
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	return buf.Bytes(), err
+}
+
+// writeReply renders reply (an object) with "success" (and "error") put
+// first. Replies of other kinds go under "result".
+func writeReply(w http.ResponseWriter, streamed bool, status int, reply any, success bool, errMsg string) int {
+	b, err := json.Marshal(reply)
+	if err != nil {
+		return writeError(w, http.StatusInternalServerError, "encode reply: "+err.Error())
+	}
+	if len(b) == 0 || b[0] != '{' {
+		b = append(append([]byte(`{"result":`), b...), '}')
+	}
+	var out bytes.Buffer
+	fmt.Fprintf(&out, `{"success":%t`, success)
+	if errMsg != "" {
+		e, _ := json.Marshal(errMsg)
+		out.WriteString(`,"error":`)
+		out.Write(e)
+	}
+	if len(b) > 2 {
+		out.WriteByte(',')
+	}
+	out.Write(b[1:])
+	out.WriteByte('\n')
+	if !streamed {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+	}
+	w.Write(out.Bytes())
+	return status
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// writeError sends the one error shape of the wire.
+func writeError(w http.ResponseWriter, status int, msg string) int {
+	writeJSON(w, status, map[string]any{"success": false, "error": msg})
+	return status
+}

@@ -1,0 +1,222 @@
+package store
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Map is a string-keyed cache of byte values that persists every change to
+// an append-only log as it is made (write-through), so a kill -9 loses no
+// change that Put already returned from. Without a path it lives in memory
+// only. The zero value is not usable; call OpenMap or NewMemoryMap.
+//
+// Values returned by Get and Range must not be modified.
+type Map struct {
+	name string
+	path string // "" keeps the map in memory only
+
+	hits, misses atomic.Int64
+
+	mu    sync.RWMutex // guards the fields below
+	m     map[string][]byte
+	bytes int64    // sum of len(key)+len(value) over m
+	f     *os.File // the log opened O_APPEND; nil in memory-only mode
+	werr  error    // the last write error, reported by Err
+}
+
+// NewMemoryMap returns a Map that is never written to disk.
+func NewMemoryMap(name string) *Map {
+	return &Map{name: name, m: make(map[string][]byte)}
+}
+
+// OpenMap loads the log at path (creating its directory) and keeps it open
+// for appends. It never fails: an unreadable file is set aside and the map
+// starts empty, and a log that cannot be opened for writing leaves the map
+// in memory only; both are reported in LoadReport.Warning for the caller to
+// log.
+func OpenMap(name, path string) (*Map, LoadReport) {
+	start := time.Now()
+	mp := &Map{name: name, path: path, m: make(map[string][]byte)}
+	var rep LoadReport
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		rep.Warning = fmt.Errorf("cache %s: %w; keeping it in memory only", name, err)
+		mp.path = ""
+		return mp, rep
+	}
+	size, err := readLog(path, mp.m, &rep)
+	if err != nil {
+		rep.Warning = fmt.Errorf("cache %s: %w", name, err)
+	}
+	for k, v := range mp.m {
+		mp.bytes += int64(len(k) + len(v))
+	}
+	rep.Entries = len(mp.m)
+	// Recompact when dead records outnumber live ones by 2:1, so the log
+	// stays within a small multiple of the live data (ninja's deps log uses
+	// the same rule of thumb); small logs are left alone.
+	if rep.Records > 1000 && rep.Records > 3*len(mp.m) || size == 0 {
+		if _, err := writeCompacted(path, mp.m); err != nil {
+			rep.Warning = fmt.Errorf("cache %s: %w", name, err)
+		} else {
+			rep.Compacted = size > 0
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		rep.Warning = fmt.Errorf("cache %s: open %s for writing: %w; keeping it in memory only", name, path, err)
+		mp.path = ""
+	} else {
+		mp.f = f
+	}
+	rep.Elapsed = time.Since(start)
+	return mp, rep
+}
+
+// Name is the cache's name as it appears in statistics.
+func (mp *Map) Name() string { return mp.name }
+
+// Persistent reports whether changes reach a file.
+func (mp *Map) Persistent() bool { return mp.path != "" }
+
+// Get returns the value for key, counting a hit or a miss.
+func (mp *Map) Get(key string) ([]byte, bool) {
+	v, ok := mp.Peek(key)
+	if ok {
+		mp.hits.Add(1)
+	} else {
+		mp.misses.Add(1)
+	}
+	return v, ok
+}
+
+// Peek returns the value for key without counting a hit or a miss.
+func (mp *Map) Peek(key string) ([]byte, bool) {
+	mp.mu.RLock()
+	v, ok := mp.m[key]
+	mp.mu.RUnlock()
+	return v, ok
+}
+
+// Put sets key to a copy of value and appends the change to the log.
+// The in-memory map is updated even if the write fails; the error says so.
+func (mp *Map) Put(key string, value []byte) error {
+	v := append([]byte(nil), value...)
+	mp.mu.Lock()
+	defer mp.mu.Unlock()
+	if old, ok := mp.m[key]; ok {
+		mp.bytes -= int64(len(key) + len(old))
+	}
+	mp.m[key] = v
+	mp.bytes += int64(len(key) + len(v))
+	return mp.appendLocked(opPut, key, v)
+}
+
+// Delete removes key and appends the change to the log.
+func (mp *Map) Delete(key string) error {
+	mp.mu.Lock()
+	defer mp.mu.Unlock()
+	old, ok := mp.m[key]
+	if !ok {
+		return nil
+	}
+	delete(mp.m, key)
+	mp.bytes -= int64(len(key) + len(old))
+	return mp.appendLocked(opDelete, key, nil)
+}
+
+// Clear removes every entry, on disk too, and resets the hit counters.
+func (mp *Map) Clear() error {
+	mp.mu.Lock()
+	defer mp.mu.Unlock()
+	clear(mp.m)
+	mp.bytes = 0
+	mp.hits.Store(0)
+	mp.misses.Store(0)
+	return mp.appendLocked(opClear, "", nil)
+}
+
+// appendLocked writes one record in a single write(2). mu must be held so
+// that the log's order matches the map's.
+func (mp *Map) appendLocked(op byte, key string, value []byte) error {
+	if mp.f == nil {
+		return nil
+	}
+	if _, err := mp.f.Write(encodeRecord(op, key, value)); err != nil {
+		mp.werr = fmt.Errorf("cache %s: append to %s: %w", mp.name, mp.path, err)
+		return mp.werr
+	}
+	return nil
+}
+
+// Range calls fn for each entry until fn returns false. fn must not call
+// methods of mp that modify it.
+func (mp *Map) Range(fn func(key string, value []byte) bool) {
+	mp.mu.RLock()
+	defer mp.mu.RUnlock()
+	for k, v := range mp.m {
+		if !fn(k, v) {
+			return
+		}
+	}
+}
+
+// Stats is a snapshot of a cache's size and use.
+type Stats struct {
+	Entries int   `json:"entries"`
+	Bytes   int64 `json:"bytes"`
+	Hits    int64 `json:"hits"`
+	Misses  int64 `json:"misses"`
+}
+
+// Stats returns the cache's current size and hit counts.
+func (mp *Map) Stats() Stats {
+	mp.mu.RLock()
+	defer mp.mu.RUnlock()
+	return Stats{Entries: len(mp.m), Bytes: mp.bytes, Hits: mp.hits.Load(), Misses: mp.misses.Load()}
+}
+
+// Len is the number of entries.
+func (mp *Map) Len() int {
+	mp.mu.RLock()
+	defer mp.mu.RUnlock()
+	return len(mp.m)
+}
+
+// Err returns the last error writing the log, if any.
+func (mp *Map) Err() error {
+	mp.mu.RLock()
+	defer mp.mu.RUnlock()
+	return mp.werr
+}
+
+// Flush asks the kernel to put the log on stable storage. Writes already
+// survive a crash of the process; Flush is for surviving a crash of the host.
+func (mp *Map) Flush() error {
+	mp.mu.Lock()
+	defer mp.mu.Unlock()
+	if mp.f == nil {
+		return nil
+	}
+	if err := mp.f.Sync(); err != nil {
+		return fmt.Errorf("cache %s: sync %s: %w", mp.name, mp.path, err)
+	}
+	return nil
+}
+
+// Close flushes and closes the log. The map stays readable in memory.
+func (mp *Map) Close() error {
+	err := mp.Flush()
+	mp.mu.Lock()
+	defer mp.mu.Unlock()
+	if mp.f != nil {
+		if cerr := mp.f.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		mp.f = nil
+	}
+	return err
+}

@@ -1,0 +1,244 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Objects is a content-addressed store of files under dir/<ab>/<id>, where
+// id is a lowercase hex digest chosen by the caller. Files are written to a
+// temp file in the same directory and renamed into place, so a reader (in
+// this or another process) sees a whole object or none.
+type Objects struct {
+	dir      string
+	maxBytes int64
+
+	mu   sync.Mutex // guards size
+	size int64      // approximate bytes stored; -1 until first counted
+}
+
+// OpenObjects opens (creating) an object store. maxBytes <= 0 means no limit.
+func OpenObjects(dir string, maxBytes int64) (*Objects, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("object store: %w", err)
+	}
+	return &Objects{dir: dir, maxBytes: maxBytes, size: -1}, nil
+}
+
+// Dir is the store's root directory.
+func (o *Objects) Dir() string { return o.dir }
+
+// Path is where the object id lives (whether or not it exists).
+func (o *Objects) Path(id string) string {
+	if len(id) < 3 {
+		return filepath.Join(o.dir, "xx", id)
+	}
+	return filepath.Join(o.dir, id[:2], id)
+}
+
+// mtimeGranularity: an object's mtime records its last use for trimming,
+// but refreshing it on every hit would cost a syscall per object per build,
+// so it is refreshed only when older than this (cmd/go does the same).
+const mtimeGranularity = time.Hour
+
+// Has reports whether id is stored, and marks it used.
+func (o *Objects) Has(id string) bool {
+	p := o.Path(id)
+	fi, err := os.Stat(p)
+	if err != nil {
+		return false
+	}
+	if time.Since(fi.ModTime()) > mtimeGranularity {
+		now := time.Now()
+		os.Chtimes(p, now, now)
+	}
+	return true
+}
+
+// PutFile stores a copy of the file src as id.
+func (o *Objects) PutFile(id, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("object store: %w", err)
+	}
+	defer in.Close()
+	return o.put(id, in)
+}
+
+// PutBytes stores data as id.
+func (o *Objects) PutBytes(id string, data []byte) error {
+	return o.put(id, bytes.NewReader(data))
+}
+
+func (o *Objects) put(id string, r io.Reader) error {
+	dst := o.Path(id)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return fmt.Errorf("object store: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("object store: %w", err)
+	}
+	n, err := io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), dst)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("object store: put %s: %w", id, err)
+	}
+	o.mu.Lock()
+	if o.size >= 0 {
+		o.size += n
+	}
+	o.mu.Unlock()
+	return nil
+}
+
+// CopyTo writes object id to dst (temp file + rename, so dst is never half
+// written). It is a copy, never a hard link: compilers rewrite their outputs
+// in place, which would corrupt a linked cache entry.
+func (o *Objects) CopyTo(id, dst string) error {
+	in, err := os.Open(o.Path(id))
+	if err != nil {
+		return fmt.Errorf("object store: %w", err)
+	}
+	defer in.Close()
+	f, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, in)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), dst)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("restore %s from cache: %w", dst, err)
+	}
+	return nil
+}
+
+// ObjectStats is the store's size.
+type ObjectStats struct {
+	Entries int   `json:"entries"`
+	Bytes   int64 `json:"bytes"`
+}
+
+type objFile struct {
+	path  string
+	size  int64
+	mtime time.Time
+}
+
+func (o *Objects) list() ([]objFile, error) {
+	var out []objFile
+	err := filepath.WalkDir(o.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || d.Name()[0] == '.' {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		out = append(out, objFile{p, fi.Size(), fi.ModTime()})
+		return nil
+	})
+	return out, err
+}
+
+// Stats counts the objects on disk.
+func (o *Objects) Stats() (ObjectStats, error) {
+	files, err := o.list()
+	var s ObjectStats
+	for _, f := range files {
+		s.Entries++
+		s.Bytes += f.size
+	}
+	o.mu.Lock()
+	o.size = s.Bytes
+	o.mu.Unlock()
+	return s, err
+}
+
+// NeedsTrim reports whether the store may be over its size limit.
+func (o *Objects) NeedsTrim() bool {
+	if o.maxBytes <= 0 {
+		return false
+	}
+	o.mu.Lock()
+	size := o.size
+	o.mu.Unlock()
+	return size < 0 || size > o.maxBytes
+}
+
+// Trim removes least recently used objects until the store is at most 90%
+// of its limit (the slack avoids trimming again after every put).
+func (o *Objects) Trim() (removed int, err error) {
+	if o.maxBytes <= 0 {
+		return 0, nil
+	}
+	files, err := o.list()
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, f := range files {
+		total += f.size
+	}
+	target := o.maxBytes / 10 * 9
+	sort.Slice(files, func(i, j int) bool { return files[i].mtime.Before(files[j].mtime) })
+	for _, f := range files {
+		if total <= target {
+			break
+		}
+		if os.Remove(f.path) == nil {
+			total -= f.size
+			removed++
+		}
+	}
+	o.mu.Lock()
+	o.size = total
+	o.mu.Unlock()
+	return removed, nil
+}
+
+// Clear removes every object.
+func (o *Objects) Clear() error {
+	entries, err := os.ReadDir(o.dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(o.dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	o.mu.Lock()
+	o.size = 0
+	o.mu.Unlock()
+	return nil
+}
