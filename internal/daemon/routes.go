@@ -95,7 +95,13 @@ func (d *Daemon) routes() http.Handler {
 	mux.Handle("POST /v1/reload", d.auth(http.HandlerFunc(d.serveReload)))
 	mux.Handle("POST /v1/shutdown", d.auth(http.HandlerFunc(d.serveShutdown)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("%s: no route %s %s", d.opts.Name, r.Method, r.URL.Path))
+		switch p := r.URL.Path; {
+		case p == "/healthz", p == "/metrics", p == "/v1/stats", p == "/v1/reload", p == "/v1/shutdown",
+			strings.HasPrefix(p, "/v1/call/"):
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s: %s does not take %s", d.opts.Name, p, r.Method))
+		default:
+			writeError(w, http.StatusNotFound, fmt.Sprintf("%s: no route %s %s", d.opts.Name, r.Method, p))
+		}
 	})
 	return mux
 }

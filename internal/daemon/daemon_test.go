@@ -1,0 +1,317 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmake/jmake/internal/pidfile"
+	"github.com/jmake/jmake/internal/settings"
+)
+
+type testDaemon struct {
+	*Daemon
+	url   string
+	token string
+	logs  *syncBuffer
+	errc  chan error
+}
+
+type syncBuffer struct {
+	mu chan struct{}
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu <- struct{}{}
+	defer func() { <-s.mu }()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu <- struct{}{}
+	defer func() { <-s.mu }()
+	return s.b.String()
+}
+
+// startDaemon runs a daemon in-process on a free port and stops it when the
+// test ends.
+func startDaemon(t *testing.T, stateDir string, setup func(*Daemon)) *testDaemon {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{mu: make(chan struct{}, 1)}
+	s := settings.Default()
+	s.DrainTimeout = settings.Duration{Duration: 5 * time.Second}
+	d, err := New(Options{Name: "discovery", Listener: ln, StateDir: stateDir, Token: "secret", Settings: s,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(d)
+	}
+	td := &testDaemon{Daemon: d, url: "http://" + ln.Addr().String(), token: "secret", logs: logs, errc: make(chan error, 1)}
+	go func() { td.errc <- d.Serve(context.Background()) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(td.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon not answering: %v", err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		d.Shutdown()
+		<-d.Done()
+	})
+	return td
+}
+
+func (td *testDaemon) do(t *testing.T, method, path, token string, body io.Reader) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, td.url+path, body)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s %s: reply is not JSON: %q", method, path, b)
+		}
+	}
+	return resp.StatusCode, m
+}
+
+func TestRoutesAndAuth(t *testing.T) {
+	td := startDaemon(t, t.TempDir(), func(d *Daemon) {
+		d.Handle("echo", func(ctx context.Context, r *Request) (any, error) {
+			var args map[string]any
+			if err := r.Decode(&args); err != nil {
+				return nil, err
+			}
+			return map[string]any{"args": args}, nil
+		})
+	})
+	for _, tc := range []struct {
+		name, method, path, token, body string
+		status                          int
+		success                         any
+	}{
+		{"healthz needs no token", "GET", "/healthz", "", "", 200, nil},
+		{"stats without token", "GET", "/v1/stats", "", "", 401, false},
+		{"stats with wrong token", "GET", "/v1/stats", "wrong", "", 401, false},
+		{"call without token", "POST", "/v1/call/echo", "", "{}", 401, false},
+		{"call with wrong token", "POST", "/v1/call/echo", "secreT", "{}", 401, false},
+		{"metrics without token", "GET", "/metrics", "", "", 401, false},
+		{"call", "POST", "/v1/call/echo", "secret", `{"a":1}`, 200, true},
+		{"empty body", "POST", "/v1/call/echo", "secret", "", 200, true},
+		{"malformed JSON", "POST", "/v1/call/echo", "secret", `{"a":`, 400, false},
+		{"not an object", "POST", "/v1/call/echo", "secret", `[1,2]`, 400, false},
+		{"unknown function", "POST", "/v1/call/nope", "secret", `{}`, 404, false},
+		{"body over the limit", "POST", "/v1/call/echo", "secret", `{"a":"` + strings.Repeat("x", 8<<20) + `"}`, 413, false},
+		{"wrong method", "GET", "/v1/call/echo", "secret", "", 405, nil},
+		{"stats", "GET", "/v1/stats", "secret", "", 200, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, m := td.do(t, tc.method, tc.path, tc.token, strings.NewReader(tc.body))
+			if status != tc.status {
+				t.Fatalf("status %d, want %d (reply %v)", status, tc.status, m)
+			}
+			if tc.success != nil && m["success"] != tc.success {
+				t.Fatalf("success = %v, want %v (reply %v)", m["success"], tc.success, m)
+			}
+			if tc.success == false && m["error"] == "" {
+				t.Fatalf("error reply without a message: %v", m)
+			}
+		})
+	}
+	// After all of that, the daemon still answers.
+	status, h := td.do(t, "GET", "/healthz", "", nil)
+	if status != 200 || h["status"] != "ok" || h["name"] != "discovery" || h["pid"] != float64(os.Getpid()) {
+		t.Fatalf("healthz after bad requests: %d %v", status, h)
+	}
+	for _, k := range []string{"version", "uptime_seconds"} {
+		if _, ok := h[k]; !ok {
+			t.Errorf("healthz lacks %q", k)
+		}
+	}
+	_, st := td.do(t, "GET", "/v1/stats", "secret", nil)
+	for _, k := range []string{"start_time", "uptime_seconds", "requests", "cache_hits", "cache_misses", "errors", "cache_hit_rate", "error_rate", "caches"} {
+		if _, ok := st[k]; !ok {
+			t.Errorf("stats lacks %q: %v", k, st)
+		}
+	}
+	if st["errors"].(float64) < 4 || st["requests"].(float64) < 6 {
+		t.Errorf("stats did not count the calls: %v", st)
+	}
+}
+
+func TestMetricsPassPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed (Debian package prometheus; .ci/run installs it)")
+	}
+	td := startDaemon(t, t.TempDir(), func(d *Daemon) {
+		m := d.Cache("tools")
+		m.Put("cc", []byte("/usr/bin/cc"))
+		m.Get("cc")
+		m.Get("nope")
+	})
+	td.do(t, "POST", "/v1/call/cache_stats", "secret", strings.NewReader("{}"))
+	req, _ := http.NewRequest("GET", td.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`jmake_requests_total{code="200",daemon="discovery",function="cache_stats"} 1`,
+		`jmake_cache_entries{cache="tools",daemon="discovery"} 1`,
+		`jmake_cache_hits_total{cache="tools",daemon="discovery"} 1`,
+		`jmake_cache_misses_total{cache="tools",daemon="discovery"} 1`,
+		"jmake_uptime_seconds",
+	} {
+		if !bytes.Contains(text, []byte(want)) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(text)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// A graceful stop lets a call in flight finish, runs cleanup hooks in
+// order, logs the summary, saves caches and removes the PID file.
+func TestGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	var order []string
+	td := startDaemon(t, dir, func(d *Daemon) {
+		d.Cache("tools").Put("cc", []byte("x"))
+		d.Handle("slow", func(ctx context.Context, r *Request) (any, error) {
+			close(entered)
+			<-release
+			return map[string]any{"done": true}, nil
+		})
+		d.OnShutdown("first", func(context.Context) error { order = append(order, "first"); return nil })
+		d.OnShutdown("failing", func(context.Context) error { order = append(order, "failing"); return io.ErrUnexpectedEOF })
+		d.OnShutdown("third", func(context.Context) error { order = append(order, "third"); return nil })
+	})
+	pidPath := pidfile.Path(dir, "discovery")
+	if _, err := os.Stat(pidPath); err != nil {
+		t.Fatalf("no PID file while serving: %v", err)
+	}
+	reply := make(chan map[string]any, 1)
+	go func() {
+		_, m := td.do(t, "POST", "/v1/call/slow", "secret", strings.NewReader("{}"))
+		reply <- m
+	}()
+	<-entered
+	td.Shutdown()
+	// New connections are refused once draining has begun.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := net.DialTimeout("tcp", strings.TrimPrefix(td.url, "http://"), 100*time.Millisecond); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still accepting connections after Shutdown")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	if m := <-reply; m["success"] != true || m["done"] != true {
+		t.Fatalf("call in flight got %v, want its reply", m)
+	}
+	<-td.Done()
+	if err := <-td.errc; err != nil {
+		t.Fatalf("Serve returned %v", err)
+	}
+	if strings.Join(order, ",") != "first,failing,third" {
+		t.Errorf("cleanup order %v", order)
+	}
+	logs := td.logs.String()
+	for _, want := range []string{"cleanup failing: unexpected EOF", "[SHUTDOWN] discovery: requests served 1, cache hit rate"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+	if _, err := os.Stat(pidPath); !os.IsNotExist(err) {
+		t.Errorf("PID file left after shutdown")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "cache", "discovery", "tools.log")); !bytes.Contains(b, []byte("cc")) {
+		t.Error("cache not on disk after shutdown")
+	}
+}
+
+func TestStreamingProgress(t *testing.T) {
+	td := startDaemon(t, t.TempDir(), func(d *Daemon) {
+		d.Handle("count", func(ctx context.Context, r *Request) (any, error) {
+			for i := range 3 {
+				r.Progress(map[string]any{"event": "tick", "n": i})
+			}
+			return map[string]any{"total": 3}, nil
+		})
+	})
+	req, _ := http.NewRequest("POST", td.url+"/v1/call/count", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer secret")
+	req.Header.Set("Accept", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[3], `"success":true`) || !strings.Contains(lines[3], `"total":3`) {
+		t.Fatalf("stream = %q", lines)
+	}
+}
+
+func TestReloadRejectsBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	td := startDaemon(t, dir, nil)
+	os.WriteFile(settings.ConfigPath(dir), []byte("workers = 3\nlog_level = \"debug\"\n"), 0o600)
+	if status, m := td.do(t, "POST", "/v1/reload", "secret", nil); status != 200 {
+		t.Fatalf("reload: %d %v", status, m)
+	}
+	if got := td.Settings().Workers; got != 3 {
+		t.Fatalf("workers after reload = %d, want 3", got)
+	}
+	os.WriteFile(settings.ConfigPath(dir), []byte("workers = 4\nworkers = [\n"), 0o600)
+	status, m := td.do(t, "POST", "/v1/reload", "secret", nil)
+	if status != 400 || !strings.Contains(m["error"].(string), "config.toml:2:") {
+		t.Fatalf("bad reload: %d %v, want 400 naming config.toml:2", status, m)
+	}
+	if got := td.Settings().Workers; got != 3 {
+		t.Fatalf("workers after rejected reload = %d, want 3 kept", got)
+	}
+}

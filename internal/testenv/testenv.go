@@ -1,0 +1,226 @@
+// Package testenv gives tests real jmake processes: the binary built once
+// per test package, a private state directory, ports shifted to a free
+// range, and every daemon stopped by its PID when the test ends, also when
+// it fails.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jmake/jmake/internal/daemon"
+	"github.com/jmake/jmake/internal/lifecycle"
+	"github.com/jmake/jmake/internal/pidfile"
+	"github.com/jmake/jmake/internal/settings"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds cmd/jmake once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "jmake-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "jmake")
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/jmake")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/jmake: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Env is one test's jmake installation: a state dir and a port offset.
+type Env struct {
+	T        testing.TB
+	Bin      string
+	StateDir string
+	Offset   int
+}
+
+// New makes an Env whose four ports are free, and stops every daemon it
+// started when the test ends.
+func New(t testing.TB) *Env {
+	t.Helper()
+	e := &Env{T: t, Bin: Binary(t), StateDir: t.TempDir(), Offset: FreeOffset(t)}
+	t.Cleanup(e.KillAll)
+	return e
+}
+
+// FreeOffset finds a port offset whose four ports are free on 127.0.0.1.
+func FreeOffset(t testing.TB) int {
+	t.Helper()
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if base+3 > 65535 {
+			continue
+		}
+		ok := true
+		for p := base; p < base+4; p++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		if ok {
+			return base - 3001
+		}
+	}
+	t.Fatal("no four free ports in a row")
+	return 0
+}
+
+// Lifecycle is the lifecycle.Env of this test installation.
+func (e *Env) Lifecycle() lifecycle.Env {
+	s, err := settings.Load(e.StateDir)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return lifecycle.Env{StateDir: e.StateDir, Offset: e.Offset, Settings: s, Exe: e.Bin}
+}
+
+// Port is daemon name's port.
+func (e *Env) Port(name string) int { return 3001 + e.Offset + indexOf(name) }
+
+func indexOf(name string) int {
+	for i, n := range settings.Names {
+		if n == name {
+			return i
+		}
+	}
+	return 0
+}
+
+// Environ is the environment jmake runs with in this test.
+func (e *Env) Environ() []string {
+	return append(os.Environ(), "JMAKE_HOME="+e.StateDir, "PORT_OFFSET="+strconv.Itoa(e.Offset))
+}
+
+// Result is a finished jmake command.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// Run runs jmake with args (bounded by a minute) and returns its output and
+// exit code.
+func (e *Env) Run(args ...string) Result {
+	return e.RunIn("", args...)
+}
+
+// RunIn runs jmake in dir.
+func (e *Env) RunIn(dir string, args ...string) Result {
+	e.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.Bin, args...)
+	cmd.Env = e.Environ()
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.T.Fatalf("jmake %s: %v", strings.Join(args, " "), err)
+	}
+	return Result{out.String(), errb.String(), code}
+}
+
+// MustRun runs jmake and fails the test unless it exits 0.
+func (e *Env) MustRun(args ...string) Result {
+	e.T.Helper()
+	r := e.Run(args...)
+	if r.Code != 0 {
+		e.T.Fatalf("jmake %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
+	}
+	return r
+}
+
+// PID is the PID recorded for daemon name, or 0.
+func (e *Env) PID(name string) int {
+	info, err := pidfile.Read(pidfile.Path(e.StateDir, name))
+	if err != nil {
+		return 0
+	}
+	return info.PID
+}
+
+// Token is the daemons' bearer token.
+func (e *Env) Token() string {
+	tok, err := daemon.ReadToken(e.StateDir)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return tok
+}
+
+// KillAll SIGKILLs every daemon whose PID file verifies as ours: the
+// cleanup of a test that may have failed halfway.
+func (e *Env) KillAll() {
+	for _, n := range settings.Names {
+		info, err := pidfile.Read(pidfile.Path(e.StateDir, n))
+		if err != nil {
+			continue
+		}
+		if ok, _ := pidfile.Verify(info, n); ok {
+			syscall.Kill(info.PID, syscall.SIGKILL)
+		}
+	}
+}
+
+// Alive reports whether pid names a live, non-zombie process.
+func Alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+// WaitFor polls cond every 5 ms until it holds or timeout passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
