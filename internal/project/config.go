@@ -167,8 +167,9 @@ func (c *Config) DefineFlags() []string {
 // order: the language standard (-std=<c_std> for C, -std=<cxx_std> for C++),
 // -O<opt_level>, -march=<cpu>, -flto, [compile] flags, then cflags or
 // cxxflags, -I<dir> per include directory (relative ones joined to root, the
-// absolute project root), and the defines. A unit that is not C++ gets the C
-// flags.
+// project root; an empty root keeps them relative, for a compiler run in
+// the root), and the defines. The unit matters only through its language:
+// one that is not C++ gets the C flags.
 func (c *Config) FlagsFor(root, unit string) []string {
 	cxx := IsCXXSource(unit)
 	var out []string

@@ -20,6 +20,7 @@ type PositionError struct {
 	Msg    string
 }
 
+// Error renders e as file:line:col: msg, or file: msg without a position.
 func (e *PositionError) Error() string {
 	if e.Line == 0 {
 		return fmt.Sprintf("%s: %s", e.File, e.Msg)
