@@ -1,0 +1,305 @@
+package discovery
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmake/jmake/internal/project"
+)
+
+// Scan is a project's files, classified by name. Paths are relative to
+// Root, with slashes, sorted.
+type Scan struct {
+	Root       string   `json:"root"`
+	CSources   []string `json:"c_sources"`
+	CPPSources []string `json:"cpp_sources"`
+	Headers    []string `json:"headers"`
+	Other      int      `json:"other"` // files of any other kind, counted only
+	Dirs       int      `json:"dirs"`  // directories walked, root included
+}
+
+// scanVersion is part of every scan record; bump it when what a scan
+// holds or how files are classified changes, so old records are misses.
+const scanVersion = 1
+
+// scanRecord is the scans cache's value: a scan and what proves it current.
+type scanRecord struct {
+	V    int         `json:"v"`
+	Scan Scan        `json:"scan"`
+	Dirs []dirRecord `json:"dirs"`
+	// ObservedNS is a time at which every directory was known to match
+	// Dirs; it decides which directories are racily clean.
+	ObservedNS int64 `json:"observed_ns"`
+}
+
+// dirRecord is one directory walked: its identity, and a hash of its
+// entries' names and types, checked when the identity alone proves nothing
+// because the directory changed moments before it was recorded.
+type dirRecord struct {
+	Rel   string `json:"rel"` // "." for the root
+	ID    fileID `json:"id"`
+	Names string `json:"names"`
+}
+
+// ScanFiles walks root and classifies its files, skipping buildDir
+// (relative to root, or absolute; "" means "build"), .git and every
+// hidden directory, and paths matching the exclude globs, which mean what
+// jmake.toml's [compile] exclude means (project.MatchGlob: slash paths
+// relative to root, "**" for any number of directories, as in
+// "third_party", "**/*.gen.c", "src/legacy/**"); an excluded directory is
+// skipped whole.
+//
+// A cached scan is returned (cached true) when every directory walked is
+// unchanged: a stat per directory, since adding, removing or renaming an
+// entry changes its directory's mtime. force re-walks regardless.
+// Directories are walked without following symbolic links.
+func (d *Discovery) ScanFiles(root string, force bool, excludes []string, buildDir string) (Scan, bool, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return Scan{}, false, fmt.Errorf("discovery: scan %s: %w", root, err)
+	}
+	if fi, err := os.Stat(abs); err != nil {
+		return Scan{}, false, fmt.Errorf("discovery: scan: %w", err)
+	} else if !fi.IsDir() {
+		return Scan{}, false, fmt.Errorf("discovery: scan %s: not a directory", abs)
+	}
+	globs, err := compileGlobs(excludes)
+	if err != nil {
+		return Scan{}, false, fmt.Errorf("discovery: scan %s: %w", abs, err)
+	}
+	buildRel := relBuildDir(abs, buildDir)
+	key := scanKey(abs, buildRel, excludes)
+
+	if !force {
+		if rec := d.loadScan(key); rec != nil {
+			if ok, observed := d.scanCurrent(abs, rec); ok {
+				d.scanStats.hit(true)
+				if observed != 0 {
+					d.settleScan(key, rec, observed)
+				}
+				return cloneScan(rec.Scan), true, nil
+			}
+		}
+	}
+	d.scanStats.hit(false)
+	// Empty lists rather than nil ones: JSON [] rather than null.
+	w := walker{root: abs, build: buildRel, globs: globs, scan: Scan{CSources: []string{}, CPPSources: []string{}, Headers: []string{}}}
+	if err := w.walk(".", abs); err != nil {
+		return Scan{}, false, err
+	}
+	rec := &scanRecord{V: scanVersion, Scan: w.scan, Dirs: w.dirs, ObservedNS: time.Now().UnixNano()}
+	rec.Scan.Root = abs
+	slices.Sort(rec.Scan.CSources)
+	slices.Sort(rec.Scan.CPPSources)
+	slices.Sort(rec.Scan.Headers)
+	rec.Scan.Dirs = len(w.dirs)
+	d.scanMu.Lock()
+	d.scanMem[key] = rec
+	d.scanMu.Unlock()
+	d.putJSON(d.scans, key, rec)
+	return cloneScan(rec.Scan), false, nil
+}
+
+// relBuildDir turns the build directory into a slash path relative to
+// root; "" when it lies outside root (nothing to skip).
+func relBuildDir(root, buildDir string) string {
+	if buildDir == "" {
+		buildDir = "build"
+	}
+	if !filepath.IsAbs(buildDir) {
+		buildDir = filepath.Join(root, buildDir)
+	}
+	rel, err := filepath.Rel(root, buildDir)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}
+
+func scanKey(root, buildRel string, excludes []string) string {
+	ex := slices.Clone(excludes)
+	slices.Sort(ex)
+	return "scan:" + root + "\x00" + buildRel + "\x00" + strings.Join(ex, "\x00")
+}
+
+func cloneScan(s Scan) Scan {
+	s.CSources = slices.Clone(s.CSources)
+	s.CPPSources = slices.Clone(s.CPPSources)
+	s.Headers = slices.Clone(s.Headers)
+	return s
+}
+
+// loadScan returns the record for key from memory, or from the store
+// after a restart; nil if there is none.
+func (d *Discovery) loadScan(key string) *scanRecord {
+	d.scanMu.Lock()
+	rec := d.scanMem[key]
+	d.scanMu.Unlock()
+	if rec != nil {
+		return rec
+	}
+	rec = new(scanRecord)
+	if !getJSON(d.scans, key, rec) || rec.V != scanVersion {
+		return nil
+	}
+	d.scanMu.Lock()
+	d.scanMem[key] = rec
+	d.scanMu.Unlock()
+	return rec
+}
+
+// scanCurrent reports whether every directory in rec is unchanged. A
+// directory whose mtime is too recent for its stat to be trusted has its
+// entries re-read and compared. When such re-reads all agree and some of
+// those directories would no longer be racy if judged from now, observed
+// is the time to record instead (0 otherwise).
+func (d *Discovery) scanCurrent(root string, rec *scanRecord) (ok bool, observed int64) {
+	start := time.Now().UnixNano()
+	settles := false
+	for _, dr := range rec.Dirs {
+		p := filepath.Join(root, filepath.FromSlash(dr.Rel))
+		// Lstat: the walk never follows a link below the root, so a link
+		// where a directory was is a change. The root itself may be a
+		// link, followed like the walk followed it.
+		stat := os.Lstat
+		if dr.Rel == "." {
+			stat = os.Stat
+		}
+		fi, err := stat(p)
+		if err != nil || !fi.IsDir() || idOf(fi) != dr.ID {
+			d.log.Debug("discovery: scan stale", "dir", p)
+			return false, 0
+		}
+		if racy(dr.ID.MtimeNS, rec.ObservedNS) {
+			ents, err := os.ReadDir(p)
+			if err != nil || namesHash(ents) != dr.Names {
+				d.log.Debug("discovery: scan stale", "dir", p, "racy", true)
+				return false, 0
+			}
+			if !racy(dr.ID.MtimeNS, start) {
+				settles = true
+			}
+		}
+	}
+	if settles {
+		return true, start
+	}
+	return true, 0
+}
+
+// settleScan records that rec was found current at observed, so that
+// directories no longer recent are trusted by their stat alone next time.
+func (d *Discovery) settleScan(key string, rec *scanRecord, observed int64) {
+	settled := *rec
+	settled.ObservedNS = observed
+	d.scanMu.Lock()
+	if d.scanMem[key] == rec {
+		d.scanMem[key] = &settled
+	}
+	d.scanMu.Unlock()
+	d.putJSON(d.scans, key, &settled)
+}
+
+// namesHash sums a directory's entries: names and types, in ReadDir's
+// (sorted) order.
+func namesHash(ents []os.DirEntry) string {
+	h := sha256.New()
+	for _, e := range ents {
+		fmt.Fprintf(h, "%s\x00%d\x00", e.Name(), uint32(e.Type()))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// walker is the state of one ScanFiles walk.
+type walker struct {
+	root  string
+	build string // slash path of the build directory, "" if none
+	globs globSet
+	scan  Scan
+	dirs  []dirRecord
+}
+
+// walk records the directory abs (rel to the root) and descends into it.
+func (w *walker) walk(rel, abs string) error {
+	f, err := os.Open(abs)
+	if err != nil {
+		return fmt.Errorf("discovery: scan: %w", err)
+	}
+	defer f.Close()
+	// Stat before reading the entries: an entry added in between then
+	// shows as a changed mtime next time. Read first, stat second, and the
+	// recorded mtime could already include an entry the listing missed.
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("discovery: scan: %w", err)
+	}
+	ents, err := f.ReadDir(-1)
+	if err != nil {
+		return fmt.Errorf("discovery: scan: read directory %s: %w", abs, err)
+	}
+	slices.SortFunc(ents, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	w.dirs = append(w.dirs, dirRecord{Rel: rel, ID: idOf(fi), Names: namesHash(ents)})
+	for _, e := range ents {
+		name := e.Name()
+		childRel := name
+		if rel != "." {
+			childRel = rel + "/" + name
+		}
+		if e.IsDir() {
+			if strings.HasPrefix(name, ".") || childRel == w.build || w.globs.match(childRel) {
+				continue
+			}
+			if err := w.walk(childRel, filepath.Join(abs, name)); err != nil {
+				return err
+			}
+			continue
+		}
+		if w.globs.match(childRel) {
+			continue
+		}
+		switch {
+		case project.IsCSource(name):
+			w.scan.CSources = append(w.scan.CSources, childRel)
+		case project.IsCXXSource(name):
+			w.scan.CPPSources = append(w.scan.CPPSources, childRel)
+		case project.IsHeader(name):
+			w.scan.Headers = append(w.scan.Headers, childRel)
+		default:
+			w.scan.Other++
+		}
+	}
+	return nil
+}
+
+// globSet is a list of exclude patterns, checked for syntax once. They
+// mean what [compile] exclude means to the project package
+// (project.MatchGlob): slash paths relative to the root, "**" for any
+// number of directories; a directory that matches is skipped whole.
+type globSet []string
+
+func compileGlobs(patterns []string) (globSet, error) {
+	gs := make(globSet, 0, len(patterns))
+	for _, p := range patterns {
+		if _, err := project.MatchGlob(p, ""); err != nil {
+			return nil, fmt.Errorf("exclude pattern %q: %w", p, err)
+		}
+		gs = append(gs, p)
+	}
+	return gs, nil
+}
+
+// match reports whether the slash path rel matches any pattern.
+func (gs globSet) match(rel string) bool {
+	for _, p := range gs {
+		if ok, _ := project.MatchGlob(p, rel); ok {
+			return true
+		}
+	}
+	return false
+}
