@@ -64,7 +64,7 @@ func runDaemon(g *globals, name string, noPersist bool) error {
 		Settings: s,
 		Logger:   logger,
 		LogLevel: level,
-	})
+	}, env.Client)
 	if err != nil {
 		return err
 	}

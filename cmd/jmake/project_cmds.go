@@ -1,6 +1,319 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/jmake/jmake/internal/client"
+	"github.com/jmake/jmake/internal/lifecycle"
+	"github.com/jmake/jmake/internal/orchestrator"
+	"github.com/jmake/jmake/internal/server"
+	"github.com/jmake/jmake/internal/settings"
+)
 
 // addProjectCommands adds init, build, clean and stats.
-func addProjectCommands(root *cobra.Command, g *globals) {}
+func addProjectCommands(root *cobra.Command, g *globals) {
+	root.AddCommand(initCmd(g), buildCmd(g), cleanCmd(g), statsCmd(g))
+}
+
+func initCmd(g *globals) *cobra.Command {
+	var typ string
+	cmd := &cobra.Command{
+		Use:   "init [dir]",
+		Short: "Create a new project: src/, include/, a hello source, jmake.toml, .gitignore",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "."
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			created, err := server.InitProject(dir, typ)
+			if err != nil {
+				return err
+			}
+			for _, f := range created {
+				fmt.Fprintln(cmd.OutOrStdout(), "created", f)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&typ, "type", "c", "project type: c, cpp or binary")
+	return cmd
+}
+
+type buildFlags struct {
+	clean, quick, watch, asJSON, noDaemon, explain bool
+	jobs                                           int
+}
+
+func buildCmd(g *globals) *cobra.Command {
+	var f buildFlags
+	cmd := &cobra.Command{
+		Use:   "build [dir]",
+		Short: "Build the project in dir (default .) through the daemons, starting them if none run",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "."
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			return runBuild(cmd.Context(), g, abs, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.clean, "clean", false, "remove build outputs first (the object cache stays)")
+	fl.BoolVar(&f.quick, "quick", false, "reuse the last discovery of the project")
+	fl.BoolVar(&f.watch, "watch", false, "rebuild whenever a file changes, until interrupted")
+	fl.BoolVar(&f.asJSON, "json", false, "print the orchestrator's reply as the last line of stdout")
+	fl.BoolVar(&f.noDaemon, "no-daemon", false, "build in-process, without the daemons (same pipeline, same results)")
+	fl.BoolVar(&f.explain, "explain", false, "say why each unit was rebuilt")
+	fl.IntVarP(&f.jobs, "jobs", "j", 0, "compilers to run at once (default: core count)")
+	return cmd
+}
+
+func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout, stderr io.Writer) error {
+	env, err := g.env()
+	if err != nil {
+		return err
+	}
+	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain}
+	status := newStatusLine(stderr, f.asJSON)
+	var res *orchestrator.BuildResult
+	var raw json.RawMessage
+	switch {
+	case f.watch:
+		return runWatch(ctx, env, req, status, stdout)
+	case f.noDaemon:
+		p, closeFn, err := server.LocalPipeline(env)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		res, err = p.Build(ctx, req, status.event)
+		status.finish()
+		if res != nil {
+			raw, _ = json.Marshal(withSuccess(res, err))
+		}
+		return reportBuild(res, raw, err, f, stdout, stderr)
+	default:
+		res, raw, err = buildViaDaemons(ctx, env, req, status, stderr)
+		status.finish()
+		return reportBuild(res, raw, err, f, stdout, stderr)
+	}
+}
+
+// withSuccess renders a result as the orchestrator daemon would.
+func withSuccess(res *orchestrator.BuildResult, err error) map[string]any {
+	b, _ := json.Marshal(res)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	m["success"] = err == nil
+	if err != nil {
+		m["error"] = err.Error()
+	}
+	return m
+}
+
+// buildViaDaemons calls the orchestrator; when it or a daemon it needs is
+// down, it starts what is missing (and says so) and tries once more.
+func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.BuildRequest, status *statusLine, stderr io.Writer) (*orchestrator.BuildResult, json.RawMessage, error) {
+	for attempt := 0; ; attempt++ {
+		var res orchestrator.BuildResult
+		var raw json.RawMessage
+		err := env.Client(settings.Orchestrator).CallStream(ctx, "build_project", req, func(line json.RawMessage) {
+			var ev orchestrator.Event
+			if json.Unmarshal(line, &ev) == nil {
+				status.event(ev)
+			}
+		}, &raw)
+		if raw != nil {
+			json.Unmarshal(raw, &res)
+		}
+		if attempt == 0 && daemonDown(err) {
+			status.finish()
+			fmt.Fprintln(stderr, "jmake: starting the daemons (not all were running)")
+			started, serr := env.Start(ctx, settings.Names, lifecycle.StartOptions{})
+			if serr != nil {
+				return nil, nil, serr
+			}
+			printStarted(stderr, started)
+			continue
+		}
+		if raw == nil {
+			return nil, nil, err
+		}
+		return &res, raw, err
+	}
+}
+
+// daemonDown reports an error that starting the daemons may cure: the
+// orchestrator not answering, or the orchestrator saying that another
+// daemon does not (503).
+func daemonDown(err error) bool {
+	var de *client.DownError
+	var ce *client.CallError
+	return errors.As(err, &de) || (errors.As(err, &ce) && ce.Status == 503)
+}
+
+func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, f buildFlags, stdout, stderr io.Writer) error {
+	if res != nil && res.Diagnostics != "" {
+		fmt.Fprint(stderr, res.Diagnostics)
+		if !strings.HasSuffix(res.Diagnostics, "\n") {
+			fmt.Fprintln(stderr)
+		}
+	}
+	if res != nil {
+		for _, w := range res.Warnings {
+			fmt.Fprintln(stderr, w)
+		}
+		for _, e := range res.Explain {
+			fmt.Fprintln(stderr, "explain:", e)
+		}
+	}
+	if err == nil && res != nil {
+		out := res.Output
+		if rel, rerr := filepath.Rel(res.Path, out); rerr == nil && !strings.HasPrefix(rel, "..") {
+			out = rel
+		}
+		summary := fmt.Sprintf("jmake: %s: %d units, %d compiled, %d from cache, %.3f s", out, res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)
+		if f.asJSON {
+			fmt.Fprintln(stderr, summary)
+		} else {
+			fmt.Fprintln(stdout, summary)
+		}
+	}
+	if f.asJSON && raw != nil {
+		fmt.Fprintln(stdout, strings.TrimSpace(string(raw)))
+	}
+	if err != nil {
+		return fmt.Errorf("build failed: %w", err)
+	}
+	return nil
+}
+
+// statusLine prints build progress: a ninja-style line rewritten in place
+// on a terminal, plain lines when piped.
+type statusLine struct {
+	w     io.Writer
+	tty   bool
+	quiet bool
+	width int
+	dirty bool
+}
+
+func newStatusLine(w io.Writer, quiet bool) *statusLine {
+	s := &statusLine{w: w, quiet: quiet, width: 80}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		s.tty = true
+		// A pty may report 0 columns: keep 80 then.
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			s.width = cols
+		}
+	}
+	return s
+}
+
+func (s *statusLine) event(ev orchestrator.Event) {
+	if s.quiet {
+		return
+	}
+	var verb string
+	switch ev.Event {
+	case "compile":
+		verb = "CC"
+	case "cache":
+		verb = "CACHED"
+	case "link":
+		verb = "LINK"
+	default:
+		return
+	}
+	line := fmt.Sprintf("[%d/%d] %s %s", ev.Done, ev.Total, verb, ev.Unit)
+	if !s.tty {
+		fmt.Fprintln(s.w, line)
+		return
+	}
+	if len(line) > s.width-1 {
+		line = line[:s.width-1]
+	}
+	fmt.Fprintf(s.w, "\r%s\x1b[K", line)
+	s.dirty = true
+}
+
+func (s *statusLine) finish() {
+	if s.dirty {
+		fmt.Fprint(s.w, "\r\x1b[K")
+		s.dirty = false
+	}
+}
+
+func runWatch(ctx context.Context, env lifecycle.Env, req orchestrator.BuildRequest, status *statusLine, stdout io.Writer) error {
+	err := env.Client(settings.Orchestrator).CallStream(ctx, "watch_and_build", req, func(line json.RawMessage) {
+		var ev orchestrator.Event
+		if json.Unmarshal(line, &ev) != nil {
+			return
+		}
+		if ev.Event == "rebuild" {
+			status.finish()
+			fmt.Fprintln(stdout, "jmake:", ev.Msg)
+			return
+		}
+		status.event(ev)
+	}, nil)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func cleanCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "clean [dir]",
+		Short: "Remove the project's build outputs (the object cache stays)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "."
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			removed, err := server.CleanProject(dir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "removed", removed)
+			return nil
+		},
+	}
+}
+
+func statsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "stats",
+		Short: "Print the four daemons' statistics, aggregated by the orchestrator (JSON)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := g.env()
+			if err != nil {
+				return err
+			}
+			raw, err := env.Client(settings.Orchestrator).CallRaw(cmd.Context(), "get_stats", []byte("{}"))
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), string(raw))
+			return nil
+		},
+	}
+}

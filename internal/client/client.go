@@ -272,9 +272,13 @@ func (c *Client) checkReply(function string, status int, b []byte) error {
 	var r struct {
 		Success bool   `json:"success"`
 		Error   string `json:"error"`
+		Code    int    `json:"code"` // the status of a streamed reply, whose header said 200
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return fmt.Errorf("%s at %s: %s: bad reply (HTTP %d): %w", c.Name, c.Addr, function, status, err)
+	}
+	if r.Code != 0 {
+		status = r.Code
 	}
 	if !r.Success || status != http.StatusOK {
 		return &CallError{Name: c.Name, Function: function, Status: status, Msg: r.Error, Reply: b}

@@ -217,7 +217,9 @@ func (d *Daemon) call(w http.ResponseWriter, r *http.Request, name string, fn Ha
 			d.log.Error(fmt.Sprintf("%s: %s: %v", d.opts.Name, name, err))
 		}
 		if req.stream {
-			writeReply(w, true, status, map[string]any{}, false, err.Error())
+			// The 200 header went out with the first event: the status
+			// travels in the last line instead.
+			writeReply(w, true, status, map[string]any{"code": status}, false, err.Error())
 			return status
 		}
 		return writeError(w, status, err.Error())

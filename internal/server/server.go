@@ -1,16 +1,25 @@
 // Package server makes each of the four daemons: the shared runtime of
-// internal/daemon with its domain package's functions bound to it.
+// internal/daemon with its domain package's functions bound to it. The same
+// service values back `jmake build --no-daemon` (LocalPipeline), so both
+// paths run the same code.
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 
+	"github.com/jmake/jmake/internal/client"
 	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/settings"
+	"github.com/jmake/jmake/internal/store"
 )
 
+// Peers returns a client of another daemon (the orchestrator's view of the
+// other three).
+type Peers func(name string) *client.Client
+
 // New makes daemon opts.Name with its functions and caches registered.
-func New(opts daemon.Options) (*daemon.Daemon, error) {
+func New(opts daemon.Options, peers Peers) (*daemon.Daemon, error) {
 	d, err := daemon.New(opts)
 	if err != nil {
 		return nil, err
@@ -23,7 +32,7 @@ func New(opts daemon.Options) (*daemon.Daemon, error) {
 	case settings.Compilation:
 		err = bindCompilation(d)
 	case settings.Orchestrator:
-		err = bindOrchestrator(d)
+		err = bindOrchestrator(d, peers)
 	default:
 		err = fmt.Errorf("unknown daemon %q", opts.Name)
 	}
@@ -31,4 +40,48 @@ func New(opts daemon.Options) (*daemon.Daemon, error) {
 		return nil, fmt.Errorf("%s: %w", opts.Name, err)
 	}
 	return d, nil
+}
+
+// caches opens persistent maps: through the daemon when there is one (so
+// they show in its stats and close at shutdown), else directly in dir.
+type caches interface {
+	Cache(name string) *store.Map
+}
+
+// dirCaches opens maps in a directory, for in-process builds.
+type dirCaches struct {
+	dir  string
+	maps []*store.Map
+}
+
+func (c *dirCaches) Cache(name string) *store.Map {
+	m, _ := store.OpenMap(name, c.dir+"/"+name+".log")
+	c.maps = append(c.maps, m)
+	return m
+}
+
+func (c *dirCaches) close() {
+	for _, m := range c.maps {
+		m.Close()
+	}
+}
+
+// decode is a Request.Decode that also insists on a path argument.
+func decodePath(req *daemon.Request, v any, path *string) error {
+	if err := req.Decode(v); err != nil {
+		return err
+	}
+	if *path == "" {
+		return daemon.Errorf(400, "%s: missing argument \"path\"", req.Function)
+	}
+	return nil
+}
+
+// jsonValue round-trips v through JSON into a generic value, so a reply
+// can gain fields.
+func jsonValue(v any) map[string]any {
+	b, _ := json.Marshal(v)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return m
 }

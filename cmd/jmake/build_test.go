@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jmake/jmake/internal/testenv"
+)
+
+type buildReply struct {
+	Success     bool   `json:"success"`
+	Error       string `json:"error"`
+	Output      string `json:"output"`
+	Units       int    `json:"units"`
+	Compiled    int    `json:"compiled"`
+	Cached      int    `json:"cached"`
+	Diagnostics string `json:"diagnostics"`
+	Stages      []struct {
+		Name string `json:"name"`
+	} `json:"stages"`
+}
+
+// buildJSON runs `jmake build --json dir` and decodes the last stdout line.
+func buildJSON(t *testing.T, e *testenv.Env, args ...string) (buildReply, testenv.Result) {
+	t.Helper()
+	r := e.Run(append([]string{"build", "--json"}, args...)...)
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	var rep buildReply
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("build --json: last line is not JSON: %v\nstdout:\n%s\nstderr:\n%s", err, r.Stdout, r.Stderr)
+	}
+	return rep, r
+}
+
+// copyTree copies the example src to a temp dir, so tests never write into
+// the repository.
+func copyTree(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	if out, err := exec.Command("cp", "-a", src+"/.", dst).CombinedOutput(); err != nil {
+		t.Fatalf("copy %s: %v\n%s", src, err, out)
+	}
+	return dst
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// The README's main job: the C example library and the program that links
+// it, built through daemons that `jmake build` starts itself.
+func TestBuildExamplesThroughDaemons(t *testing.T) {
+	e := testenv.New(t)
+	ex := copyTree(t, filepath.Join(repoRoot(), "examples"))
+	r := e.Run("build", filepath.Join(ex, "c", "lib"))
+	if r.Code != 0 || !strings.Contains(r.Stderr, "starting the daemons") {
+		t.Fatalf("first build: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if !strings.Contains(r.Stdout, "3 units, 3 compiled") {
+		t.Errorf("summary: %q", r.Stdout)
+	}
+	e.MustRun("build", filepath.Join(ex, "c", "app"))
+	out, err := exec.Command(filepath.Join(ex, "c", "app", "build", "shapes")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "square area 4.0") {
+		t.Fatalf("shapes: %v %q", err, out)
+	}
+	e.MustRun("build", filepath.Join(ex, "cpp", "lib"))
+	e.MustRun("build", filepath.Join(ex, "cpp", "app"))
+	out, err = exec.Command(filepath.Join(ex, "cpp", "app", "build", "wordcount")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "the=3") {
+		t.Fatalf("wordcount: %v %q", err, out)
+	}
+
+	// A no-op build runs nothing and the reply says so.
+	rep, _ := buildJSON(t, e, filepath.Join(ex, "c", "lib"))
+	if !rep.Success || rep.Compiled != 0 || rep.Cached != 0 || rep.Units != 3 || len(rep.Stages) != 3 {
+		t.Fatalf("no-op build: %+v", rep)
+	}
+	cc, err := os.ReadFile(filepath.Join(ex, "c", "lib", "build", "compile_commands.json"))
+	if err != nil || !bytes.Contains(cc, []byte("src/polygon.c")) {
+		t.Fatalf("compile_commands.json: %v", err)
+	}
+	e.MustRun("stop")
+}
+
+// A compile error fails the build with the compiler's diagnostics verbatim;
+// the fixed build recompiles only that unit.
+func TestCompileErrorThenFix(t *testing.T) {
+	e := testenv.New(t)
+	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	e.MustRun("build", dir)
+	vec := filepath.Join(dir, "src", "vec.c")
+	good, _ := os.ReadFile(vec)
+	os.WriteFile(vec, append(good, []byte("\nint broken(void) { return undefined_name; }\n")...), 0o644)
+	rep, r := buildJSON(t, e, dir)
+	if r.Code == 0 || rep.Success {
+		t.Fatalf("build with an error succeeded: %+v", rep)
+	}
+	if !strings.Contains(r.Stderr, "src/vec.c:") || !strings.Contains(r.Stderr, "undefined_name") {
+		t.Fatalf("diagnostics not shown verbatim:\n%s", r.Stderr)
+	}
+	os.WriteFile(vec, append(good, []byte("\nint fixed(void) { return 1; }\n")...), 0o644)
+	rep, r = buildJSON(t, e, dir)
+	if !rep.Success || rep.Compiled != 1 {
+		t.Fatalf("after the fix: %+v\n%s", rep, r.Stderr)
+	}
+	e.MustRun("stop")
+}
+
+// --no-daemon runs the same pipeline in-process with the same results.
+func TestNoDaemonMatchesDaemon(t *testing.T) {
+	e := testenv.New(t)
+	a := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	b := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	ra, _ := buildJSON(t, e, "--no-daemon", a)
+	if !ra.Success || ra.Compiled != 3 {
+		t.Fatalf("--no-daemon: %+v", ra)
+	}
+	if e.PID("orchestrator") != 0 {
+		t.Fatal("--no-daemon started daemons")
+	}
+	rb, _ := buildJSON(t, e, b)
+	if !rb.Success || rb.Units != 3 {
+		t.Fatalf("daemon build: %+v", rb)
+	}
+	la, _ := os.ReadFile(filepath.Join(a, "build", "libgeom.so"))
+	lb, _ := os.ReadFile(filepath.Join(b, "build", "libgeom.so"))
+	if len(la) == 0 || !bytes.Equal(la, lb) {
+		t.Fatalf("libraries differ between --no-daemon and daemon builds (%d vs %d bytes)", len(la), len(lb))
+	}
+	e.MustRun("stop")
+}
+
+// Two builds of one project at once are serialized and both succeed.
+func TestConcurrentBuilds(t *testing.T) {
+	e := testenv.New(t)
+	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	e.MustRun("start")
+	var wg sync.WaitGroup
+	results := make([]testenv.Result, 2)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = e.Run("build", dir)
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.Code != 0 {
+			t.Errorf("build %d: exit %d\n%s", i, r.Code, r.Stderr)
+		}
+	}
+	e.MustRun("stop")
+}
+
+// A daemon that is down is named, with how to start it; `jmake build`
+// starts it.
+func TestDownDaemonIsNamed(t *testing.T) {
+	e := testenv.New(t)
+	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	e.MustRun("start")
+	e.MustRun("stop", "compilation")
+	r := e.Run("call", "orchestrator", "build_project", `{"path":"`+dir+`"}`)
+	if r.Code == 0 || !strings.Contains(r.Stderr+r.Stdout, "compilation daemon") || !strings.Contains(r.Stderr+r.Stdout, "jmake start compilation") {
+		t.Fatalf("build with compilation down: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = e.Run("build", dir)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "compilation  started") {
+		t.Fatalf("build did not start the missing daemon: exit %d\n%s", r.Code, r.Stderr)
+	}
+	e.MustRun("stop")
+}
+
+func TestInitThenBuild(t *testing.T) {
+	e := testenv.New(t)
+	for _, typ := range []string{"c", "cpp", "binary"} {
+		t.Run(typ, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "hello_"+typ)
+			e.MustRun("init", dir, "--type", typ)
+			rep, r := buildJSON(t, e, "--no-daemon", dir)
+			if !rep.Success || rep.Units == 0 {
+				t.Fatalf("build of a new %s project: %+v\n%s", typ, rep, r.Stderr)
+			}
+			if _, err := os.Stat(rep.Output); err != nil {
+				t.Fatalf("output: %v", err)
+			}
+		})
+	}
+}

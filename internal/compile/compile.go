@@ -1,0 +1,301 @@
+package compile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// raceWindow: a header first hashed after its compile started, with an mtime
+// no older than this before that start, may have been written while the
+// compiler was reading it, so the hash may not be what the object was built
+// from (ccache's "include file too new"). Such a compile is run again; if
+// that one cannot be verified either, its object is used but not cached, and
+// its record asks for a recompile next build. Linux stamps
+// files from a clock that ticks every 1-10 ms (CONFIG_HZ), so 10 ms covers
+// the tick; a header written that recently before a build is rare outside
+// tests, and the cost of a false alarm is one extra compile.
+const raceWindow = 10 * time.Millisecond
+
+// waitDelay bounds how long a cancelled compiler's output pipes are waited
+// for once it is killed, in case a grandchild escaped the process group.
+const waitDelay = 5 * time.Second
+
+// compileAll compiles or restores units on b.jobs goroutines. A failing
+// unit does not stop the others; cancelling ctx stops starting new ones and
+// kills running compilers. It returns ctx's error if it was cancelled.
+func (b *build) compileAll(dirty []*unitCheck) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(b.jobs, len(dirty)) {
+		wg.Go(func() {
+			for b.ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(dirty) {
+					return
+				}
+				b.buildUnit(dirty[i], len(dirty))
+			}
+		})
+	}
+	wg.Wait()
+	return b.ctx.Err()
+}
+
+// buildUnit brings one unit up to date: from the object cache if a
+// candidate matches, else by running the compiler.
+func (b *build) buildUnit(c *unitCheck, total int) {
+	unit, tc := c.unit, c.tc
+	srcIdx, src := b.v.resolvePath(unit)
+	if src.err != nil {
+		b.fail(unit, "", fmt.Errorf("read source: %w", src.err), total)
+		return
+	}
+	objAbs := b.objPath(unit)
+	if err := b.mkdirFor(objAbs); err != nil {
+		b.fail(unit, "", fmt.Errorf("create object directory: %w", err), total)
+		return
+	}
+	dk := directKey(tc, unit, src.hash)
+	if b.cache {
+		if rec := b.fromCache(tc, srcIdx, src.hash, dk, objAbs); rec != nil {
+			b.saveUnit(unit, rec)
+			b.cached.Add(1)
+			b.e.hits.Add(1)
+			b.emit(Event{Kind: "cache", Unit: unit, Done: int(b.done.Add(1)), Total: total})
+			return
+		}
+		b.e.misses.Add(1)
+	}
+	b.compileUnit(c, srcIdx, src, dk, objAbs, total)
+}
+
+// fromCache restores unit's object from the first manifest candidate whose
+// headers all still have the recorded content, and returns the unit's new
+// record; nil means a miss.
+func (b *build) fromCache(tc *toolchain, srcIdx int32, srcHash, dk Hash, objAbs string) *unitRec {
+	for _, cand := range b.e.manifestCandidates(dk) {
+		rec := &unitRec{
+			src:       depRef{file: srcIdx, hash: srcHash},
+			depFiles:  make([]int32, 0, len(cand.deps)),
+			depHashes: make([]Hash, 0, len(cand.deps)),
+			synced:    true,
+			compiler:  tc.comp.id,
+			cmd:       tc.cmdKey,
+			action:    cand.action,
+		}
+		match := true
+		for _, d := range cand.deps {
+			idx, cf := b.v.resolvePath(d.path)
+			if cf.err != nil || cf.hash != d.hash {
+				match = false
+				break
+			}
+			rec.addDep(idx, d.hash)
+		}
+		if !match {
+			continue
+		}
+		id := cand.action.String()
+		if !b.e.objects.Has(id) {
+			continue // trimmed away
+		}
+		if err := b.e.objects.CopyTo(id, objAbs); err != nil {
+			b.e.log.Warn("cached object not restored", "object", id, "err", err)
+			continue
+		}
+		objSt, err := statPath(objAbs)
+		if err != nil {
+			continue
+		}
+		rec.obj = objSt
+		rec.setObj(objAbs)
+		return rec
+	}
+	return nil
+}
+
+// compileUnit runs the compiler for one unit in the project root, with
+// relative paths, to temp files that are renamed into place on success.
+func (b *build) compileUnit(c *unitCheck, srcIdx int32, src *curFile, dk Hash, objAbs string, total int) {
+	unit := c.unit
+	objRel := b.rel(objAbs)
+	var (
+		rec     *unitRec
+		entries []depEntry
+		trusted bool
+		out     bytes.Buffer
+		tmpOAbs string
+	)
+	// A second attempt is made when an input may have changed while the
+	// compiler read it (see raceWindow): by then every input is hashed,
+	// so the second compile can be verified by stat alone.
+	for attempt := 0; ; attempt++ {
+		suffix := fmt.Sprintf(".%d-%d", os.Getpid(), b.e.tmpSeq.Add(1))
+		tmpO, tmpD := objRel+suffix+".tmp", objRel+suffix+".d"
+		tmpOAbs = objAbs + suffix + ".tmp"
+		tmpDAbs := objAbs + suffix + ".d"
+		out.Reset()
+		start := time.Now().UnixNano()
+		err := b.runCompiler(c.tc, unit, tmpO, tmpD, &out)
+		if err == nil {
+			rec, entries, trusted, err = b.depsOf(c, srcIdx, src, tmpDAbs, start)
+		}
+		os.Remove(tmpDAbs)
+		if err != nil {
+			os.Remove(tmpOAbs)
+			if b.ctx.Err() == nil {
+				b.fail(unit, out.String(), err, total)
+			}
+			return
+		}
+		if trusted || attempt > 0 || b.ctx.Err() != nil {
+			break
+		}
+		os.Remove(tmpOAbs)
+		b.e.log.Debug("inputs changed during the compile; compiling again", "unit", unit)
+	}
+	rec.action = actionID(dk, entries)
+	if trusted && b.cache {
+		if err := b.e.objects.PutFile(rec.action.String(), tmpOAbs); err != nil {
+			b.e.log.Warn("object not cached", "unit", unit, "err", err)
+		} else {
+			b.e.addCandidate(dk, candidate{action: rec.action, deps: entries})
+			b.stored.Add(1)
+		}
+	}
+	var err error
+	if err = os.Rename(tmpOAbs, objAbs); err != nil {
+		os.Remove(tmpOAbs)
+		b.fail(unit, out.String(), fmt.Errorf("install object %s: %w", objAbs, err), total)
+		return
+	}
+	if rec.obj, err = statPath(objAbs); err != nil {
+		b.fail(unit, out.String(), err, total)
+		return
+	}
+	rec.setObj(objAbs)
+	b.saveUnit(unit, rec)
+	if out.Len() > 0 {
+		b.mu.Lock()
+		if b.output == nil {
+			b.output = make(map[string]string)
+		}
+		b.output[unit] = out.String()
+		b.mu.Unlock()
+	}
+	b.compiled.Add(1)
+	b.emit(Event{Kind: "compile", Unit: unit, Done: int(b.done.Add(1)), Total: total})
+}
+
+// runCompiler runs `<compiler> <flags> -MD -MF <tmpD> -c <unit> -o <tmpO>` in
+// the root, output (stdout and stderr, as the compiler wrote them) to out.
+func (b *build) runCompiler(tc *toolchain, unit, tmpO, tmpD string, out *bytes.Buffer) error {
+	args := make([]string, 0, len(tc.run)+7)
+	args = append(args, tc.run...)
+	args = append(args, "-MD", "-MF", tmpD, "-c", unit, "-o", tmpO)
+	cmd := exec.CommandContext(b.ctx, tc.comp.path, args...)
+	cmd.Dir = b.root
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = waitDelay
+	killGroupOnCancel(cmd)
+	err := cmd.Run()
+	b.e.compiles.Add(1)
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		err = fmt.Errorf("run %s: %w", tc.comp.path, err)
+	}
+	return err
+}
+
+// depsOf reads the depfile of a finished compile and returns the unit's new
+// record (without action and object), its headers with their hashes, and
+// whether every input provably still has the content that was hashed (see
+// raceWindow); an untrusted input gets unknownHash in the record, so the
+// next build compiles the unit again.
+func (b *build) depsOf(c *unitCheck, srcIdx int32, src *curFile, depfile string, start int64) (*unitRec, []depEntry, bool, error) {
+	data, err := os.ReadFile(depfile)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("read depfile: %w", err)
+	}
+	df, err := ParseDepfile(data)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("%s: %w", depfile, err)
+	}
+	rec := &unitRec{
+		src:      depRef{file: srcIdx, hash: src.hash},
+		compiler: c.tc.comp.id,
+		cmd:      c.tc.cmdKey,
+	}
+	trusted := b.unchangedSince(c.unit, src, start)
+	if !trusted {
+		rec.src.hash = unknownHash
+	}
+	rec.depFiles = make([]int32, 0, len(df.Prereqs))
+	rec.depHashes = make([]Hash, 0, len(df.Prereqs))
+	entries := make([]depEntry, 0, len(df.Prereqs))
+	seen := make(map[int32]bool, len(df.Prereqs))
+	seen[srcIdx] = true
+	for _, p := range df.Prereqs {
+		p = filepath.Clean(p)
+		idx, cf := b.v.resolvePath(p)
+		if seen[idx] {
+			continue
+		}
+		seen[idx] = true
+		h := cf.hash
+		if cf.err != nil || !b.unchangedSince(p, cf, start) {
+			h, trusted = unknownHash, false
+		}
+		rec.addDep(idx, h)
+		entries = append(entries, depEntry{path: p, hash: h})
+	}
+	rec.synced = trusted
+	return rec, entries, trusted, nil
+}
+
+// unchangedSince reports whether the file at path (relative to the root or
+// absolute) provably had the hashed content cf during a compile that
+// started at start: its stat now is the one that was hashed, and it was
+// not hashed after the start with an mtime close to it.
+func (b *build) unchangedSince(path string, cf *curFile, start int64) bool {
+	now, err := statPath(absPath(b.root, path))
+	if err != nil || now != cf.st {
+		return false
+	}
+	return cf.at < start || cf.st.mtime < start-int64(raceWindow)
+}
+
+// saveUnit records unit's new state in memory and in Builds.
+func (b *build) saveUnit(unit string, rec *unitRec) {
+	b.v.mu.Lock()
+	b.st.units[unit] = rec
+	b.st.linkStale = true
+	enc := b.st.encodeUnitLocked(rec)
+	b.v.mu.Unlock()
+	b.changed.Store(true)
+	if err := b.e.builds.Put(unitKey(b.root, unit), enc); err != nil {
+		b.e.log.Warn("build state not saved", "unit", unit, "err", err)
+	}
+}
+
+// fail records a unit that could not be built, with the compiler's output.
+func (b *build) fail(unit, output string, err error, total int) {
+	b.mu.Lock()
+	b.failures = append(b.failures, UnitFailure{Unit: unit, Diagnostics: output, Err: err})
+	if output != "" {
+		if b.output == nil {
+			b.output = make(map[string]string)
+		}
+		b.output[unit] = output
+	}
+	b.mu.Unlock()
+	b.e.log.Debug("unit failed", "root", b.root, "unit", unit, "err", err)
+	b.emit(Event{Kind: "compile", Unit: unit, Done: int(b.done.Add(1)), Total: total})
+}

@@ -1,0 +1,351 @@
+// Package compile is the compilation engine: it compiles a project's
+// translation units in parallel, restores unchanged objects from a
+// content-addressed cache shared by all projects, links the library or
+// program, and answers "nothing changed" by stat'ing files only.
+//
+// It is domain logic without HTTP: the compilation daemon binds it to its
+// routes, and `jmake build --no-daemon` calls it in-process. An Engine is
+// long-lived and keeps every project's build state decoded in memory between
+// builds; the store.Map values it is given make that state survive restarts.
+//
+// How a unit is judged, fastest first:
+//
+//   - Up to date: its record (compiler, flags, the content hash of its source
+//     and of every header the compiler reported, the object's stat) still
+//     holds. Each file is stat'ed once per build; a file whose stat changed
+//     is hashed again (once), so a touched file is not recompiled.
+//   - Cached: ccache's direct mode. The direct key (compiler identity, flags,
+//     source path and content) names candidates in Manifests, each a list of
+//     (header, content hash) and the action id they produced; a candidate
+//     whose headers all still hash the same names an object in Objects,
+//     which is copied into place without running the compiler.
+//   - Compiled: the compiler runs in the project root with relative paths
+//     (so keys and objects do not depend on where the checkout is), writing
+//     to temp names that are renamed into place; its -MD output names the
+//     headers, which complete the action id under which the object is
+//     stored. A failed compile stores nothing.
+package compile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/store"
+)
+
+// Options configure an Engine. Nil maps are replaced by in-memory ones, and a
+// nil Objects disables the object cache.
+type Options struct {
+	Objects   *store.Objects // content-addressed object cache (shared by all projects)
+	Manifests *store.Map     // direct key -> candidate (header hashes -> action id) lists
+	Files     *store.Map     // (path,size,mtime,inode) -> content hash memo, persisted
+	Builds    *store.Map     // per-project build state, persisted
+	Workers   int            // default runtime.NumCPU()
+	Logger    *slog.Logger
+}
+
+// Engine builds projects. It is safe for concurrent use: builds of different
+// roots run in parallel, builds of one root one after the other.
+type Engine struct {
+	objects   *store.Objects
+	manifests *store.Map
+	files     *store.Map
+	builds    *store.Map
+	workers   int
+	log       *slog.Logger
+
+	// clearMu is held for reading by every Build and for writing by
+	// ClearCaches, so that caches are never cleared under a running build.
+	// Lock order: a root's lock, then clearMu, then mu or manifestMu.
+	clearMu sync.RWMutex
+
+	mu       sync.Mutex // guards the fields below
+	roots    map[string]chan struct{}
+	projects map[string]*projectState
+	tools    map[string]toolIdentity
+
+	// manifestMu serializes the read-modify-write of a Manifests entry, so
+	// two builds adding candidates for one direct key keep both.
+	manifestMu sync.Mutex
+
+	hits, misses, compiles, links, filesHashed atomic.Int64
+	tmpSeq                                     atomic.Int64 // makes temp file names unique
+	identified                                 atomic.Int64 // tools run for their identity, for tests
+}
+
+// New returns an Engine using the given caches.
+func New(opts Options) *Engine {
+	e := &Engine{
+		objects:   opts.Objects,
+		manifests: opts.Manifests,
+		files:     opts.Files,
+		builds:    opts.Builds,
+		workers:   opts.Workers,
+		log:       opts.Logger,
+		roots:     make(map[string]chan struct{}),
+		projects:  make(map[string]*projectState),
+		tools:     make(map[string]toolIdentity),
+	}
+	if e.manifests == nil {
+		e.manifests = store.NewMemoryMap("manifests")
+	}
+	if e.files == nil {
+		e.files = store.NewMemoryMap("files")
+	}
+	if e.builds == nil {
+		e.builds = store.NewMemoryMap("builds")
+	}
+	if e.workers <= 0 {
+		e.workers = runtime.NumCPU()
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	return e
+}
+
+// Request is one build of one project.
+type Request struct {
+	Root    string          // absolute project root; the compiler runs here
+	Config  *project.Config // with defaults applied
+	Sources []string        // the units to build: relative to Root, slash-separated
+	Jobs    int             // parallel compiles; default [compile] jobs, else the engine's Workers
+	Clean   bool            // remove build outputs and state first; the object cache stays
+	Explain bool            // fill Result.Explain
+}
+
+// Result describes a build. On a compile failure it describes what did
+// succeed.
+type Result struct {
+	Output          string   `json:"output"` // absolute path of the library or program
+	Units           int      `json:"units"`
+	Compiled        int      `json:"compiled"`   // units the compiler ran for
+	Cached          int      `json:"cached"`     // units restored from the object cache
+	UpToDate        int      `json:"up_to_date"` // units left alone
+	Linked          bool     `json:"linked"`
+	ElapsedSeconds  float64  `json:"elapsed_seconds"`
+	Explain         []string `json:"explain,omitempty"`     // why each unit (and the link) was not up to date
+	CompileCommands string   `json:"compile_commands"`      // absolute path of compile_commands.json
+	Diagnostics     string   `json:"diagnostics,omitempty"` // compiler and linker output, verbatim
+}
+
+// Event reports progress: a unit compiled or failed ("compile"), restored
+// from the cache ("cache"), the link ("link"), and the end ("done"). Done
+// counts finished units out of Total units that needed work; for "done",
+// Done is the units now up to date and Total all units.
+type Event struct {
+	Kind  string `json:"kind"`
+	Unit  string `json:"unit,omitempty"`
+	Done  int    `json:"done"`
+	Total int    `json:"total"`
+}
+
+// Build brings the project's output up to date with its sources. Only units
+// whose inputs changed are compiled (or restored from the cache), and the
+// output is linked only when an object, the set of units, a link setting or
+// the output itself changed. progress, if not nil, is called from one
+// goroutine at a time. A compile or link failure returns a *BuildError and a
+// Result for what succeeded.
+func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (*Result, error) {
+	start := time.Now()
+	if req.Config == nil {
+		return nil, errors.New("compile: build request without a config")
+	}
+	if !filepath.IsAbs(req.Root) {
+		return nil, fmt.Errorf("compile: project root %q is not absolute", req.Root)
+	}
+	root := filepath.Clean(req.Root)
+	unlock, err := e.lockRoot(ctx, root)
+	if err != nil {
+		return nil, fmt.Errorf("compile: %s: waiting for another build: %w", root, err)
+	}
+	defer unlock()
+	e.clearMu.RLock()
+	defer e.clearMu.RUnlock()
+
+	b, err := e.newBuild(ctx, root, req, progress)
+	if err != nil {
+		return nil, err
+	}
+	if req.Clean {
+		if err := e.clean(b); err != nil {
+			return nil, err
+		}
+	}
+	b.st = e.stateFor(root)
+	res, err := b.run()
+	res.ElapsedSeconds = time.Since(start).Seconds()
+	b.emit(Event{Kind: "done", Done: res.UpToDate + res.Compiled + res.Cached, Total: res.Units})
+	if err == nil {
+		e.log.Debug("build done", "root", root, "units", res.Units, "compiled", res.Compiled,
+			"cached", res.Cached, "linked", res.Linked, "seconds", res.ElapsedSeconds)
+	}
+	if b.stored.Load() > 0 {
+		e.trim()
+	}
+	return res, err
+}
+
+// lockRoot serializes builds of one root; it gives up when ctx ends.
+func (e *Engine) lockRoot(ctx context.Context, root string) (func(), error) {
+	e.mu.Lock()
+	ch := e.roots[root]
+	if ch == nil {
+		ch = make(chan struct{}, 1)
+		e.roots[root] = ch
+	}
+	e.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// stateFor returns root's build state, loading it from Builds the first time.
+// The caller holds root's lock.
+func (e *Engine) stateFor(root string) *projectState {
+	e.mu.Lock()
+	st := e.projects[root]
+	e.mu.Unlock()
+	if st != nil {
+		return st
+	}
+	st = e.loadState(root)
+	e.mu.Lock()
+	e.projects[root] = st
+	e.mu.Unlock()
+	return st
+}
+
+// clean removes the project's build directory and output, and forgets its
+// build state. The object cache is left alone.
+func (e *Engine) clean(b *build) error {
+	if isAncestor(b.buildDir, b.root) {
+		return fmt.Errorf("compile: clean %s: refusing to remove build directory %s, which holds the project", b.root, b.buildDir)
+	}
+	if err := os.RemoveAll(b.buildDir); err != nil {
+		return fmt.Errorf("compile: clean %s: %w", b.buildDir, err)
+	}
+	if !isAncestor(b.buildDir, b.outAbs) {
+		if err := os.Remove(b.outAbs); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("compile: clean %s: %w", b.outAbs, err)
+		}
+	}
+	e.mu.Lock()
+	delete(e.projects, b.root)
+	e.mu.Unlock()
+	prefix := b.root + "\x00"
+	var keys []string
+	e.builds.Range(func(k string, _ []byte) bool {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+		return true
+	})
+	for _, k := range keys {
+		if err := e.builds.Delete(k); err != nil {
+			e.log.Warn("build state not deleted", "root", b.root, "err", err)
+		}
+	}
+	e.log.Debug("cleaned", "root", b.root, "build", b.buildDir)
+	return nil
+}
+
+// isAncestor reports whether dir is p or a directory above it.
+func isAncestor(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// trim applies the object cache's size limit. It runs synchronously at the
+// end of a build that stored objects, so no goroutine outlives the call.
+func (e *Engine) trim() {
+	if e.objects == nil || !e.objects.NeedsTrim() {
+		return
+	}
+	start := time.Now()
+	n, err := e.objects.Trim()
+	if err != nil {
+		e.log.Warn("object cache trim failed", "dir", e.objects.Dir(), "err", err)
+		return
+	}
+	e.log.Info("object cache trimmed", "removed", n, "seconds", time.Since(start).Seconds())
+}
+
+// Stats describes the engine's caches and work since start (or the last
+// ClearCaches).
+type Stats struct {
+	Entries     int         `json:"entries"` // objects in the object cache
+	Bytes       int64       `json:"bytes"`   // their size
+	Hits        int64       `json:"hits"`    // units restored from the object cache
+	Misses      int64       `json:"misses"`  // units the cache could not supply
+	Compiles    int64       `json:"compiles"`
+	Links       int64       `json:"links"`
+	FilesHashed int64       `json:"files_hashed"` // files read and hashed
+	Manifests   store.Stats `json:"manifests"`
+	Files       store.Stats `json:"files"`
+	Builds      store.Stats `json:"builds"`
+}
+
+// CacheStats returns the caches' sizes and the hit, miss and compile counts.
+// Counting objects walks the object directory.
+func (e *Engine) CacheStats() Stats {
+	s := Stats{
+		Hits:        e.hits.Load(),
+		Misses:      e.misses.Load(),
+		Compiles:    e.compiles.Load(),
+		Links:       e.links.Load(),
+		FilesHashed: e.filesHashed.Load(),
+		Manifests:   e.manifests.Stats(),
+		Files:       e.files.Stats(),
+		Builds:      e.builds.Stats(),
+	}
+	if e.objects != nil {
+		if os, err := e.objects.Stats(); err == nil {
+			s.Entries, s.Bytes = os.Entries, os.Bytes
+		} else {
+			e.log.Warn("object cache stats", "dir", e.objects.Dir(), "err", err)
+		}
+	}
+	return s
+}
+
+// ClearCaches empties the object cache, the manifests, the file hash memo
+// and every project's build state (so the next build of any project compiles
+// everything), waiting for running builds to finish first. Build outputs are
+// left alone.
+func (e *Engine) ClearCaches() error {
+	e.clearMu.Lock()
+	defer e.clearMu.Unlock()
+	var errs []error
+	if e.objects != nil {
+		if err := e.objects.Clear(); err != nil {
+			errs = append(errs, fmt.Errorf("compile: clear objects: %w", err))
+		}
+	}
+	for _, m := range []*store.Map{e.manifests, e.files, e.builds} {
+		if err := m.Clear(); err != nil {
+			errs = append(errs, fmt.Errorf("compile: clear %s: %w", m.Name(), err))
+		}
+	}
+	e.mu.Lock()
+	clear(e.projects)
+	clear(e.tools)
+	e.mu.Unlock()
+	for _, c := range []*atomic.Int64{&e.hits, &e.misses, &e.compiles, &e.links, &e.filesHashed} {
+		c.Store(0)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,119 @@
+package compile
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+
+	"github.com/jmake/jmake/internal/project"
+)
+
+// Default compilers, tried in order on PATH when jmake.toml names none.
+var (
+	defaultCCompilers   = []string{"cc", "gcc", "clang"}
+	defaultCXXCompilers = []string{"c++", "g++", "clang++"}
+)
+
+// toolchain is how one language's units are compiled in this build.
+type toolchain struct {
+	cxx   bool
+	comp  compiler
+	flags []string // the flags before "-c <unit>"; part of every key
+	// run is flags plus what is passed to the compiler but kept out of
+	// keys because it only removes the checkout path from the output
+	// (-fdebug-prefix-map=<root>=.).
+	run    []string
+	cmdKey Hash // hash of flags: "flags changed" when it differs
+}
+
+// newToolchain resolves the compiler for C (cxx false) or C++ and renders
+// the flags of its units.
+func (e *Engine) newToolchain(ctx context.Context, root string, cfg *project.Config, cxx bool, unit string) (*toolchain, error) {
+	names := defaultCCompilers
+	configured := cfg.Compile.Compiler
+	if cxx {
+		names, configured = defaultCXXCompilers, cfg.Compile.CXXCompiler
+	}
+	var (
+		comp compiler
+		err  error
+	)
+	if configured != "" {
+		if strings.ContainsRune(configured, '/') {
+			// A path names a file relative to the project root, where
+			// the compiler runs.
+			configured = absPath(root, configured)
+		}
+		comp, err = e.resolveTool(ctx, configured, true)
+	} else {
+		err = fmt.Errorf("compile: no %s compiler found on PATH (tried %s); set [compile] %s",
+			lang(cxx), strings.Join(names, ", "), compilerKey(cxx))
+		for _, n := range names {
+			if p, lerr := exec.LookPath(n); lerr == nil {
+				comp, err = e.toolAt(ctx, n, p, true)
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	tc := &toolchain{cxx: cxx, comp: comp, flags: unitFlags(cfg, unit)}
+	tc.run = tc.flags
+	if hasDebugInfo(tc.flags) {
+		tc.run = append(slices.Clip(tc.flags), "-fdebug-prefix-map="+root+"=.")
+	}
+	k := newKeyHasher("cmd")
+	k.strs(tc.flags)
+	tc.cmdKey = k.sum()
+	return tc, nil
+}
+
+func lang(cxx bool) string {
+	if cxx {
+		return "C++"
+	}
+	return "C"
+}
+
+func compilerKey(cxx bool) string {
+	if cxx {
+		return "cxx_compiler"
+	}
+	return "compiler"
+}
+
+// unitFlags renders the compile flags of unit. They come from
+// project.FlagsFor with an empty root, so include directories stay relative
+// to the project root (the compiler runs there) and no key depends on where
+// the checkout is. FlagsFor depends on the unit only through its language,
+// so a build computes them once per language, not once per unit. Shared
+// libraries need position-independent code: -fPIC is added unless the
+// flags already ask for it.
+func unitFlags(cfg *project.Config, unit string) []string {
+	flags := cfg.FlagsFor("", unit)
+	if cfg.Binary.LibraryType == project.Shared && !slices.Contains(flags, "-fPIC") && !slices.Contains(flags, "-fpic") {
+		flags = append(flags, "-fPIC")
+	}
+	return flags
+}
+
+// hasDebugInfo reports whether flags ask for debug information, which
+// records the compiler's working directory unless it is remapped.
+func hasDebugInfo(flags []string) bool {
+	debug := false
+	for _, f := range flags {
+		switch {
+		case f == "-g0":
+			debug = false
+		case strings.HasPrefix(f, "-g"):
+			debug = true
+		}
+	}
+	return debug
+}
+
+// isCXX reports whether unit is compiled as C++.
+func isCXX(unit string) bool { return project.IsCXXSource(unit) }

@@ -1,0 +1,235 @@
+package compile
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// keyVersion salts every key this package makes. Change it whenever what goes
+// into a key, or how objects are produced, changes, so that old cache entries
+// become unreachable instead of wrong.
+const keyVersion = "jmake-compile-1"
+
+// Hash is a SHA-256 digest: of a file's content, of a command, of a key.
+type Hash [sha256.Size]byte
+
+// String is the digest in lowercase hex.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// IsZero reports whether h is the zero digest, which stands for "none yet"
+// (no previous link, a file that could not be read).
+func (h Hash) IsZero() bool { return h == Hash{} }
+
+// ActionID names one compile action: the hash of everything that can change
+// its object (compiler identity, arguments, the source's content and the
+// content of every header it read). Objects are stored under it.
+type ActionID Hash
+
+// String is the action id in lowercase hex, as used in the object store.
+func (a ActionID) String() string { return hex.EncodeToString(a[:]) }
+
+// keyHasher writes length-prefixed fields into a SHA-256, so that no two
+// different field lists hash the same ("ab","c" vs "a","bc").
+type keyHasher struct {
+	h   hash.Hash
+	tmp [binary.MaxVarintLen64]byte
+}
+
+func newKeyHasher(kind string) *keyHasher {
+	k := &keyHasher{h: sha256.New()}
+	k.str(keyVersion)
+	k.str(kind)
+	return k
+}
+
+func (k *keyHasher) str(s string) {
+	n := binary.PutUvarint(k.tmp[:], uint64(len(s)))
+	k.h.Write(k.tmp[:n])
+	k.h.Write([]byte(s))
+}
+
+func (k *keyHasher) strs(ss []string) {
+	k.int(int64(len(ss)))
+	for _, s := range ss {
+		k.str(s)
+	}
+}
+
+func (k *keyHasher) int(v int64) {
+	n := binary.PutVarint(k.tmp[:], v)
+	k.h.Write(k.tmp[:n])
+}
+
+func (k *keyHasher) hash(h Hash) { k.h.Write(h[:]) }
+
+func (k *keyHasher) sum() Hash {
+	var out Hash
+	k.h.Sum(out[:0])
+	return out
+}
+
+// directKey is the key of ccache's direct mode: it names the compile of one
+// source content with one command, before the headers are known. Manifests
+// maps it to the header lists seen with it.
+func directKey(tc *toolchain, unit string, src Hash) Hash {
+	k := newKeyHasher("direct")
+	k.hash(tc.comp.id)
+	k.strs(tc.flags)
+	k.str("-c")
+	k.str(unit)
+	k.hash(src)
+	return k.sum()
+}
+
+// actionID completes a direct key with the content of every header the
+// compile read, in the order the compiler reported them.
+func actionID(direct Hash, deps []depEntry) ActionID {
+	k := newKeyHasher("action")
+	k.hash(direct)
+	k.int(int64(len(deps)))
+	for _, d := range deps {
+		k.str(d.path)
+		k.hash(d.hash)
+	}
+	return ActionID(k.sum())
+}
+
+// depEntry is one header of a compile: its path as the compiler reported it
+// (relative to the project root, or absolute) and its content hash.
+type depEntry struct {
+	path string
+	hash Hash
+}
+
+// compiler is a resolved tool with its identity.
+type compiler struct {
+	name string // as configured or found: "gcc", "/opt/bin/clang"
+	path string // resolved by exec.LookPath
+	id   Hash   // path, --version output and -dumpmachine output
+	desc string // first line of --version, for logs
+}
+
+// toolIdentity is a memoized identity, valid while the binary keeps its stat.
+type toolIdentity struct {
+	st   fileStat
+	id   Hash
+	desc string
+}
+
+// resolveTool finds name on PATH and returns its identity, running it with
+// --version (and -dumpmachine for a compiler) only when the binary's size,
+// mtime or inode changed since last time. PATH is searched on every build
+// (a few stats), so a compiler installed earlier on PATH is picked up as a
+// fresh process would.
+func (e *Engine) resolveTool(ctx context.Context, name string, isCompiler bool) (compiler, error) {
+	path, err := lookPath(name)
+	if err != nil {
+		return compiler{}, err
+	}
+	return e.toolAt(ctx, name, path, isCompiler)
+}
+
+// toolAt returns the identity of the tool name found at path.
+func (e *Engine) toolAt(ctx context.Context, name, path string, isCompiler bool) (compiler, error) {
+	st, err := statPath(path)
+	if err != nil {
+		return compiler{}, fmt.Errorf("compile: stat %s: %w", path, err)
+	}
+	memoKey := path
+	if isCompiler {
+		memoKey = "cc\x00" + path
+	}
+	e.mu.Lock()
+	ti, ok := e.tools[memoKey]
+	e.mu.Unlock()
+	if !ok {
+		// After a restart the identity is in the Files memo, so the
+		// first build does not run the compiler either.
+		if v, found := e.files.Peek(toolMemoPrefix + memoKey); found {
+			ti, ok = decodeToolIdentity(v)
+		}
+	}
+	if !ok || ti.st != st {
+		id, desc, err := identify(ctx, path, isCompiler)
+		if err != nil {
+			return compiler{}, err
+		}
+		e.identified.Add(1)
+		ti = toolIdentity{st: st, id: id, desc: desc}
+		if err := e.files.Put(toolMemoPrefix+memoKey, ti.encode()); err != nil {
+			e.log.Warn("tool identity not saved", "tool", path, "err", err)
+		}
+		e.log.Debug("tool identified", "name", name, "path", path, "version", desc)
+	}
+	e.mu.Lock()
+	e.tools[memoKey] = ti
+	e.mu.Unlock()
+	return compiler{name: name, path: path, id: ti.id, desc: ti.desc}, nil
+}
+
+// toolMemoPrefix starts the Files memo keys of tool identities; file keys
+// are absolute paths, so they cannot collide.
+const toolMemoPrefix = "\x00tool\x00"
+
+const toolIdentityVersion = 1
+
+func (ti toolIdentity) encode() []byte {
+	b := []byte{toolIdentityVersion}
+	b = appendStat(b, ti.st)
+	b = append(b, ti.id[:]...)
+	return appendString(b, ti.desc)
+}
+
+func decodeToolIdentity(b []byte) (toolIdentity, bool) {
+	r := reader{b: b}
+	if r.byte() != toolIdentityVersion {
+		return toolIdentity{}, false
+	}
+	ti := toolIdentity{st: r.stat(), id: r.hash(), desc: r.string()}
+	return ti, r.done()
+}
+
+// lookPath is exec.LookPath with an error that says what was looked for.
+func lookPath(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("compile: find %s: %w", name, err)
+	}
+	return p, nil
+}
+
+// identifyTimeout bounds `cc --version`: a compiler answers in milliseconds;
+// one that hangs (a wrapper waiting on a lock, a broken NFS mount) must not
+// hang every build.
+const identifyTimeout = 30 * time.Second
+
+// identify runs path --version (and -dumpmachine for a compiler) and hashes
+// their output with the path.
+func identify(ctx context.Context, path string, isCompiler bool) (Hash, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, identifyTimeout)
+	defer cancel()
+	k := newKeyHasher("tool")
+	k.str(path)
+	out, err := exec.CommandContext(ctx, path, "--version").CombinedOutput()
+	if err != nil && isCompiler {
+		return Hash{}, "", fmt.Errorf("compile: %s --version: %w: %s", path, err, bytes.TrimSpace(out))
+	}
+	k.str(string(out))
+	desc, _, _ := strings.Cut(string(out), "\n")
+	if isCompiler {
+		m, err := exec.CommandContext(ctx, path, "-dumpmachine").Output()
+		if err != nil {
+			return Hash{}, "", fmt.Errorf("compile: %s -dumpmachine: %w", path, err)
+		}
+		k.str(string(m))
+	}
+	return k.sum(), desc, nil
+}

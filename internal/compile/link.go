@@ -1,0 +1,200 @@
+package compile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+
+	"github.com/jmake/jmake/internal/project"
+)
+
+// link links the library or program when anything it depends on changed:
+// an object (a unit's action id), the set of units, a link setting, or the
+// output itself (missing or modified since the last link). It reports
+// whether it linked.
+func (b *build) link() (bool, error) {
+	st := b.st
+	tool, err := b.linkTool()
+	if err != nil {
+		return false, err
+	}
+	settings := b.linkSettings(tool)
+	unitsSame := st.lastUnits != nil && slices.Equal(st.lastUnits, b.units)
+	var key Hash
+	if !st.linkStale && unitsSame && settings == st.proj.linkSettings {
+		key = st.proj.linkKey // nothing that goes into it changed
+	} else {
+		key = b.linkKey(settings)
+	}
+	var reason string
+	switch {
+	case st.proj.linkKey.IsZero():
+		reason = "no previous link"
+	case settings != st.proj.linkSettings:
+		reason = "link settings changed"
+	case key != st.proj.linkKey && st.lastUnits != nil && !unitsSame:
+		reason = "set of units changed"
+	case key != st.proj.linkKey:
+		reason = "objects changed"
+	default:
+		if ost, err := statPath(b.outAbs); err != nil {
+			reason = "output missing"
+		} else if ost != st.proj.linkOut {
+			reason = "output modified"
+		}
+	}
+	// From here on (if the link succeeds), linkKey is the key of b.units
+	// with their records as they are.
+	settled := func() {
+		st.linkStale = false
+		if !unitsSame {
+			st.lastUnits = slices.Clone(b.units)
+		}
+	}
+	if reason == "" {
+		settled()
+		return false, nil
+	}
+	if b.req.Explain {
+		b.explain = append(b.explain, "link: "+reason)
+	}
+	if err := b.runLink(tool); err != nil {
+		return false, err
+	}
+	ost, err := statPath(b.outAbs)
+	if err != nil {
+		return true, fmt.Errorf("compile: link %s: %w", b.outAbs, err)
+	}
+	st.proj.linkSettings, st.proj.linkKey, st.proj.linkOut = settings, key, ost
+	settled()
+	b.saveProject()
+	b.e.links.Add(1)
+	b.emit(Event{Kind: "link", Unit: b.rel(b.outAbs), Done: len(b.units), Total: len(b.units)})
+	return true, nil
+}
+
+// linkTool is the program that makes the output: ar for a static library,
+// else the compiler driver (C++ if any unit is C++).
+func (b *build) linkTool() (compiler, error) {
+	if b.cfg.Binary.LibraryType == project.Static {
+		return b.e.resolveTool(b.ctx, "ar", false)
+	}
+	return b.linker.comp, nil
+}
+
+// linkSettings hashes everything the output depends on except the objects.
+func (b *build) linkSettings(tool compiler) Hash {
+	k := newKeyHasher("link")
+	k.hash(tool.id)
+	k.str(tool.path)
+	k.strs(b.linkArgs("", nil))
+	k.str(b.outAbs)
+	k.str(b.objDir)
+	return k.sum()
+}
+
+// linkKey is linkSettings plus every unit and its action id.
+func (b *build) linkKey(settings Hash) Hash {
+	k := newKeyHasher("linkkey")
+	k.hash(settings)
+	k.int(int64(len(b.units)))
+	for _, u := range b.units {
+		k.str(u)
+		if r := b.st.units[u]; r != nil {
+			k.hash(Hash(r.action))
+		}
+	}
+	return k.sum()
+}
+
+// linkArgs is the link command's arguments, writing to out (relative to the
+// root) from objs.
+func (b *build) linkArgs(out string, objs []string) []string {
+	cfg := b.cfg
+	var args []string
+	switch cfg.Binary.LibraryType {
+	case project.Static:
+		args = append(args, "rcs", out)
+		return append(args, objs...)
+	case project.Shared:
+		args = append(args, "-shared")
+	}
+	args = append(args, "-o", out)
+	args = append(args, objs...)
+	if cfg.Binary.LibraryType == project.Shared && cfg.Binary.Soname != "" {
+		args = append(args, "-Wl,-soname,"+cfg.Binary.Soname)
+	}
+	if cfg.Target.LTO {
+		// The optimisation of an LTO build happens at link time.
+		args = append(args, "-flto")
+		if cfg.Target.OptLevel != "" {
+			args = append(args, "-O"+cfg.Target.OptLevel)
+		}
+	}
+	args = append(args, cfg.Compile.LinkFlags...)
+	for _, l := range cfg.Compile.LinkLibraries {
+		args = append(args, libArg(l))
+	}
+	return args
+}
+
+// libArg turns a [compile] link_libraries entry into an argument: a flag or
+// a path is passed as is, a name becomes -l<name>.
+func libArg(l string) string {
+	switch {
+	case strings.HasPrefix(l, "-"),
+		strings.ContainsRune(l, '/'),
+		strings.HasSuffix(l, ".a"), strings.HasSuffix(l, ".so"), strings.Contains(l, ".so."):
+		return l
+	}
+	return "-l" + l
+}
+
+// runLink runs the link to a temp file beside the output and renames it
+// into place, so the output is never half written.
+func (b *build) runLink(tool compiler) error {
+	if err := b.mkdirFor(b.outAbs); err != nil {
+		return fmt.Errorf("compile: link %s: %w", b.outAbs, err)
+	}
+	suffix := fmt.Sprintf(".%d-%d.tmp", os.Getpid(), b.e.tmpSeq.Add(1))
+	tmpAbs := b.outAbs + suffix
+	os.Remove(tmpAbs) // ar adds to an existing archive
+	objs := make([]string, len(b.units))
+	for i, u := range b.units {
+		objs[i] = b.rel(b.st.units[u].objAbs)
+	}
+	cmd := exec.CommandContext(b.ctx, tool.path, b.linkArgs(b.rel(tmpAbs), objs)...)
+	cmd.Dir = b.root
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = waitDelay
+	killGroupOnCancel(cmd)
+	err := cmd.Run()
+	if err == nil {
+		err = os.Rename(tmpAbs, b.outAbs)
+	}
+	if err != nil {
+		os.Remove(tmpAbs)
+		if b.ctx.Err() != nil {
+			return fmt.Errorf("compile: link %s: %w", b.outAbs, b.ctx.Err())
+		}
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			err = fmt.Errorf("run %s: %w", tool.path, err)
+		}
+		return &BuildError{Root: b.root, Link: true, LinkErr: err, Diagnostics: out.String()}
+	}
+	b.linkOutput = out.String()
+	return nil
+}
+
+// saveProject writes the project record to Builds.
+func (b *build) saveProject() {
+	if err := b.e.builds.Put(projectKey(b.root), b.st.proj.encode()); err != nil {
+		b.e.log.Warn("build state not saved", "root", b.root, "err", err)
+	}
+}

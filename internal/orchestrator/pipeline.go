@@ -1,0 +1,217 @@
+// Package orchestrator runs a build: discovery → setup (validate) →
+// compilation. The pipeline depends only on the three small interfaces
+// below, which the HTTP clients of the other daemons satisfy (the
+// orchestrator daemon) and so do the in-process packages (`jmake build
+// --no-daemon`): both paths run this same code.
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Files is what discovery found in a project.
+type Files struct {
+	Sources []string `json:"sources"` // C and C++ sources, relative, slash-separated
+	Headers []string `json:"headers"`
+	Cached  bool     `json:"cached"`
+}
+
+// Validation is setup's verdict on a jmake.toml.
+type Validation struct {
+	Valid    bool     `json:"valid"`
+	Errors   []string `json:"errors"`   // "file:line:col: message"
+	Warnings []string `json:"warnings"` // same form
+	Cached   bool     `json:"cached"`
+}
+
+// CompileRequest asks compilation to build a project.
+type CompileRequest struct {
+	Path    string   `json:"path"`    // project root, absolute
+	Sources []string `json:"sources"` // every C/C++ source discovery found; the config selects the units
+	Jobs    int      `json:"jobs,omitempty"`
+	Clean   bool     `json:"clean,omitempty"`
+	Explain bool     `json:"explain,omitempty"`
+}
+
+// CompileResult is compilation's reply.
+type CompileResult struct {
+	Output          string   `json:"output"`
+	Units           int      `json:"units"`
+	Compiled        int      `json:"compiled"`
+	Cached          int      `json:"cached"`
+	UpToDate        int      `json:"up_to_date"`
+	Linked          bool     `json:"linked"`
+	ElapsedSeconds  float64  `json:"elapsed_seconds"`
+	Explain         []string `json:"explain,omitempty"`
+	CompileCommands string   `json:"compile_commands,omitempty"`
+	Diagnostics     string   `json:"diagnostics,omitempty"`
+}
+
+// Event is a progress event of a build, as streamed to the CLI.
+type Event struct {
+	Event string `json:"event"`          // "stage", "compile", "cache", "link", "rebuild"
+	Stage string `json:"stage,omitempty"` // for "stage"
+	Unit  string `json:"unit,omitempty"`
+	Done  int    `json:"done,omitempty"`
+	Total int    `json:"total,omitempty"`
+	Msg   string `json:"msg,omitempty"`
+}
+
+// Discoverer finds a project's files.
+type Discoverer interface {
+	ScanFiles(ctx context.Context, root string, force bool) (Files, error)
+}
+
+// Configurer validates a project's jmake.toml.
+type Configurer interface {
+	ValidateConfig(ctx context.Context, root string) (Validation, error)
+}
+
+// Compiler builds a project.
+type Compiler interface {
+	Compile(ctx context.Context, req CompileRequest, progress func(Event)) (CompileResult, error)
+}
+
+// Pipeline runs builds through the three stages.
+type Pipeline struct {
+	Discovery   Discoverer
+	Setup       Configurer
+	Compilation Compiler
+
+	mu   sync.Mutex       // guards last
+	last map[string]Files // the last discovery per project, for quick builds
+}
+
+// BuildRequest is one build.
+type BuildRequest struct {
+	Path           string `json:"path"`
+	ForceDiscovery bool   `json:"force_discovery,omitempty"`
+	ForceCompile   bool   `json:"force_compile,omitempty"` // a clean build
+	Quick          bool   `json:"quick,omitempty"`         // reuse the last discovery
+	Jobs           int    `json:"jobs,omitempty"`
+	Explain        bool   `json:"explain,omitempty"`
+}
+
+// StageTime is how long one stage took.
+type StageTime struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	Cached  bool    `json:"cached"`
+}
+
+// BuildResult is the orchestrator's reply to a build.
+type BuildResult struct {
+	Path           string      `json:"path"`
+	Output         string      `json:"output"`
+	Units          int         `json:"units"`
+	Compiled       int         `json:"compiled"`
+	Cached         int         `json:"cached"`
+	UpToDate       int         `json:"up_to_date"`
+	Linked         bool        `json:"linked"`
+	ElapsedSeconds float64     `json:"elapsed_seconds"`
+	Stages         []StageTime `json:"stages"`
+	Warnings       []string    `json:"warnings,omitempty"`
+	Explain        []string    `json:"explain,omitempty"`
+	Diagnostics    string      `json:"diagnostics,omitempty"`
+}
+
+// BuildError is a build that ran and failed; Result holds what is known.
+type BuildError struct {
+	Stage  string
+	Err    error
+	Result *BuildResult
+}
+
+func (e *BuildError) Error() string { return fmt.Sprintf("%s: %v", e.Stage, e.Err) }
+func (e *BuildError) Unwrap() error { return e.Err }
+
+// Build runs discovery, validation and compilation for one project.
+func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Event)) (*BuildResult, error) {
+	start := time.Now()
+	if progress == nil {
+		progress = func(Event) {}
+	}
+	root, err := filepath.Abs(req.Path)
+	if err != nil {
+		return nil, err
+	}
+	res := &BuildResult{Path: root}
+	fail := func(stage string, err error) (*BuildResult, error) {
+		res.ElapsedSeconds = time.Since(start).Seconds()
+		return res, &BuildError{Stage: stage, Err: err, Result: res}
+	}
+
+	// Discovery and validation do not depend on each other: run them at
+	// once, which takes a round trip off every build.
+	var files Files
+	var val Validation
+	var derr, verr error
+	var dTook, vTook time.Duration
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.Now()
+		val, verr = p.Setup.ValidateConfig(ctx, root)
+		vTook = time.Since(t)
+	}()
+	t := time.Now()
+	files, derr = p.discover(ctx, root, req)
+	dTook = time.Since(t)
+	wg.Wait()
+	res.Stages = append(res.Stages, StageTime{"discovery", dTook.Seconds(), files.Cached},
+		StageTime{"setup", vTook.Seconds(), val.Cached})
+	if derr != nil {
+		return fail("discovery", derr)
+	}
+	if verr != nil {
+		return fail("setup", verr)
+	}
+	res.Warnings = val.Warnings
+	if !val.Valid {
+		return fail("setup", errors.New("jmake.toml is not valid:\n  "+strings.Join(val.Errors, "\n  ")))
+	}
+
+	t = time.Now()
+	cr, err := p.Compilation.Compile(ctx, CompileRequest{
+		Path: root, Sources: files.Sources, Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain,
+	}, progress)
+	res.Stages = append(res.Stages, StageTime{"compilation", time.Since(t).Seconds(), false})
+	res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate = cr.Output, cr.Units, cr.Compiled, cr.Cached, cr.UpToDate
+	res.Linked, res.Explain, res.Diagnostics = cr.Linked, cr.Explain, cr.Diagnostics
+	if err != nil {
+		return fail("compilation", err)
+	}
+	res.ElapsedSeconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// discover scans the project, or reuses the last scan for a quick build.
+func (p *Pipeline) discover(ctx context.Context, root string, req BuildRequest) (Files, error) {
+	if req.Quick && !req.ForceDiscovery {
+		p.mu.Lock()
+		f, ok := p.last[root]
+		p.mu.Unlock()
+		if ok {
+			f.Cached = true
+			return f, nil
+		}
+	}
+	f, err := p.Discovery.ScanFiles(ctx, root, req.ForceDiscovery)
+	if err != nil {
+		return f, err
+	}
+	p.mu.Lock()
+	if p.last == nil {
+		p.last = make(map[string]Files)
+	}
+	p.last[root] = f
+	p.mu.Unlock()
+	return f, nil
+}

@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/jmake/jmake/internal/compile"
+	"github.com/jmake/jmake/internal/daemon"
+	"github.com/jmake/jmake/internal/orchestrator"
+	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/settings"
+	"github.com/jmake/jmake/internal/store"
+)
+
+// compileService adapts the compile engine to the pipeline.
+type compileService struct {
+	e       *compile.Engine
+	objects *store.Objects
+}
+
+func newCompileService(c caches, cacheDir string, s settings.Settings, log *slog.Logger) (*compileService, error) {
+	maxBytes, err := settings.ParseSize(s.CacheMaxSize)
+	if err != nil {
+		return nil, err
+	}
+	objects, err := store.OpenObjects(filepath.Join(cacheDir, "objects"), maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	e := compile.New(compile.Options{
+		Objects: objects, Manifests: c.Cache("manifests"), Files: c.Cache("files"), Builds: c.Cache("builds"),
+		Workers: s.Workers, Logger: log,
+	})
+	return &compileService{e: e, objects: objects}, nil
+}
+
+// Compile loads the project's jmake.toml, selects its units among the
+// sources discovery found, and builds.
+func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRequest, progress func(orchestrator.Event)) (orchestrator.CompileResult, error) {
+	cfg, err := project.Load(req.Path)
+	if err != nil {
+		return orchestrator.CompileResult{}, err
+	}
+	root := cfg.RootDir(req.Path)
+	units := cfg.SelectSources(root, req.Sources)
+	if len(units) == 0 {
+		return orchestrator.CompileResult{}, fmt.Errorf("%s: no sources to build (paths.source = %q)", filepath.Join(req.Path, project.FileName), cfg.Paths.Source)
+	}
+	res, err := s.e.Build(ctx, compile.Request{
+		Root: root, Config: cfg, Sources: units, Jobs: req.Jobs, Clean: req.Clean, Explain: req.Explain,
+	}, func(ev compile.Event) {
+		if progress != nil && ev.Kind != "done" {
+			progress(orchestrator.Event{Event: ev.Kind, Unit: ev.Unit, Done: ev.Done, Total: ev.Total})
+		}
+	})
+	var out orchestrator.CompileResult
+	if res != nil {
+		out = orchestrator.CompileResult{
+			Output: res.Output, Units: res.Units, Compiled: res.Compiled, Cached: res.Cached, UpToDate: res.UpToDate,
+			Linked: res.Linked, ElapsedSeconds: res.ElapsedSeconds, Explain: res.Explain,
+			CompileCommands: res.CompileCommands, Diagnostics: res.Diagnostics,
+		}
+	}
+	var be *compile.BuildError
+	if errors.As(err, &be) {
+		return out, &orchestrator.CompileFailed{Msg: err.Error(), Diagnostics: out.Diagnostics}
+	}
+	return out, err
+}
+
+func bindCompilation(d *daemon.Daemon) error {
+	s, err := newCompileService(d, d.CacheDir(), d.Settings(), d.Logger())
+	if err != nil {
+		return err
+	}
+	d.AddCache(mapCache{name: "objects",
+		stats: func() store.Stats {
+			st := s.e.CacheStats()
+			return store.Stats{Entries: st.Entries, Bytes: st.Bytes, Hits: st.Hits, Misses: st.Misses}
+		},
+		clear: s.e.ClearCaches})
+	d.Handle("compile", func(ctx context.Context, req *daemon.Request) (any, error) {
+		var a orchestrator.CompileRequest
+		if err := decodePath(req, &a, &a.Path); err != nil {
+			return nil, err
+		}
+		if a.Sources == nil {
+			return nil, daemon.Errorf(400, "compile: missing argument \"sources\" (discovery's scan_files gives them)")
+		}
+		res, err := s.Compile(ctx, a, func(ev orchestrator.Event) { req.Progress(ev) })
+		var cf *orchestrator.CompileFailed
+		if errors.As(err, &cf) {
+			return nil, &daemon.Failure{Err: err, Reply: res}
+		}
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil, daemon.Errorf(400, "compile: %v", err)
+			}
+			var pe *project.PositionError
+			if errors.As(err, &pe) {
+				return nil, daemon.Errorf(400, "compile: %v", err)
+			}
+			return nil, err
+		}
+		return res, nil
+	})
+	return nil
+}

@@ -1,0 +1,133 @@
+package server
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmake/jmake/internal/lifecycle"
+	"github.com/jmake/jmake/internal/orchestrator"
+	"github.com/jmake/jmake/internal/settings"
+)
+
+func genProject(t *testing.T, n int) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "p")
+	gen := filepath.Join("..", "..", "..", "shared", "bench", "gen_project.py")
+	if _, err := os.Stat(gen); err != nil {
+		t.Skipf("shared/bench/gen_project.py not found beside the repository: %v", err)
+	}
+	if out, err := exec.Command("python3", gen, dir, "-n", strconv.Itoa(n)).CombinedOutput(); err != nil {
+		t.Fatalf("gen_project: %v\n%s", err, out)
+	}
+	return dir
+}
+
+func localPipeline(t *testing.T) *orchestrator.Pipeline {
+	t.Helper()
+	p, closeFn, err := LocalPipeline(lifecycle.Env{StateDir: t.TempDir(), Settings: settings.Default()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeFn)
+	return p
+}
+
+// The pipeline in-process: a full build, a no-op, an edit, a rename, and
+// the setup stage rejecting a broken jmake.toml with its position.
+func TestLocalPipeline(t *testing.T) {
+	dir := genProject(t, 10)
+	p := localPipeline(t)
+	ctx := context.Background()
+	build := func() *orchestrator.BuildResult {
+		t.Helper()
+		res, err := p.Build(ctx, orchestrator.BuildRequest{Path: dir}, nil)
+		if err != nil {
+			t.Fatalf("build: %v", err)
+		}
+		return res
+	}
+	if res := build(); res.Units != 12 || res.Compiled != 12 {
+		t.Fatalf("first build: %+v", res)
+	}
+	if res := build(); res.Compiled != 0 || res.Cached != 0 || res.Linked {
+		t.Fatalf("no-op build: %+v", res)
+	}
+	// A new source is picked up; a renamed one too.
+	os.WriteFile(filepath.Join(dir, "src", "extra.c"), []byte("int extra(void) { return 7; }\n"), 0o644)
+	if res := build(); res.Units != 13 || res.Compiled != 1 {
+		t.Fatalf("after adding a source: %+v", res)
+	}
+	os.Rename(filepath.Join(dir, "src", "extra.c"), filepath.Join(dir, "src", "extra2.c"))
+	if res := build(); res.Units != 13 || res.Compiled+res.Cached != 1 {
+		t.Fatalf("after renaming a source: %+v", res)
+	}
+	os.Remove(filepath.Join(dir, "src", "extra2.c"))
+	if res := build(); res.Units != 12 || !res.Linked {
+		t.Fatalf("after removing a source: %+v", res)
+	}
+
+	cfg := filepath.Join(dir, "jmake.toml")
+	good, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(good, []byte("\n[binary]\nlibrary_type = \"plugin\"\n")...), 0o644)
+	_, err := p.Build(ctx, orchestrator.BuildRequest{Path: dir}, nil)
+	if err == nil || !strings.Contains(err.Error(), "jmake.toml:") {
+		t.Fatalf("broken jmake.toml: %v", err)
+	}
+}
+
+// watch_and_build rebuilds after a change, and stops with its context.
+func TestWatchRebuildsOnChange(t *testing.T) {
+	dir := genProject(t, 3)
+	p := localPipeline(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var msgs []string
+	done := make(chan int, 1)
+	go func() {
+		n, _ := orchestrator.Watch(ctx, p, orchestrator.BuildRequest{Path: dir}, func(ev orchestrator.Event) {
+			if ev.Event == "rebuild" {
+				mu.Lock()
+				msgs = append(msgs, ev.Msg)
+				mu.Unlock()
+			}
+		})
+		done <- n
+	}()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(msgs) }
+	waitFor(t, 60*time.Second, "the first build", func() bool { return count() >= 1 })
+	src := filepath.Join(dir, "src", "support.c")
+	b, _ := os.ReadFile(src)
+	os.WriteFile(src, append(b, []byte("\nint watched(void) { return 1; }\n")...), 0o644)
+	waitFor(t, 30*time.Second, "a rebuild after the edit", func() bool { return count() >= 2 })
+	mu.Lock()
+	last := msgs[len(msgs)-1]
+	mu.Unlock()
+	if !strings.Contains(last, "1 compiled") || !strings.Contains(last, "support.c changed") {
+		t.Fatalf("rebuild message: %q", last)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not stop with its context")
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jmake/jmake/internal/client"
+	"github.com/jmake/jmake/internal/daemon"
+	"github.com/jmake/jmake/internal/orchestrator"
+	"github.com/jmake/jmake/internal/settings"
+	"github.com/jmake/jmake/internal/store"
+)
+
+// historyEntry is the last build of a project, kept in the orchestrator's
+// history cache.
+type historyEntry struct {
+	Path           string    `json:"path"`
+	Time           time.Time `json:"time"`
+	Success        bool      `json:"success"`
+	Units          int       `json:"units"`
+	Compiled       int       `json:"compiled"`
+	Cached         int       `json:"cached"`
+	ElapsedSeconds float64   `json:"elapsed_seconds"`
+}
+
+func bindOrchestrator(d *daemon.Daemon, peers Peers) error {
+	if peers == nil {
+		return errors.New("no peers: the orchestrator needs the other daemons' addresses")
+	}
+	p := (&orchestrator.Remote{
+		Discovery: peers(settings.Discovery), Setup: peers(settings.Setup), Compilation: peers(settings.Compilation),
+	}).Pipeline()
+	history := d.Cache("history")
+	build := func(ctx context.Context, req *daemon.Request, br orchestrator.BuildRequest) (any, error) {
+		res, err := p.Build(ctx, br, func(ev orchestrator.Event) { req.Progress(ev) })
+		recordBuild(history, res, err)
+		return buildReply(res, err)
+	}
+	bind := func(name string, adjust func(*orchestrator.BuildRequest)) {
+		d.Handle(name, func(ctx context.Context, req *daemon.Request) (any, error) {
+			var br orchestrator.BuildRequest
+			if err := decodePath(req, &br, &br.Path); err != nil {
+				return nil, err
+			}
+			if adjust != nil {
+				adjust(&br)
+			}
+			return build(ctx, req, br)
+		})
+	}
+	bind("build_project", nil)
+	bind("incremental_build", nil)
+	bind("quick_compile", func(br *orchestrator.BuildRequest) { br.Quick = true })
+	bind("clean_build", func(br *orchestrator.BuildRequest) { br.ForceCompile = true })
+	d.Handle("watch_and_build", func(ctx context.Context, req *daemon.Request) (any, error) {
+		var br orchestrator.BuildRequest
+		if err := decodePath(req, &br, &br.Path); err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-d.Stopping():
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		builds, err := orchestrator.Watch(ctx, p, br, func(ev orchestrator.Event) { req.Progress(ev) })
+		if err != nil && ctx.Err() == nil {
+			return nil, daemon.Errorf(400, "watch_and_build: %v", err)
+		}
+		return map[string]any{"builds": builds}, nil
+	})
+	d.Handle("check_daemons", func(ctx context.Context, req *daemon.Request) (any, error) {
+		out := map[string]any{}
+		all := true
+		for _, n := range settings.Names {
+			if n == settings.Orchestrator {
+				out[n] = map[string]any{"status": "ok"}
+				continue
+			}
+			hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			h, err := peers(n).Health(hctx)
+			cancel()
+			if err != nil {
+				all = false
+				out[n] = map[string]any{"status": "down", "error": err.Error()}
+				continue
+			}
+			out[n] = h
+		}
+		return map[string]any{"daemons": out, "all_healthy": all}, nil
+	})
+	d.Handle("get_stats", func(ctx context.Context, req *daemon.Request) (any, error) {
+		out := map[string]any{}
+		var hits, misses, requests int64
+		for _, n := range settings.Names {
+			var st any
+			if n == settings.Orchestrator {
+				s := d.Stats()
+				hits, misses, requests = hits+s.CacheHits, misses+s.CacheMisses, requests+s.Requests
+				st = s
+			} else {
+				s, err := peers(n).Stats(ctx)
+				if err != nil {
+					out[n] = map[string]any{"error": err.Error()}
+					continue
+				}
+				hits, misses, requests = hits+s.CacheHits, misses+s.CacheMisses, requests+s.Requests
+				st = s
+			}
+			out[n] = st
+		}
+		rate := 0.0
+		if hits+misses > 0 {
+			rate = float64(hits) / float64(hits+misses)
+		}
+		var last []historyEntry
+		history.Range(func(k string, v []byte) bool {
+			var h historyEntry
+			if json.Unmarshal(v, &h) == nil {
+				last = append(last, h)
+			}
+			return true
+		})
+		return map[string]any{"daemons": out, "requests": requests, "cache_hits": hits, "cache_misses": misses,
+			"cache_hit_rate": rate, "builds": last}, nil
+	})
+	return nil
+}
+
+// buildReply turns a pipeline outcome into a wire reply: a failed build
+// still carries its result (diagnostics, counts), and a daemon that is down
+// is a 503 that names it.
+func buildReply(res *orchestrator.BuildResult, err error) (any, error) {
+	if err == nil {
+		return res, nil
+	}
+	var down *client.DownError
+	if errors.As(err, &down) {
+		return nil, daemon.Errorf(503, "orchestrator: %v", err)
+	}
+	var be *orchestrator.BuildError
+	if errors.As(err, &be) && be.Result != nil {
+		return nil, &daemon.Failure{Err: err, Reply: be.Result}
+	}
+	return nil, err
+}
+
+func recordBuild(history *store.Map, res *orchestrator.BuildResult, err error) {
+	if res == nil {
+		return
+	}
+	h := historyEntry{Path: res.Path, Time: time.Now().UTC(), Success: err == nil, Units: res.Units,
+		Compiled: res.Compiled, Cached: res.Cached, ElapsedSeconds: res.ElapsedSeconds}
+	b, _ := json.Marshal(h)
+	history.Put(res.Path, b)
+}
+

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/jmake/jmake/internal/daemon"
+	"github.com/jmake/jmake/internal/orchestrator"
+	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/setup"
+	"github.com/jmake/jmake/internal/store"
+)
+
+// setupService adapts the setup package to the pipeline.
+type setupService struct {
+	s     *setup.Setup
+	valid *store.Map // project root -> validMemo (JSON), persisted
+}
+
+// validMemo remembers that a project's jmake.toml, as it was when stat'ed,
+// validated cleanly. Full validation walks the project tree (are the
+// sources and include dirs there?), which a no-op build must not pay for;
+// so a build re-validates when the file changes, and an invalid file every
+// time, until it is fixed.
+type validMemo struct {
+	Stat fileStat                `json:"stat"`
+	V    orchestrator.Validation `json:"validation"`
+}
+
+type fileStat struct {
+	Size  int64  `json:"size"`
+	Mtime int64  `json:"mtime"`
+	Ctime int64  `json:"ctime"`
+	Ino   uint64 `json:"ino"`
+}
+
+func statOf(path string) (fileStat, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return fileStat{}, false
+	}
+	return fileStat{st.Size, st.Mtim.Nano(), st.Ctim.Nano(), st.Ino}, true
+}
+
+// racyWindow: a file changed within this long of being stat'ed may change
+// again without its mtime moving (coarse timestamps), so such a memo is not
+// trusted (git's "racy clean" rule).
+const racyWindow = 2 * time.Second
+
+func newSetupService(c caches) *setupService {
+	return &setupService{s: setup.New(setup.Options{}), valid: c.Cache("validated")}
+}
+
+// ValidateConfig validates root/jmake.toml.
+func (s *setupService) ValidateConfig(ctx context.Context, root string) (orchestrator.Validation, error) {
+	file := filepath.Join(root, project.FileName)
+	st, ok := statOf(file)
+	if ok {
+		var m validMemo
+		if b, hit := s.valid.Get(root); hit && json.Unmarshal(b, &m) == nil &&
+			m.Stat == st && time.Since(time.Unix(0, st.Mtime)) > racyWindow {
+			m.V.Cached = true
+			return m.V, nil
+		}
+	}
+	v, err := s.s.ValidateConfig(root)
+	if err != nil {
+		return orchestrator.Validation{}, err
+	}
+	out := orchestrator.Validation{Valid: v.Valid, Cached: v.Cached}
+	defer func() {
+		if out.Valid && ok {
+			b, _ := json.Marshal(validMemo{st, out})
+			s.valid.Put(root, b)
+		} else {
+			s.valid.Delete(root)
+		}
+	}()
+	for _, e := range v.Errors {
+		out.Errors = append(out.Errors, e.String())
+	}
+	for _, w := range v.Warnings {
+		out.Warnings = append(out.Warnings, w.String())
+	}
+	return out, nil
+}
+
+func bindSetup(d *daemon.Daemon) error {
+	s := newSetupService(d)
+	d.AddCache(mapCache{name: "configs",
+		stats: func() store.Stats {
+			st := s.s.CacheStats()
+			return store.Stats{Entries: st.Entries, Hits: st.Hits, Misses: st.Misses}
+		},
+		clear: func() error { s.s.ClearCache(); return nil }})
+	type pathArgs struct {
+		Path string `json:"path"`
+	}
+	d.Handle("create_structure", func(ctx context.Context, req *daemon.Request) (any, error) {
+		var a struct {
+			Path string `json:"path"`
+			Type string `json:"type"`
+		}
+		if err := decodePath(req, &a, &a.Path); err != nil {
+			return nil, err
+		}
+		created, err := s.s.CreateStructure(a.Path, a.Type)
+		if err != nil {
+			return nil, daemon.Errorf(400, "create_structure: %v", err)
+		}
+		return created, nil
+	})
+	d.Handle("generate_config", func(ctx context.Context, req *daemon.Request) (any, error) {
+		var a struct {
+			Path  string            `json:"path"`
+			Info  setup.ProjectInfo `json:"info"`
+			Force bool              `json:"force"`
+		}
+		if err := decodePath(req, &a, &a.Path); err != nil {
+			return nil, err
+		}
+		text, err := s.s.GenerateConfig(a.Path, a.Info, a.Force)
+		if err != nil {
+			return nil, daemon.Errorf(400, "generate_config: %v", err)
+		}
+		return map[string]any{"path": filepath.Join(a.Path, "jmake.toml"), "config": text}, nil
+	})
+	d.Handle("validate_config", func(ctx context.Context, req *daemon.Request) (any, error) {
+		var a pathArgs
+		if err := decodePath(req, &a, &a.Path); err != nil {
+			return nil, err
+		}
+		v, err := s.ValidateConfig(ctx, a.Path)
+		if err != nil {
+			return nil, daemon.Errorf(400, "validate_config: %v", err)
+		}
+		return v, nil
+	})
+	d.Handle("get_config_section", func(ctx context.Context, req *daemon.Request) (any, error) {
+		var a struct {
+			Path    string `json:"path"`
+			Section string `json:"section"`
+		}
+		if err := decodePath(req, &a, &a.Path); err != nil {
+			return nil, err
+		}
+		sec, err := s.s.GetConfigSection(a.Path, a.Section)
+		if err != nil {
+			return nil, daemon.Errorf(400, "get_config_section: %v", err)
+		}
+		return map[string]any{"section": a.Section, "data": sec}, nil
+	})
+	d.Handle("update_config", func(ctx context.Context, req *daemon.Request) (any, error) {
+		var a struct {
+			Path    string         `json:"path"`
+			Section string         `json:"section"`
+			Data    map[string]any `json:"data"`
+		}
+		if err := decodePath(req, &a, &a.Path); err != nil {
+			return nil, err
+		}
+		if err := s.s.UpdateConfig(a.Path, a.Section, a.Data); err != nil {
+			return nil, daemon.Errorf(400, "update_config: %v", err)
+		}
+		return map[string]any{"updated": a.Section}, nil
+	})
+	return nil
+}
