@@ -196,3 +196,20 @@ func TestInitThenBuild(t *testing.T) {
 		})
 	}
 }
+
+// After the compilation daemon restarts it no longer knows the sources the
+// orchestrator left out of its request (they had not changed): it says so
+// and the orchestrator sends them again.
+func TestCompilationRestartBetweenBuilds(t *testing.T) {
+	e := testenv.New(t)
+	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	e.MustRun("start")
+	e.MustRun("build", dir)
+	e.MustRun("build", dir) // the orchestrator now leaves the sources out
+	e.MustRun("restart", "compilation")
+	rep, r := buildJSON(t, e, dir)
+	if !rep.Success || rep.Units != 3 || rep.Compiled != 0 {
+		t.Fatalf("build after restarting compilation: %+v\n%s", rep, r.Stderr)
+	}
+	e.MustRun("stop")
+}

@@ -52,6 +52,9 @@ type Options struct {
 	Builds    *store.Map     // per-project build state, persisted
 	Workers   int            // default runtime.NumCPU()
 	Logger    *slog.Logger
+	// NoWatch turns off the inotify-watched fast path (watch.go), so that
+	// every build stats its inputs.
+	NoWatch bool
 }
 
 // Engine builds projects. It is safe for concurrent use: builds of different
@@ -78,9 +81,14 @@ type Engine struct {
 	// two builds adding candidates for one direct key keep both.
 	manifestMu sync.Mutex
 
-	hits, misses, compiles, links, filesHashed atomic.Int64
-	tmpSeq                                     atomic.Int64 // makes temp file names unique
-	identified                                 atomic.Int64 // tools run for their identity, for tests
+	// watch, when not nil, lets a no-op build answer without a stat; fast
+	// holds each project's part in it, guarded by watch.mu.
+	watch *watcher
+	fast  map[string]*fastState
+
+	hits, misses, compiles, links, filesHashed, watchedNoops atomic.Int64
+	tmpSeq                                                   atomic.Int64 // makes temp file names unique
+	identified                                               atomic.Int64 // tools run for their identity, for tests
 }
 
 // New returns an Engine using the given caches.
@@ -110,6 +118,14 @@ func New(opts Options) *Engine {
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
+	}
+	if !opts.NoWatch {
+		wt, err := newWatcher()
+		if err != nil {
+			e.log.Warn("no file watcher: every build will stat its inputs", "err", err)
+		} else {
+			e.watch, e.fast = wt, make(map[string]*fastState)
+		}
 	}
 	return e
 }
@@ -173,6 +189,13 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	e.clearMu.RLock()
 	defer e.clearMu.RUnlock()
 
+	if res, ok := e.fastNoop(root, req, start); ok {
+		if progress != nil {
+			progress(Event{Kind: "done", Done: res.Units, Total: res.Units})
+		}
+		return res, nil
+	}
+	e.armFast(root)
 	b, err := e.newBuild(ctx, root, req, progress)
 	if err != nil {
 		return nil, err
@@ -185,6 +208,7 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	b.st = e.stateFor(root)
 	res, err := b.run()
 	res.ElapsedSeconds = time.Since(start).Seconds()
+	e.settleFast(root, req, b.st, b, res, err)
 	b.emit(Event{Kind: "done", Done: res.UpToDate + res.Compiled + res.Cached, Total: res.Units})
 	if err == nil {
 		e.log.Debug("build done", "root", root, "units", res.Units, "compiled", res.Compiled,
@@ -287,30 +311,32 @@ func (e *Engine) trim() {
 // Stats describes the engine's caches and work since start (or the last
 // ClearCaches).
 type Stats struct {
-	Entries     int         `json:"entries"` // objects in the object cache
-	Bytes       int64       `json:"bytes"`   // their size
-	Hits        int64       `json:"hits"`    // units restored from the object cache
-	Misses      int64       `json:"misses"`  // units the cache could not supply
-	Compiles    int64       `json:"compiles"`
-	Links       int64       `json:"links"`
-	FilesHashed int64       `json:"files_hashed"` // files read and hashed
-	Manifests   store.Stats `json:"manifests"`
-	Files       store.Stats `json:"files"`
-	Builds      store.Stats `json:"builds"`
+	Entries      int         `json:"entries"` // objects in the object cache
+	Bytes        int64       `json:"bytes"`   // their size
+	Hits         int64       `json:"hits"`    // units restored from the object cache
+	Misses       int64       `json:"misses"`  // units the cache could not supply
+	Compiles     int64       `json:"compiles"`
+	Links        int64       `json:"links"`
+	FilesHashed  int64       `json:"files_hashed"`  // files read and hashed
+	WatchedNoops int64       `json:"watched_noops"` // no-op builds answered by the file watch, without a stat
+	Manifests    store.Stats `json:"manifests"`
+	Files        store.Stats `json:"files"`
+	Builds       store.Stats `json:"builds"`
 }
 
 // CacheStats returns the caches' sizes and the hit, miss and compile counts.
 // Counting objects walks the object directory.
 func (e *Engine) CacheStats() Stats {
 	s := Stats{
-		Hits:        e.hits.Load(),
-		Misses:      e.misses.Load(),
-		Compiles:    e.compiles.Load(),
-		Links:       e.links.Load(),
-		FilesHashed: e.filesHashed.Load(),
-		Manifests:   e.manifests.Stats(),
-		Files:       e.files.Stats(),
-		Builds:      e.builds.Stats(),
+		Hits:         e.hits.Load(),
+		Misses:       e.misses.Load(),
+		Compiles:     e.compiles.Load(),
+		Links:        e.links.Load(),
+		FilesHashed:  e.filesHashed.Load(),
+		WatchedNoops: e.watchedNoops.Load(),
+		Manifests:    e.manifests.Stats(),
+		Files:        e.files.Stats(),
+		Builds:       e.builds.Stats(),
 	}
 	if e.objects != nil {
 		if os, err := e.objects.Stats(); err == nil {

@@ -41,7 +41,7 @@ func genScript(tb testing.TB) string {
 	_, file, _, _ := runtime.Caller(0)
 	candidates := []string{
 		filepath.Join(filepath.Dir(file), "..", "..", "bench", "gen_project.py"),
-		"/work/shared/bench/gen_project.py",
+		filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "bench", "gen_project.py"),
 	}
 	for _, c := range candidates {
 		if _, err := os.Stat(c); err == nil {
@@ -122,6 +122,7 @@ func openEnv(tb testing.TB, dir string, maxBytes int64) *testEnv {
 }
 
 func (te *testEnv) close() {
+	te.e.Close()
 	for _, m := range te.maps {
 		m.Close()
 	}

@@ -20,6 +20,10 @@ type Files struct {
 	Sources []string `json:"sources"` // C and C++ sources, relative, slash-separated
 	Headers []string `json:"headers"`
 	Cached  bool     `json:"cached"`
+	// Fingerprint identifies the lists; Unchanged says they are those of
+	// the fingerprint the caller already knows, and were left out.
+	Fingerprint string `json:"fingerprint"`
+	Unchanged   bool   `json:"unchanged,omitempty"`
 }
 
 // Validation is setup's verdict on a jmake.toml.
@@ -34,9 +38,13 @@ type Validation struct {
 type CompileRequest struct {
 	Path    string   `json:"path"`    // project root, absolute
 	Sources []string `json:"sources"` // every C/C++ source discovery found; the config selects the units
-	Jobs    int      `json:"jobs,omitempty"`
-	Clean   bool     `json:"clean,omitempty"`
-	Explain bool     `json:"explain,omitempty"`
+	// Fingerprint identifies Sources. Sources may be left out when the
+	// compiler was last sent the same fingerprint for this path; a compiler
+	// that does not know it answers ErrUnknownSources.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Jobs        int    `json:"jobs,omitempty"`
+	Clean       bool   `json:"clean,omitempty"`
+	Explain     bool   `json:"explain,omitempty"`
 }
 
 // CompileResult is compilation's reply.
@@ -55,7 +63,7 @@ type CompileResult struct {
 
 // Event is a progress event of a build, as streamed to the CLI.
 type Event struct {
-	Event string `json:"event"`          // "stage", "compile", "cache", "link", "rebuild"
+	Event string `json:"event"`           // "stage", "compile", "cache", "link", "rebuild"
 	Stage string `json:"stage,omitempty"` // for "stage"
 	Unit  string `json:"unit,omitempty"`
 	Done  int    `json:"done,omitempty"`
@@ -63,10 +71,17 @@ type Event struct {
 	Msg   string `json:"msg,omitempty"`
 }
 
-// Discoverer finds a project's files.
+// Discoverer finds a project's files. known is the fingerprint of the
+// caller's last scan of root: when the files are still those, the reply may
+// leave the lists out (Unchanged), which keeps a no-op build of a large
+// project from shipping thousands of names back and forth.
 type Discoverer interface {
-	ScanFiles(ctx context.Context, root string, force bool) (Files, error)
+	ScanFiles(ctx context.Context, root string, force bool, known string) (Files, error)
 }
+
+// ErrUnknownSources is a compiler's answer to a request that left its
+// sources out under a fingerprint it does not know (it restarted, say).
+var ErrUnknownSources = errors.New("unknown sources fingerprint: send the sources")
 
 // Configurer validates a project's jmake.toml.
 type Configurer interface {
@@ -84,8 +99,9 @@ type Pipeline struct {
 	Setup       Configurer
 	Compilation Compiler
 
-	mu   sync.Mutex       // guards last
-	last map[string]Files // the last discovery per project, for quick builds
+	mu       sync.Mutex        // guards the fields below
+	last     map[string]Files  // the last discovery per project
+	compiled map[string]string // the fingerprint last sent to the compiler per project
 }
 
 // BuildRequest is one build.
@@ -179,8 +195,9 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	}
 
 	t = time.Now()
-	cr, err := p.Compilation.Compile(ctx, CompileRequest{
-		Path: root, Sources: files.Sources, Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain,
+	cr, err := p.compile(ctx, CompileRequest{
+		Path: root, Sources: files.Sources, Fingerprint: files.Fingerprint,
+		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain,
 	}, progress)
 	res.Stages = append(res.Stages, StageTime{"compilation", time.Since(t).Seconds(), false})
 	res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate = cr.Output, cr.Units, cr.Compiled, cr.Cached, cr.UpToDate
@@ -203,9 +220,16 @@ func (p *Pipeline) discover(ctx context.Context, root string, req BuildRequest) 
 			return f, nil
 		}
 	}
-	f, err := p.Discovery.ScanFiles(ctx, root, req.ForceDiscovery)
+	p.mu.Lock()
+	prev, known := p.last[root]
+	p.mu.Unlock()
+	f, err := p.Discovery.ScanFiles(ctx, root, req.ForceDiscovery, prev.Fingerprint)
 	if err != nil {
 		return f, err
+	}
+	if f.Unchanged && known && f.Fingerprint == prev.Fingerprint {
+		prev.Cached = f.Cached
+		return prev, nil
 	}
 	p.mu.Lock()
 	if p.last == nil {
@@ -214,4 +238,32 @@ func (p *Pipeline) discover(ctx context.Context, root string, req BuildRequest) 
 	p.last[root] = f
 	p.mu.Unlock()
 	return f, nil
+}
+
+// compile sends the build to the compiler, leaving the sources out when it
+// was sent the same ones last time, and sending them after all when it
+// does not remember them.
+func (p *Pipeline) compile(ctx context.Context, req CompileRequest, progress func(Event)) (CompileResult, error) {
+	p.mu.Lock()
+	sent := p.compiled[req.Path]
+	p.mu.Unlock()
+	full := req
+	if req.Fingerprint != "" && sent == req.Fingerprint {
+		req.Sources = nil
+	}
+	res, err := p.Compilation.Compile(ctx, req, progress)
+	if errors.Is(err, ErrUnknownSources) {
+		res, err = p.Compilation.Compile(ctx, full, progress)
+	}
+	p.mu.Lock()
+	if p.compiled == nil {
+		p.compiled = make(map[string]string)
+	}
+	if err == nil {
+		p.compiled[req.Path] = req.Fingerprint
+	} else {
+		delete(p.compiled, req.Path)
+	}
+	p.mu.Unlock()
+	return res, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 
 	"github.com/jmake/jmake/internal/client"
 )
@@ -21,9 +22,9 @@ func (r *Remote) Pipeline() *Pipeline {
 
 type remoteDiscovery struct{ c *client.Client }
 
-func (r remoteDiscovery) ScanFiles(ctx context.Context, root string, force bool) (Files, error) {
+func (r remoteDiscovery) ScanFiles(ctx context.Context, root string, force bool, known string) (Files, error) {
 	var f Files
-	err := r.c.Call(ctx, "scan_files", map[string]any{"path": root, "force": force}, &f)
+	err := r.c.Call(ctx, "scan_files", map[string]any{"path": root, "force": force, "known": known, "sources_only": true}, &f)
 	return f, err
 }
 
@@ -48,6 +49,9 @@ func (r remoteCompiler) Compile(ctx context.Context, req CompileRequest, progres
 	var ce *client.CallError
 	if errors.As(err, &ce) && res.Diagnostics != "" {
 		return res, &CompileFailed{Msg: ce.Msg, Diagnostics: res.Diagnostics}
+	}
+	if errors.As(err, &ce) && ce.Status == http.StatusConflict {
+		return res, ErrUnknownSources
 	}
 	return res, err
 }

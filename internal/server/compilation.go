@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/jmake/jmake/internal/compile"
 	"github.com/jmake/jmake/internal/daemon"
@@ -20,6 +22,14 @@ import (
 type compileService struct {
 	e       *compile.Engine
 	objects *store.Objects
+
+	mu      sync.Mutex               // guards sources
+	sources map[string]fingerprinted // per project: the sources last sent
+}
+
+type fingerprinted struct {
+	fp      string
+	sources []string
 }
 
 func newCompileService(c caches, cacheDir string, s settings.Settings, log *slog.Logger) (*compileService, error) {
@@ -35,12 +45,24 @@ func newCompileService(c caches, cacheDir string, s settings.Settings, log *slog
 		Objects: objects, Manifests: c.Cache("manifests"), Files: c.Cache("files"), Builds: c.Cache("builds"),
 		Workers: s.Workers, Logger: log,
 	})
-	return &compileService{e: e, objects: objects}, nil
+	return &compileService{e: e, objects: objects, sources: make(map[string]fingerprinted)}, nil
 }
 
 // Compile loads the project's jmake.toml, selects its units among the
 // sources discovery found, and builds.
 func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRequest, progress func(orchestrator.Event)) (orchestrator.CompileResult, error) {
+	s.mu.Lock()
+	if req.Sources == nil && req.Fingerprint != "" {
+		last, ok := s.sources[req.Path]
+		if !ok || last.fp != req.Fingerprint {
+			s.mu.Unlock()
+			return orchestrator.CompileResult{}, orchestrator.ErrUnknownSources
+		}
+		req.Sources = last.sources
+	} else if req.Fingerprint != "" {
+		s.sources[req.Path] = fingerprinted{req.Fingerprint, req.Sources}
+	}
+	s.mu.Unlock()
 	cfg, err := project.Load(req.Path)
 	if err != nil {
 		return orchestrator.CompileResult{}, err
@@ -83,15 +105,19 @@ func bindCompilation(d *daemon.Daemon) error {
 			return store.Stats{Entries: st.Entries, Bytes: st.Bytes, Hits: st.Hits, Misses: st.Misses}
 		},
 		clear: s.e.ClearCaches})
+	d.OnShutdown("stop the file watcher", func(context.Context) error { return s.e.Close() })
 	d.Handle("compile", func(ctx context.Context, req *daemon.Request) (any, error) {
 		var a orchestrator.CompileRequest
 		if err := decodePath(req, &a, &a.Path); err != nil {
 			return nil, err
 		}
-		if a.Sources == nil {
+		if a.Sources == nil && a.Fingerprint == "" {
 			return nil, daemon.Errorf(400, "compile: missing argument \"sources\" (discovery's scan_files gives them)")
 		}
 		res, err := s.Compile(ctx, a, func(ev orchestrator.Event) { req.Progress(ev) })
+		if errors.Is(err, orchestrator.ErrUnknownSources) {
+			return nil, daemon.Errorf(http.StatusConflict, "compile: %v", err)
+		}
 		var cf *orchestrator.CompileFailed
 		if errors.As(err, &cf) {
 			return nil, &daemon.Failure{Err: err, Reply: res}

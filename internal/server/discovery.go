@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"sort"
 
 	"github.com/jmake/jmake/internal/daemon"
@@ -21,15 +23,37 @@ func newDiscoveryService(c caches) *discoveryService {
 }
 
 // ScanFiles scans a project, honouring its jmake.toml's build dir and
-// excludes.
-func (s *discoveryService) ScanFiles(ctx context.Context, root string, force bool) (orchestrator.Files, error) {
+// excludes. When the sources are still those of fingerprint known, the
+// lists are left out of the reply.
+func (s *discoveryService) ScanFiles(ctx context.Context, root string, force bool, known string) (orchestrator.Files, error) {
 	scan, cached, err := s.scan(root, force)
 	if err != nil {
 		return orchestrator.Files{}, err
 	}
-	srcs := append(append([]string(nil), scan.CSources...), scan.CPPSources...)
+	srcs := sources(scan)
+	fp := fingerprint(srcs)
+	if known != "" && known == fp {
+		return orchestrator.Files{Cached: cached, Fingerprint: fp, Unchanged: true}, nil
+	}
+	return orchestrator.Files{Sources: srcs, Headers: scan.Headers, Cached: cached, Fingerprint: fp}, nil
+}
+
+// sources lists a scan's C and C++ sources together, sorted.
+func sources(scan discovery.Scan) []string {
+	srcs := make([]string, 0, len(scan.CSources)+len(scan.CPPSources))
+	srcs = append(append(srcs, scan.CSources...), scan.CPPSources...)
 	sort.Strings(srcs)
-	return orchestrator.Files{Sources: srcs, Headers: scan.Headers, Cached: cached}, nil
+	return srcs
+}
+
+// fingerprint identifies a list of names.
+func fingerprint(names []string) string {
+	h := sha256.New()
+	for _, n := range names {
+		h.Write([]byte(n))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 func (s *discoveryService) scan(root string, force bool) (discovery.Scan, bool, error) {
@@ -73,20 +97,28 @@ func bindDiscovery(d *daemon.Daemon) error {
 	})
 	d.Handle("scan_files", func(ctx context.Context, req *daemon.Request) (any, error) {
 		var a struct {
-			Path  string `json:"path"`
-			Force bool   `json:"force"`
+			Path        string `json:"path"`
+			Force       bool   `json:"force"`
+			Known       string `json:"known"`        // a fingerprint the caller has the lists of
+			SourcesOnly bool   `json:"sources_only"` // reply with sources and fingerprint alone
 		}
 		if err := decodePath(req, &a, &a.Path); err != nil {
 			return nil, err
+		}
+		if a.SourcesOnly {
+			f, err := s.ScanFiles(ctx, a.Path, a.Force, a.Known)
+			if err != nil {
+				return nil, daemon.Errorf(400, "scan_files: %v", err)
+			}
+			return f, nil
 		}
 		scan, cached, err := s.scan(a.Path, a.Force)
 		if err != nil {
 			return nil, daemon.Errorf(400, "scan_files: %v", err)
 		}
 		m := jsonValue(scan)
-		srcs := append(append([]string(nil), scan.CSources...), scan.CPPSources...)
-		sort.Strings(srcs)
-		m["sources"], m["cached"] = srcs, cached
+		srcs := sources(scan)
+		m["sources"], m["cached"], m["fingerprint"] = srcs, cached, fingerprint(srcs)
 		return m, nil
 	})
 	d.Handle("walk_dependencies", func(ctx context.Context, req *daemon.Request) (any, error) {
@@ -99,7 +131,7 @@ func bindDiscovery(d *daemon.Daemon) error {
 			return nil, err
 		}
 		if a.Units == nil {
-			files, err := s.ScanFiles(ctx, a.Path, false)
+			files, err := s.ScanFiles(ctx, a.Path, false, "")
 			if err != nil {
 				return nil, daemon.Errorf(400, "walk_dependencies: %v", err)
 			}

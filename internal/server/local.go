@@ -31,7 +31,7 @@ func LocalPipeline(env lifecycle.Env) (*orchestrator.Pipeline, func(), error) {
 		return nil, nil, err
 	}
 	p := &orchestrator.Pipeline{Discovery: newDiscoveryService(dc), Setup: newSetupService(sc), Compilation: comp}
-	return p, closeAll, nil
+	return p, func() { comp.e.Close(); closeAll() }, nil
 }
 
 // InitProject creates a new project of type typ (c, cpp or binary) in dir.

@@ -159,4 +159,3 @@ func recordBuild(history *store.Map, res *orchestrator.BuildResult, err error) {
 	b, _ := json.Marshal(h)
 	history.Put(res.Path, b)
 }
-

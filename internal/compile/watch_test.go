@@ -1,0 +1,82 @@
+package compile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The watched fast path answers a no-op without stats, and never hides a
+// change: an edit right after a build (no pause: the cookie orders it), a
+// deleted object, a deleted output, a touched header all go the full way.
+func TestWatchedFastPath(t *testing.T) {
+	root := t.TempDir()
+	genProject(t, root, 6)
+	backdate(t, root)
+	te := newEnv(t, 0)
+	te.mustBuild(t, root, nil)
+	// The first build added watches, so the next one stats everything to
+	// cover changes made while it ran; from then on no-ops are answered
+	// by the watch.
+	te.mustBuild(t, root, nil)
+	fast := func() bool {
+		te.e.watch.mu.Lock()
+		defer te.e.watch.mu.Unlock()
+		fs := te.e.fast[root]
+		return fs != nil && fs.ok && !fs.dirty && !fs.outDirty
+	}
+	if !fast() {
+		t.Fatal("fast path not armed after two builds")
+	}
+	before := te.e.CacheStats().WatchedNoops
+	if o := te.mustBuild(t, root, nil); len(o.compiled)+len(o.cached) != 0 || o.linked || o.res.UpToDate != o.res.Units {
+		t.Fatalf("fast no-op: %+v", o.res)
+	}
+	if got := te.e.CacheStats().WatchedNoops; got != before+1 {
+		t.Fatalf("the no-op was not answered by the watch (watched no-ops %d -> %d)", before, got)
+	}
+
+	mod := filepath.Join(root, "src", "mod_0002.c")
+	for i, step := range []struct {
+		name    string
+		change  func()
+		compile []string
+		cached  []string
+		link    bool
+	}{
+		{"edit a source right after a build", func() {
+			b, _ := os.ReadFile(mod)
+			os.WriteFile(mod, []byte(strings.Replace(string(b), "= 0u; /* jm-edit */", "= 7u; /* jm-edit */", 1)), 0o644)
+		}, []string{"src/mod_0002.c"}, nil, true},
+		{"delete an object", func() {
+			os.Remove(filepath.Join(root, "build", "obj", "src", "mod_0003.c.o"))
+		}, nil, []string{"src/mod_0003.c"}, false},
+		{"delete the output", func() {
+			matches, _ := filepath.Glob(filepath.Join(root, "build", "lib*.so"))
+			for _, m := range matches {
+				os.Remove(m)
+			}
+		}, nil, nil, true},
+		{"delete compile_commands.json", func() {
+			os.Remove(filepath.Join(root, "build", "compile_commands.json"))
+		}, nil, nil, false},
+	} {
+		// Bring the fast path back first.
+		for range 3 {
+			te.mustBuild(t, root, nil)
+		}
+		if !fast() {
+			t.Fatalf("step %d (%s): fast path not armed", i, step.name)
+		}
+		step.change()
+		o := te.mustBuild(t, root, nil)
+		if strings.Join(o.compiled, ",") != strings.Join(step.compile, ",") ||
+			strings.Join(o.cached, ",") != strings.Join(step.cached, ",") || o.linked != step.link {
+			t.Fatalf("%s: compiled %v cached %v linked %v, want %v %v %v", step.name, o.compiled, o.cached, o.linked, step.compile, step.cached, step.link)
+		}
+		if _, err := os.Stat(filepath.Join(root, "build", "compile_commands.json")); err != nil {
+			t.Fatalf("%s: compile_commands.json: %v", step.name, err)
+		}
+	}
+}
