@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"os"
@@ -9,7 +10,9 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jmake/jmake/internal/testenv"
 )
@@ -212,4 +215,68 @@ func TestCompilationRestartBetweenBuilds(t *testing.T) {
 		t.Fatalf("build after restarting compilation: %+v\n%s", rep, r.Stderr)
 	}
 	e.MustRun("stop")
+}
+
+// jmake build --watch rebuilds after an edit, through the orchestrator's
+// streamed watch_and_build, until interrupted.
+func TestBuildWatch(t *testing.T) {
+	e := testenv.New(t)
+	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	e.MustRun("start")
+	t.Cleanup(func() { e.Run("stop") })
+	cmd := exec.Command(e.Bin, "build", "--watch", dir)
+	cmd.Env = e.Environ()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	next := func(what string) string {
+		t.Helper()
+		timeout := time.After(60 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("watch ended before %s", what)
+				}
+				if strings.HasPrefix(l, "jmake: ") {
+					return l
+				}
+			case <-timeout:
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	if l := next("the first build"); !strings.Contains(l, "3 compiled") {
+		t.Fatalf("first build: %q", l)
+	}
+	vec := filepath.Join(dir, "src", "vec.c")
+	b, _ := os.ReadFile(vec)
+	os.WriteFile(vec, append(b, []byte("\nint watched(void) { return 2; }\n")...), 0o644)
+	if l := next("the rebuild"); !strings.Contains(l, "src/vec.c changed") || !strings.Contains(l, "1 compiled") {
+		t.Fatalf("rebuild: %q", l)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("watch after SIGINT: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("watch did not stop on SIGINT")
+	}
 }
