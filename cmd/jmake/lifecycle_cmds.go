@@ -14,15 +14,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jmake/jmake/internal/lifecycle"
+	"github.com/jmake/jmake/internal/supervisor"
 )
 
 func cmdBackground() context.Context { return context.Background() }
 
 func startCmd(g *globals) *cobra.Command {
-	var noPersist bool
+	var noPersist, noSupervise bool
 	cmd := &cobra.Command{
 		Use:   "start [name...]",
-		Short: "Start the daemons detached; returns when each answers /healthz",
+		Short: "Start the daemons detached under a supervisor; returns when each answers /healthz",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			names, err := lifecycle.CheckNames(args)
 			if err != nil {
@@ -32,12 +33,16 @@ func startCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !noSupervise {
+				return startSupervised(cmd.Context(), cmd.OutOrStdout(), env, names, noPersist)
+			}
 			res, err := env.Start(cmd.Context(), names, lifecycle.StartOptions{NoPersist: noPersist})
 			printStarted(cmd.OutOrStdout(), res)
 			return err
 		},
 	}
 	cmd.Flags().BoolVar(&noPersist, "no-persist", false, "keep caches in memory only")
+	cmd.Flags().BoolVar(&noSupervise, "no-supervise", false, "start the daemons alone, without a supervisor to restart them")
 	return cmd
 }
 
@@ -66,6 +71,9 @@ func stopCmd(g *globals) *cobra.Command {
 			env, err := g.env()
 			if err != nil {
 				return err
+			}
+			if ctl := supervisor.Dial(env); ctl != nil {
+				return stopSupervised(cmd.Context(), cmd.OutOrStdout(), env, ctl, names, timeout)
 			}
 			res, err := env.Stop(cmd.Context(), names, timeout)
 			printStopped(cmd.OutOrStdout(), res)
@@ -127,7 +135,15 @@ func statusCmd(g *globals) *cobra.Command {
 
 func printStatus(w io.Writer, st []lifecycle.DaemonStatus) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DAEMON\tSTATE\tPID\tPORT\tUPTIME\tREQUESTS\tHIT RATE\tNOTE")
+	supervised := false
+	for _, s := range st {
+		supervised = supervised || s.Supervisor != ""
+	}
+	if supervised {
+		fmt.Fprintln(tw, "DAEMON\tSTATE\tPID\tPORT\tUPTIME\tREQUESTS\tHIT RATE\tSUPERVISOR\tRESTARTS\tLAST EXIT\tNOTE")
+	} else {
+		fmt.Fprintln(tw, "DAEMON\tSTATE\tPID\tPORT\tUPTIME\tREQUESTS\tHIT RATE\tNOTE")
+	}
 	for _, s := range st {
 		pid, up, req, rate := "-", "-", "-", "-"
 		if s.State == lifecycle.Running {
@@ -136,17 +152,26 @@ func printStatus(w io.Writer, st []lifecycle.DaemonStatus) {
 			req = fmt.Sprint(s.Requests)
 			rate = fmt.Sprintf("%.1f%%", s.CacheHitRate*100)
 		}
+		if supervised {
+			exit := s.LastExit
+			if exit == "" {
+				exit = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, strings.ToUpper(s.State), pid, s.Port, up, req, rate,
+				strings.ToUpper(s.Supervisor), s.Restarts, exit, s.Reason)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Name, strings.ToUpper(s.State), pid, s.Port, up, req, rate, s.Reason)
 	}
 	tw.Flush()
 }
 
 func restartCmd(g *globals) *cobra.Command {
-	var clean bool
+	var clean, rolling bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "restart [name...]",
-		Short: "Stop and start the daemons; caches are kept unless --clean",
+		Short: "Stop and start the daemons; caches are kept unless --clean; --rolling: no failed request",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			names, err := lifecycle.CheckNames(args)
 			if err != nil {
@@ -155,6 +180,15 @@ func restartCmd(g *globals) *cobra.Command {
 			env, err := g.env()
 			if err != nil {
 				return err
+			}
+			if rolling {
+				if clean {
+					return fmt.Errorf("restart: --rolling keeps caches warm; it does not go with --clean")
+				}
+				return rollingRestart(cmd.Context(), cmd.OutOrStdout(), env, names, timeout)
+			}
+			if ctl := supervisor.Dial(env); ctl != nil {
+				return restartSupervised(cmd.Context(), cmd.OutOrStdout(), env, ctl, names, clean)
 			}
 			stopped, err := env.Stop(cmd.Context(), names, timeout)
 			printStopped(cmd.OutOrStdout(), stopped)
@@ -176,6 +210,7 @@ func restartCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&clean, "clean", false, "delete the daemons' caches before starting them again")
+	cmd.Flags().BoolVar(&rolling, "rolling", false, "start each new instance on the same port before the old one drains (zero downtime)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "how long to wait for a graceful stop before SIGKILL")
 	return cmd
 }

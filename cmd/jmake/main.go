@@ -56,6 +56,7 @@ func newRoot() *cobra.Command {
 		startCmd(g), stopCmd(g), statusCmd(g), restartCmd(g), logsCmd(g),
 		callCmd(g), metricsCmd(g),
 	)
+	root.AddCommand(superviseCommands(g)...)
 	addProjectCommands(root, g)
 	return root
 }

@@ -78,6 +78,11 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, accep
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+		// Every daemon function may be repeated without harm (a build is
+		// serialized and converges), so net/http may retry a call whose
+		// kept-alive connection the daemon closed as it was sent, as
+		// happens when an old instance drains during a rolling restart.
+		req.Header["Idempotency-Key"] = nil
 	}
 	if accept != "" {
 		req.Header.Set("Accept", accept)

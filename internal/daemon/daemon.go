@@ -64,6 +64,7 @@ type Daemon struct {
 	log     *slog.Logger
 	start   time.Time
 	srv     *http.Server
+	ln      net.Listener // set by Serve
 	metrics *metrics
 
 	requests, errors atomic.Int64
@@ -201,6 +202,12 @@ func (d *Daemon) Shutdown() {
 func (d *Daemon) Serve(ctx context.Context) error {
 	defer close(d.done)
 	ln := d.opts.Listener
+	if ln == nil && !d.opts.NoPID {
+		ln = takeOver(d.opts.StateDir, d.opts.Name, d.opts.Addr)
+		if ln != nil {
+			d.log.Info(fmt.Sprintf("[START] %s: sharing the listening socket of the running instance (rolling restart)", d.opts.Name))
+		}
+	}
 	if ln == nil {
 		var err error
 		ln, err = Listen(d.opts.Addr)
@@ -216,6 +223,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	// call that would outlive the stop is cancelled rather than cut off.
 	baseCtx, cancelCalls := context.WithCancel(context.Background())
 	defer cancelCalls()
+	d.ln = ln
 	d.srv = &http.Server{
 		Handler:           d.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -252,6 +260,19 @@ func (d *Daemon) drain(cancelCalls context.CancelFunc) {
 	timeout := d.Settings().DrainTimeout.Duration
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// Replies sent from now on close their connection, so clients reconnect
+	// (to the successor during a rolling restart) instead of reusing one
+	// this daemon is about to close. With a successor sharing the socket,
+	// queued connections survive our close; keep serving for a grace period
+	// so busy clients move over. Alone, take what is in the accept queue
+	// before closing (the kernel resets those otherwise), at most half a
+	// second: under steady load the queue never empties.
+	d.srv.SetKeepAlivesEnabled(false)
+	if d.hasSuccessor() {
+		time.Sleep(successorGrace)
+	} else {
+		drainAcceptQueue(d.ln, 500*time.Millisecond)
+	}
 	if err := d.srv.Shutdown(ctx); err != nil {
 		d.log.Warn(fmt.Sprintf("[SHUTDOWN] %s: calls still running after %s; cancelling them", d.opts.Name, timeout))
 		cancelCalls()
@@ -312,16 +333,4 @@ func (d *Daemon) Reload() error {
 	}
 	d.log.Info(fmt.Sprintf("[RELOAD] %s: settings reloaded, caches kept", d.opts.Name))
 	return nil
-}
-
-// Listen binds addr, naming the port in the error when it is taken.
-func Listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		if errors.Is(err, errAddrInUse) {
-			return nil, fmt.Errorf("cannot listen on %s: port in use by another program", addr)
-		}
-		return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
-	}
-	return ln, nil
 }

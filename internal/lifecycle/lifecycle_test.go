@@ -171,7 +171,7 @@ func TestStartCallStopRestart(t *testing.T) {
 
 func TestKilledDaemonIsStaleAndStartsAlone(t *testing.T) {
 	e := testenv.New(t)
-	e.MustRun("start")
+	e.MustRun("start", "--no-supervise") // a supervisor would restart setup
 	pids := map[string]int{}
 	for _, n := range settings.Names {
 		pids[n] = e.PID(n)
@@ -187,7 +187,7 @@ func TestKilledDaemonIsStaleAndStartsAlone(t *testing.T) {
 	if s, _ := status(t, e); states(s)["setup"] != "stopped" {
 		t.Fatalf("second status: %v", states(s))
 	}
-	r := e.MustRun("start")
+	r := e.MustRun("start", "--no-supervise")
 	if strings.Count(r.Stdout, "already running") != 3 || !strings.Contains(r.Stdout, "setup        started") {
 		t.Fatalf("start after kill:\n%s", r.Stdout)
 	}

@@ -31,6 +31,11 @@ type DaemonStatus struct {
 	Requests      int64   `json:"requests,omitempty"`
 	CacheHitRate  float64 `json:"cache_hit_rate"`
 	Reason        string  `json:"reason,omitempty"` // why stale, or why not answering
+	// Set when a supervisor runs: its view of the daemon (running, backoff,
+	// fatal, ...), restarts so far, how it last ended, why it restarted.
+	Supervisor string `json:"supervisor,omitempty"`
+	Restarts   int    `json:"restarts,omitempty"`
+	LastExit   string `json:"last_exit,omitempty"`
 }
 
 // Inspect reads daemon name's PID file and verifies it. It returns what the
@@ -72,6 +77,19 @@ func (e Env) Status(ctx context.Context, names []string) []DaemonStatus {
 		}()
 	}
 	wg.Wait()
+	if sup, ok := e.ReadSupervisorState(); ok {
+		for i := range out {
+			for _, d := range sup.Daemons {
+				if d.Name != out[i].Name {
+					continue
+				}
+				out[i].Supervisor, out[i].Restarts, out[i].LastExit = d.State, d.Restarts, d.LastExit
+				if out[i].Reason == "" {
+					out[i].Reason = d.Reason
+				}
+			}
+		}
+	}
 	return out
 }
 

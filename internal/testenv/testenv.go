@@ -189,9 +189,16 @@ func (e *Env) Token() string {
 	return tok
 }
 
-// KillAll SIGKILLs every daemon whose PID file verifies as ours: the
-// cleanup of a test that may have failed halfway.
+// KillAll SIGKILLs the supervisor and every daemon whose PID file verifies
+// as ours: the cleanup of a test that may have failed halfway.
 func (e *Env) KillAll() {
+	// The supervisor first, or it would restart the daemons killed below.
+	if info, err := pidfile.Read(pidfile.Path(e.StateDir, lifecycle.SupervisorName)); err == nil && lifecycle.IsSupervisor(info) {
+		syscall.Kill(info.PID, syscall.SIGKILL)
+		for deadline := time.Now().Add(5 * time.Second); Alive(info.PID) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	for _, n := range settings.Names {
 		info, err := pidfile.Read(pidfile.Path(e.StateDir, n))
 		if err != nil {
