@@ -144,12 +144,11 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 		}
 		if attempt == 0 && daemonDown(err) {
 			status.finish()
+			// Started as `jmake start` starts them: under a supervisor.
 			fmt.Fprintln(stderr, "jmake: starting the daemons (not all were running)")
-			started, serr := env.Start(ctx, settings.Names, lifecycle.StartOptions{})
-			if serr != nil {
+			if serr := startSupervised(ctx, stderr, env, settings.Names, false); serr != nil {
 				return nil, nil, serr
 			}
-			printStarted(stderr, started)
 			continue
 		}
 		if raw == nil {
