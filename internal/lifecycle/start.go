@@ -5,10 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,77 +74,22 @@ func (e Env) Start(ctx context.Context, names []string, opts StartOptions) ([]St
 
 func (e Env) startOne(ctx context.Context, name string, opts StartOptions) (StartResult, error) {
 	begin := time.Now()
-	logPath := e.LogFile(name)
-	if fi, err := os.Stat(logPath); err == nil && fi.Size() > logRotateSize {
-		os.Rename(logPath, logPath+".1")
-	}
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	p, err := e.Spawn(name, opts)
 	if err != nil {
-		return StartResult{}, fmt.Errorf("%s: open log: %w", name, err)
+		return StartResult{}, err
 	}
-	defer logf.Close()
-	logStart, _ := logf.Seek(0, io.SeekEnd)
-
-	args := []string{"daemon", name, "--port-offset", strconv.Itoa(e.Offset)}
-	if opts.NoPersist {
-		args = append(args, "--no-persist")
-	}
-	args = append(args, opts.ExtraArgs...)
-	cmd := exec.Command(e.Exe, args...)
-	cmd.Env = append(os.Environ(), "JMAKE_HOME="+e.StateDir)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Own session and process group: the daemon outlives this command and
-	// its terminal, and stop can signal its whole group.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return StartResult{}, fmt.Errorf("%s: start %s: %w", name, e.Exe, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-
-	pid := cmd.Process.Pid
-	if err := e.awaitReady(ctx, name, pid, exited); err != nil {
-		if !errors.Is(err, errExited) {
-			cmd.Process.Kill()
+	if err := e.AwaitReady(ctx, name, p.PID, p.Done(), StartTimeout); err != nil {
+		if errors.Is(err, errExited) {
+			err = fmt.Errorf("%w (%s)", err, p.ExitString())
+		} else {
+			syscall.Kill(p.PID, syscall.SIGKILL)
 		}
-		return StartResult{}, fmt.Errorf("%s (pid %d, port %d): %w%s", name, pid, e.Port(name), err, logTail(logPath, logStart, 10))
+		return StartResult{}, fmt.Errorf("%s (pid %d, port %d): %w%s", name, p.PID, e.Port(name), err, p.LogTail(10))
 	}
-	return StartResult{Name: name, PID: pid, Port: e.Port(name), Took: time.Since(begin)}, nil
+	return StartResult{Name: name, PID: p.PID, Port: e.Port(name), Took: time.Since(begin)}, nil
 }
 
 var errExited = errors.New("exited before it was ready")
-
-// awaitReady polls /healthz until the daemon that answers is the process we
-// started, the process exits, or the deadline passes. Polling every 2 ms is
-// cheap on loopback and keeps start near the daemon's own start-up time.
-func (e Env) awaitReady(ctx context.Context, name string, pid int, exited <-chan error) error {
-	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
-	defer cancel()
-	c := e.Client(name)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		hctx, hcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		h, err := c.Health(hctx)
-		hcancel()
-		if err == nil && h.PID == pid {
-			return nil
-		}
-		select {
-		case werr := <-exited:
-			if werr == nil {
-				return errExited
-			}
-			return fmt.Errorf("%w (%v)", errExited, werr)
-		case <-ctx.Done():
-			if err == nil {
-				return fmt.Errorf("port %d answers as pid %d, not the daemon just started", e.Port(name), h.PID)
-			}
-			return fmt.Errorf("not answering /healthz after %s: %v", StartTimeout, err)
-		case <-tick.C:
-		}
-	}
-}
 
 // logTail returns the log lines written since offset (at most n), as a
 // block to append to an error.
