@@ -10,15 +10,17 @@ import (
 	"github.com/jmake/jmake/internal/discovery"
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/settings"
 	"github.com/jmake/jmake/internal/store"
 )
 
 // discoveryService adapts the discovery package to the pipeline.
 type discoveryService struct{ d *discovery.Discovery }
 
-func newDiscoveryService(c caches) *discoveryService {
+func newDiscoveryService(c caches, s settings.Settings) *discoveryService {
 	return &discoveryService{discovery.New(discovery.Options{
 		Tools: c.Cache("tools"), Scans: c.Cache("scans"), Deps: c.Cache("deps"),
+		ExtraToolDirs: append(discovery.DefaultToolDirs(), s.ToolDirs...),
 	})}
 }
 
@@ -75,7 +77,7 @@ func (m mapCache) Stats() store.Stats { return m.stats() }
 func (m mapCache) Clear() error       { return m.clear() }
 
 func bindDiscovery(d *daemon.Daemon) error {
-	s := newDiscoveryService(d)
+	s := newDiscoveryService(d, d.Settings())
 	d.Handle("get_tool", func(ctx context.Context, req *daemon.Request) (any, error) {
 		var a struct {
 			Name string `json:"name"`

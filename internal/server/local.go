@@ -30,7 +30,7 @@ func LocalPipeline(env lifecycle.Env) (*orchestrator.Pipeline, func(), error) {
 		closeAll()
 		return nil, nil, err
 	}
-	p := &orchestrator.Pipeline{Discovery: newDiscoveryService(dc), Setup: newSetupService(sc), Compilation: comp}
+	p := &orchestrator.Pipeline{Discovery: newDiscoveryService(dc, env.Settings), Setup: newSetupService(sc), Compilation: comp}
 	return p, func() { comp.e.Close(); closeAll() }, nil
 }
 

@@ -52,6 +52,9 @@ type Settings struct {
 	CacheMaxSize string `toml:"cache_max_size"`
 	// MaxBody bounds a request body in bytes (default 4 MiB).
 	MaxBody int64 `toml:"max_body"`
+	// ToolDirs are searched for compilers and tools after PATH and
+	// /usr/lib/llvm-*/bin.
+	ToolDirs []string `toml:"tool_dirs"`
 }
 
 // Duration is a time.Duration written as "10s" in TOML.
