@@ -1,0 +1,366 @@
+#!/usr/bin/env bash
+# bench/build_bench.sh [N...] — jmake beside ninja, make and make+ccache on the
+# synthetic C projects of shared/bench/gen_project.py (default N = 100 1000).
+#
+# For each N it generates one copy of the project per tool (each tool owns its
+# build/ directory and cache, so none can see another's work) and measures, in
+# one run and interleaving the tools inside every repetition (so machine noise
+# hits them alike; the order rotates each repetition), the median wall time of:
+#
+#   cold        full build with every cache empty (build/ removed; ccache: a
+#               fresh CCACHE_DIR; jmake: `jmake restart --clean`, all untimed)
+#   noop        nothing changed
+#   touch_c     $TOUCH_C touched (mtime only, the content is the same)
+#   edit_c      $EDIT_C's /* jm-edit */ salt changed (a new number every time)
+#   edit_h      $EDIT_H (core.h, included by every unit) salt changed
+#   clean_warm  build/ removed, cache warm: make+ccache after `rm -rf build`,
+#               jmake `jmake build --clean` (keeps the object cache); ninja and
+#               make have no cache, so there it would be `cold` again: not run
+#
+# jmake runs as `jmake build DIR` through its four daemons, started once (in a
+# private JMAKE_HOME, on shifted ports) and kept warm. Each jmake run is checked
+# against `--json` (units, compiled, cached) and ninja/make against the compile
+# lines they print; a run that did other work than expected prints a WARNING.
+#
+# Environment (defaults in brackets):
+#   R [5]          repetitions of noop, touch_c, edit_c and clean_warm
+#   COLD_R [1]     repetitions of the scenarios that recompile every unit (cold,
+#                  edit_h): at N=1000 one of them costs ~30-40 s per tool, so the
+#                  default keeps a full run (N=100 and 1000) near 10 minutes
+#   JOBS [nproc]   parallel compiles for every tool (ninja's own default would be
+#                  nproc+2, which would not be a like-for-like comparison)
+#   PORT_OFFSET [700]  shifts the daemons' ports (3001..3004 + offset)
+#   OUT            also write the tables as markdown to this file
+#   SHARED         the shared/ directory [$(git rev-parse --show-toplevel)/../shared]
+#   JMAKE          a jmake binary to use [built from this tree into the work dir]
+#   KEEP=1         keep the work directory (projects, logs) instead of removing it
+set -euo pipefail
+export LC_ALL=C # EPOCHREALTIME must use '.' as its decimal point
+
+R=${R:-5}
+COLD_R=${COLD_R:-1}
+JOBS=${JOBS:-$(nproc)}
+export PORT_OFFSET=${PORT_OFFSET:-700}
+OUT=${OUT:-}
+KEEP=${KEEP:-0}
+SIZES=("$@")
+[ ${#SIZES[@]} -gt 0 ] || SIZES=(100 1000)
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(git -C "$HERE" rev-parse --show-toplevel)
+SHARED=${SHARED:-$ROOT/../shared}
+GEN=$SHARED/bench/gen_project.py
+
+TOOLS=(ninja make ccache jmake)
+SCENARIOS=(cold noop touch_c edit_c edit_h clean_warm)
+declare -A LABEL=(
+	[cold]="cold full build"
+	[noop]="no-op"
+	[touch_c]="touch one .c (mtime only)"
+	[edit_c]="edit one .c"
+	[edit_h]="edit core.h (all units)"
+	[clean_warm]="clean tree, warm cache"
+)
+
+die() { echo "build_bench: $*" >&2; exit 1; }
+warn() { echo "WARNING: $*" >&2; WARNINGS+=("$*"); }
+WARNINGS=()
+
+WORK=$(mktemp -d /tmp/jmake-build-bench.XXXXXX)
+export JMAKE_HOME=$WORK/home # private: never the user's daemons or caches
+mkdir -m 700 "$JMAKE_HOME"
+
+cleanup() {
+	# Stop only the daemons this script started (they live in our JMAKE_HOME).
+	[ -x "${JMAKE:-}" ] && "$JMAKE" stop >/dev/null 2>&1 || true
+	if [ "$KEEP" = 1 ]; then
+		echo "build_bench: work directory kept: $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+
+# --- preparation -------------------------------------------------------------
+
+check_prereqs() {
+	local t
+	for t in python3 gcc ninja make ccache jq go; do
+		command -v "$t" >/dev/null || die "$t is not installed"
+	done
+	[ -f "$GEN" ] || die "no generator at $GEN (set SHARED=)"
+	local p
+	for p in 3001 3002 3003 3004; do
+		p=$((p + PORT_OFFSET))
+		if [ -n "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]; then
+			die "port $p is in use: pick another PORT_OFFSET"
+		fi
+	done
+}
+
+build_jmake() {
+	if [ -z "${JMAKE:-}" ]; then
+		JMAKE=$WORK/jmake
+		(cd "$ROOT" && go build -o "$JMAKE" ./cmd/jmake) || die "go build of cmd/jmake failed"
+	fi
+	JMAKE=$(realpath "$JMAKE")
+}
+
+machine() {
+	local cpu
+	cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores (${cpu:-unknown CPU}), $(free -g | awk '/^Mem:/{print $2}') GB," \
+		"$(gcc --version | head -1), ninja $(ninja --version), $(make --version | head -1), $(ccache --version | head -1)," \
+		"jmake $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty')"
+}
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# --- running one build -------------------------------------------------------
+
+# The build command of each tool, run in its own copy of the project.
+build_cmd() { # tool dir [extra jmake flags...]
+	local tool=$1 dir=$2
+	shift 2
+	case $tool in
+	ninja) ninja -C "$dir" -j "$JOBS" ;;
+	make) make -C "$dir" -j "$JOBS" ;;
+	ccache) CCACHE_DIR=$CCACHE_DIR_N make -C "$dir" -j "$JOBS" CC="ccache gcc" ;;
+	jmake) "$JMAKE" build "$dir" -j "$JOBS" --json "$@" ;;
+	esac
+}
+
+# timed TOOL DIR SCENARIO [flags]: run one build, timing it with bash's
+# EPOCHREALTIME (no process is forked for the clock, so a 3 ms no-op is not
+# blurred by the timer), then check the work it did. Sets T_US.
+timed() {
+	local tool=$1 dir=$2 scen=$3
+	shift 3
+	LOG=$WORK/logs/n$N.$scen.$tool
+	local t0 t1 rc=0
+	t0=$EPOCHREALTIME
+	build_cmd "$tool" "$dir" "$@" >"$LOG.out" 2>"$LOG.err" || rc=$?
+	t1=$EPOCHREALTIME
+	T_US=$((${t1/./} - ${t0/./}))
+	if [ $rc -ne 0 ]; then
+		warn "N=$N $scen: $tool failed (exit $rc); stderr tail:"
+		tail -5 "$LOG.err" >&2
+		FAILED[$scen,$tool]=1
+	fi
+	check_work "$tool" "$dir" "$scen"
+}
+
+# How many compiles the scenario should run: jmake hashes content, so a
+# touch (same content) compiles nothing, and a clean tree with a warm cache
+# takes every object from the cache; ninja and make go by mtime.
+expected() { # tool scenario -> "compiled cached" (jmake) or "compiles" (others)
+	local tool=$1 scen=$2
+	if [ "$tool" = jmake ]; then
+		case $scen in
+		cold | edit_h) echo "$UNITS 0" ;;
+		noop | touch_c) echo "0 0" ;;
+		edit_c) echo "1 0" ;;
+		clean_warm) echo "0 $UNITS" ;;
+		esac
+	else
+		case $scen in
+		cold | edit_h | clean_warm) echo "$UNITS" ;;
+		noop) echo 0 ;;
+		touch_c | edit_c) echo 1 ;;
+		esac
+	fi
+}
+
+check_work() { # tool dir scenario
+	local tool=$1 dir=$2 scen=$3 want got
+	want=$(expected "$tool" "$scen")
+	case $tool in
+	jmake)
+		# --json prints the orchestrator's reply as the last line of stdout.
+		local line
+		line=$(tail -n 1 "$LOG.out")
+		if ! got=$(jq -er '"\(.compiled) \(.cached)"' <<<"$line" 2>/dev/null); then
+			warn "N=$N $scen: jmake printed no JSON result (see $LOG.out)"
+			return
+		fi
+		local units
+		units=$(jq -r '.units' <<<"$line")
+		JWORK[$scen]="$got"
+		[ "$units" = "$UNITS" ] || warn "N=$N $scen: jmake saw $units units, the project has $UNITS"
+		if [ "$got" != "$want" ]; then
+			warn "N=$N $scen: jmake compiled/cached = ${got/ //}, expected ${want/ //}"
+		fi
+		;;
+	ninja) got=$(grep -c '\] CC ' "$LOG.out" || true) ;;&
+	make | ccache) got=$(grep -c -- ' -c ' "$LOG.out" || true) ;;&
+	ninja | make | ccache)
+		[ "$got" = "$want" ] || warn "N=$N $scen: $tool ran $got compiles, expected $want"
+		;;
+	esac
+}
+
+# --- preparing each scenario (never timed) ----------------------------------
+
+# Empty every cache of one tool before a cold build.
+make_cold() { # tool dir
+	local tool=$1 dir=$2
+	rm -rf "$dir/build" # ninja keeps .ninja_log/.ninja_deps in build/ too
+	case $tool in
+	ccache) rm -rf "$CCACHE_DIR_N" && mkdir -p "$CCACHE_DIR_N" ;;
+	jmake) "$JMAKE" restart --clean >"$WORK/logs/restart.out" 2>&1 || die "jmake restart --clean failed" ;;
+	esac
+}
+
+# Change the number before `u; /* jm-edit */` in a file; every call uses a new
+# number so that no cache (ccache, jmake's object cache) can score a hit.
+SALT=0
+bump_salt() { # file
+	SALT=$((SALT + 1))
+	sed -i -E "s|[0-9]+u; /\* jm-edit \*/|${SALT}u; /* jm-edit */|" "$1"
+	grep -q "${SALT}u; /\* jm-edit \*/" "$1" || die "no jm-edit marker in $1"
+}
+
+# Run one repetition of SCENARIO for every tool, the order rotated by REP so
+# that no tool always runs first (right after another tool's heavy build).
+one_rep() { # scenario rep
+	local scen=$1 rep=$2 i tool dir
+	# One salt per repetition, the same for every tool: each has its own cache.
+	local salt_c="" salt_h=""
+	for ((i = 0; i < ${#TOOLS[@]}; i++)); do
+		tool=${TOOLS[(i + rep) % ${#TOOLS[@]}]}
+		dir=$WORK/n$N/$tool
+		local flags=()
+		case $scen in
+		cold) make_cold "$tool" "$dir" ;;
+		touch_c) touch "$dir/$TOUCH_C" ;;
+		edit_c)
+			if [ -z "$salt_c" ]; then bump_salt "$dir/$EDIT_C"; salt_c=$SALT; else
+				sed -i -E "s|[0-9]+u; /\* jm-edit \*/|${salt_c}u; /* jm-edit */|" "$dir/$EDIT_C"
+			fi
+			;;
+		edit_h)
+			if [ -z "$salt_h" ]; then bump_salt "$dir/$EDIT_H"; salt_h=$SALT; else
+				sed -i -E "s|[0-9]+u; /\* jm-edit \*/|${salt_h}u; /* jm-edit */|" "$dir/$EDIT_H"
+			fi
+			;;
+		clean_warm)
+			case $tool in
+			ninja | make) continue ;; # no cache: it would be the cold build again
+			ccache) rm -rf "$dir/build" ;;
+			jmake) flags=(--clean) ;; # removes build outputs itself, keeps the object cache
+			esac
+			;;
+		esac
+		timed "$tool" "$dir" "$scen" "${flags[@]}"
+		TIMES[$scen,$tool]+="$T_US "
+	done
+}
+
+# --- results -----------------------------------------------------------------
+
+median() { # microsecond values... -> median
+	local sorted n
+	mapfile -t sorted < <(printf '%s\n' "$@" | sort -n)
+	n=${#sorted[@]}
+	if ((n % 2)); then echo "${sorted[n / 2]}"; else echo $(((sorted[n / 2 - 1] + sorted[n / 2]) / 2)); fi
+}
+
+fmt_ms() { # microseconds -> "12.3" (below 100 ms) or "1234"
+	local us=$1
+	if ((us < 100000)); then printf '%d.%d' $((us / 1000)) $((us % 1000 / 100)); else printf '%d' $(((us + 500) / 1000)); fi
+}
+
+ratio() { # a b -> a/b as "0.42x"
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else printf "-" }'
+}
+
+# The table of one N, as markdown (readable as it is on a terminal).
+table() {
+	local scen tool cell
+	echo "### N=$N ($UNITS units), medians of R=$R (cold and edit core.h: COLD_R=$COLD_R), -j$JOBS"
+	echo
+	echo "| scenario | ninja ms | make ms | make+ccache ms | jmake ms | jmake/ninja | jmake/make+ccache | jmake compiled/cached (last run) |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	for scen in "${SCENARIOS[@]}"; do
+		declare -A med=()
+		local row="| ${LABEL[$scen]} "
+		for tool in "${TOOLS[@]}"; do
+			cell="—"
+			if [ -n "${TIMES[$scen,$tool]:-}" ]; then
+				# shellcheck disable=SC2086 # the list is space-separated on purpose
+				med[$tool]=$(median ${TIMES[$scen,$tool]})
+				cell=$(fmt_ms "${med[$tool]}")
+				[ -z "${FAILED[$scen,$tool]:-}" ] || cell="$cell (failed)"
+			fi
+			row+="| $cell "
+		done
+		local rn="—" rc="—"
+		[ -z "${med[ninja]:-}" ] || [ -z "${med[jmake]:-}" ] || rn=$(ratio "${med[jmake]}" "${med[ninja]}")
+		[ -z "${med[ccache]:-}" ] || [ -z "${med[jmake]:-}" ] || rc=$(ratio "${med[jmake]}" "${med[ccache]}")
+		local w=${JWORK[$scen]:-}
+		echo "$row| $rn | $rc | ${w/ //} |"
+		unset med
+	done
+	echo
+}
+
+# --- one project size ----------------------------------------------------------
+
+bench_size() {
+	N=$1
+	local base=$WORK/n$N tool rep scen
+	mkdir -p "$base"
+	CCACHE_DIR_N=$base/ccache-dir
+	python3 "$GEN" "$base/proto" -n "$N" >/dev/null
+	# shellcheck disable=SC1091 # generated: NAME UNITS LIB TOUCH_C EDIT_C EDIT_H
+	source "$base/proto/bench.env"
+	UNITS=$(find "$base/proto/src" -name '*.c' | wc -l) # N + support.c + groups.c
+	for tool in "${TOOLS[@]}"; do cp -a "$base/proto" "$base/$tool"; done
+
+	declare -gA TIMES=() FAILED=() JWORK=()
+	echo "== N=$N: $UNITS units, 4 copies in $base" >&2
+	for scen in "${SCENARIOS[@]}"; do
+		local reps=$R
+		case $scen in cold | edit_h) reps=$COLD_R ;; esac
+		if [ "$scen" = noop ]; then
+			# One untimed no-op first: measure the steady state, not the
+			# first look at a tree that a cold build just wrote.
+			for tool in "${TOOLS[@]}"; do build_cmd "$tool" "$base/$tool" >/dev/null 2>&1 || true; done
+		fi
+		echo "   $scen x$reps" >&2
+		for ((rep = 0; rep < reps; rep++)); do one_rep "$scen" "$rep"; done
+	done
+	table | tee -a "$WORK/tables.md"
+	[ "$KEEP" = 1 ] || rm -rf "$base" # the next size needs the disk and page cache more
+}
+
+main() {
+	check_prereqs
+	build_jmake
+	mkdir -p "$WORK/logs"
+	"$JMAKE" start >"$WORK/logs/start.out" 2>&1 || { cat "$WORK/logs/start.out" >&2; die "jmake start failed"; }
+	local m
+	m=$(machine)
+	{
+		echo "## Build benchmark"
+		echo
+		echo "Measured $m; load average $(loadavg) at the start."
+		echo
+	} | tee "$WORK/tables.md"
+	local n
+	for n in "${SIZES[@]}"; do bench_size "$n"; done
+	# Other work on the machine shows up as noise: say how busy it was.
+	echo "Load average at the end: $(loadavg)." | tee -a "$WORK/tables.md"
+	echo | tee -a "$WORK/tables.md"
+	if [ ${#WARNINGS[@]} -gt 0 ]; then
+		{
+			echo "Warnings:"
+			echo
+			printf -- '- %s\n' "${WARNINGS[@]}"
+			echo
+		} | tee -a "$WORK/tables.md"
+	fi
+	[ -z "$OUT" ] || cp "$WORK/tables.md" "$OUT"
+}
+
+main
