@@ -101,7 +101,7 @@ check_prereqs() {
 build_jmake() {
 	if [ -z "${JMAKE:-}" ]; then
 		JMAKE=$WORK/jmake
-		(cd "$ROOT" && go build -o "$JMAKE" ./cmd/jmake) || die "go build of cmd/jmake failed"
+		(cd "$ROOT" && CGO_ENABLED=0 go build -o "$JMAKE" ./cmd/jmake) || die "go build of cmd/jmake failed"
 	fi
 	JMAKE=$(realpath "$JMAKE")
 }

@@ -50,7 +50,7 @@ done
 
 (
 	cd "$ROOT"
-	[ -n "${JMAKE:-}" ] || go build -o "$WORK/jmake" ./cmd/jmake
+	[ -n "${JMAKE:-}" ] || CGO_ENABLED=0 go build -o "$WORK/jmake" ./cmd/jmake
 	go build -o "$WORK/load" ./bench/load
 ) || die "go build failed"
 JMAKE=$(realpath "${JMAKE:-$WORK/jmake}")

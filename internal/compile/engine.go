@@ -138,6 +138,9 @@ type Request struct {
 	Jobs    int             // parallel compiles; default [compile] jobs, else the engine's Workers
 	Clean   bool            // remove build outputs and state first; the object cache stays
 	Explain bool            // fill Result.Explain
+	// NoopOnly asks for an answer only if the watch proves nothing
+	// changed; otherwise Build does nothing and returns ErrNotNoop.
+	NoopOnly bool
 }
 
 // Result describes a build. On a compile failure it describes what did
@@ -165,6 +168,10 @@ type Event struct {
 	Done  int    `json:"done"`
 	Total int    `json:"total"`
 }
+
+// ErrNotNoop is Build's answer to a NoopOnly request that would have work
+// to do (or cannot prove it has none).
+var ErrNotNoop = errors.New("compile: not a no-op")
 
 // Build brings the project's output up to date with its sources. Only units
 // whose inputs changed are compiled (or restored from the cache), and the
@@ -194,6 +201,9 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 			progress(Event{Kind: "done", Done: res.Units, Total: res.Units})
 		}
 		return res, nil
+	}
+	if req.NoopOnly {
+		return nil, ErrNotNoop
 	}
 	e.armFast(root)
 	b, err := e.newBuild(ctx, root, req, progress)

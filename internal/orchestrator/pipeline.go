@@ -42,9 +42,12 @@ type CompileRequest struct {
 	// compiler was last sent the same fingerprint for this path; a compiler
 	// that does not know it answers ErrUnknownSources.
 	Fingerprint string `json:"fingerprint,omitempty"`
-	Jobs        int    `json:"jobs,omitempty"`
-	Clean       bool   `json:"clean,omitempty"`
-	Explain     bool   `json:"explain,omitempty"`
+	// NoopOnly asks for a reply only if the build is provably a no-op;
+	// otherwise the compiler does nothing and answers ErrNotNoop.
+	NoopOnly bool `json:"noop_only,omitempty"`
+	Jobs     int  `json:"jobs,omitempty"`
+	Clean    bool `json:"clean,omitempty"`
+	Explain  bool `json:"explain,omitempty"`
 }
 
 // CompileResult is compilation's reply.
@@ -59,6 +62,7 @@ type CompileResult struct {
 	Explain         []string `json:"explain,omitempty"`
 	CompileCommands string   `json:"compile_commands,omitempty"`
 	Diagnostics     string   `json:"diagnostics,omitempty"`
+	NotNoop         bool     `json:"not_noop,omitempty"` // the answer to a NoopOnly request with work to do
 }
 
 // Event is a progress event of a build, as streamed to the CLI.
@@ -82,6 +86,9 @@ type Discoverer interface {
 // ErrUnknownSources is a compiler's answer to a request that left its
 // sources out under a fingerprint it does not know (it restarted, say).
 var ErrUnknownSources = errors.New("unknown sources fingerprint: send the sources")
+
+// ErrNotNoop is a compiler's answer to a NoopOnly request with work to do.
+var ErrNotNoop = errors.New("not a no-op")
 
 // Configurer validates a project's jmake.toml.
 type Configurer interface {
@@ -164,10 +171,15 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	}
 
 	// Discovery and validation do not depend on each other: run them at
-	// once, which takes a round trip off every build.
+	// once, which takes a round trip off every build. Beside them, ask the
+	// compiler whether the build is a no-op on the sources it was last
+	// sent: when discovery then finds those same sources and setup a valid
+	// config, that answer is the build's, and a no-op costs one round trip
+	// instead of two. The compiler does no work for that question.
 	var files Files
 	var val Validation
-	var derr, verr error
+	var derr, verr, serr error
+	var spec CompileResult
 	var dTook, vTook time.Duration
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -177,6 +189,14 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		val, verr = p.Setup.ValidateConfig(ctx, root)
 		vTook = time.Since(t)
 	}()
+	specFP := p.speculation(root, req)
+	if specFP != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			spec, serr = p.Compilation.Compile(ctx, CompileRequest{Path: root, Fingerprint: specFP, NoopOnly: true, Jobs: req.Jobs}, nil)
+		}()
+	}
 	t := time.Now()
 	files, derr = p.discover(ctx, root, req)
 	dTook = time.Since(t)
@@ -192,6 +212,13 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	res.Warnings = val.Warnings
 	if !val.Valid {
 		return fail("setup", errors.New("jmake.toml is not valid:\n  "+strings.Join(val.Errors, "\n  ")))
+	}
+
+	if specFP != "" && serr == nil && files.Fingerprint == specFP {
+		res.Stages = append(res.Stages, StageTime{"compilation", 0, true})
+		res.Output, res.Units, res.UpToDate = spec.Output, spec.Units, spec.UpToDate
+		res.ElapsedSeconds = time.Since(start).Seconds()
+		return res, nil
 	}
 
 	t = time.Now()
@@ -238,6 +265,18 @@ func (p *Pipeline) discover(ctx context.Context, root string, req BuildRequest) 
 	p.last[root] = f
 	p.mu.Unlock()
 	return f, nil
+}
+
+// speculation returns the fingerprint under which the compiler can be asked
+// for a no-op alongside discovery: the one it was last sent for root, when
+// this build asks nothing a no-op could not answer.
+func (p *Pipeline) speculation(root string, req BuildRequest) string {
+	if req.ForceCompile || req.ForceDiscovery || req.Explain {
+		return ""
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.compiled[root]
 }
 
 // compile sends the build to the compiler, leaving the sources out when it

@@ -53,6 +53,9 @@ func (r remoteCompiler) Compile(ctx context.Context, req CompileRequest, progres
 	if errors.As(err, &ce) && ce.Status == http.StatusConflict {
 		return res, ErrUnknownSources
 	}
+	if err == nil && res.NotNoop {
+		return res, ErrNotNoop
+	}
 	return res, err
 }
 

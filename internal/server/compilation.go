@@ -73,7 +73,7 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		return orchestrator.CompileResult{}, fmt.Errorf("%s: no sources to build (paths.source = %q)", filepath.Join(req.Path, project.FileName), cfg.Paths.Source)
 	}
 	res, err := s.e.Build(ctx, compile.Request{
-		Root: root, Config: cfg, Sources: units, Jobs: req.Jobs, Clean: req.Clean, Explain: req.Explain,
+		Root: root, Config: cfg, Sources: units, Jobs: req.Jobs, Clean: req.Clean, Explain: req.Explain, NoopOnly: req.NoopOnly,
 	}, func(ev compile.Event) {
 		if progress != nil && ev.Kind != "done" {
 			progress(orchestrator.Event{Event: ev.Kind, Unit: ev.Unit, Done: ev.Done, Total: ev.Total})
@@ -86,6 +86,9 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 			Linked: res.Linked, ElapsedSeconds: res.ElapsedSeconds, Explain: res.Explain,
 			CompileCommands: res.CompileCommands, Diagnostics: res.Diagnostics,
 		}
+	}
+	if errors.Is(err, compile.ErrNotNoop) {
+		return out, orchestrator.ErrNotNoop
 	}
 	var be *compile.BuildError
 	if errors.As(err, &be) {
@@ -117,6 +120,10 @@ func bindCompilation(d *daemon.Daemon) error {
 		res, err := s.Compile(ctx, a, func(ev orchestrator.Event) { req.Progress(ev) })
 		if errors.Is(err, orchestrator.ErrUnknownSources) {
 			return nil, daemon.Errorf(http.StatusConflict, "compile: %v", err)
+		}
+		if errors.Is(err, orchestrator.ErrNotNoop) {
+			// An answer, not a failure: it must not count as an error.
+			return map[string]any{"not_noop": true}, nil
 		}
 		var cf *orchestrator.CompileFailed
 		if errors.As(err, &cf) {

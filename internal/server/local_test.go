@@ -59,6 +59,11 @@ func TestLocalPipeline(t *testing.T) {
 	if res := build(); res.Compiled != 0 || res.Cached != 0 || res.Linked {
 		t.Fatalf("no-op build: %+v", res)
 	}
+	// From now on a no-op is answered by the compiler's watch, asked
+	// alongside discovery (the compilation stage says cached).
+	if res := build(); res.Compiled != 0 || res.Units != 12 || !res.Stages[2].Cached {
+		t.Fatalf("speculative no-op build: %+v", res)
+	}
 	// A new source is picked up; a renamed one too.
 	os.WriteFile(filepath.Join(dir, "src", "extra.c"), []byte("int extra(void) { return 7; }\n"), 0o644)
 	if res := build(); res.Units != 13 || res.Compiled != 1 {
