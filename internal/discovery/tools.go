@@ -42,9 +42,13 @@ var versionedTools = []string{"gcc", "g++", "clang", "clang++", "ld.lld", "llvm-
 // (x86_64-linux-gnu-gcc) and a version suffix (clang-14, gcc-12.2).
 // Anything else is refused, so that a request cannot make the daemon run
 // an arbitrary program found on PATH.
-var toolNameRE = regexp.MustCompile(`^(?:[A-Za-z0-9_]+-)*(` + quoteAlt(knownTools) + `)(?:-[0-9]+(?:\.[0-9]+)*)?$`)
+var toolNameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:[A-Za-z0-9_]+-)*(` + quoteAlt(knownTools) + `)(?:-[0-9]+(?:\.[0-9]+)*)?$`)
+})
 
-var versionedRE = regexp.MustCompile(`^(` + quoteAlt(versionedTools) + `)-[0-9]+(?:\.[0-9]+)*$`)
+var versionedRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(` + quoteAlt(versionedTools) + `)-[0-9]+(?:\.[0-9]+)*$`)
+})
 
 func quoteAlt(names []string) string {
 	q := make([]string, len(names))
@@ -204,7 +208,7 @@ func toolKey(path string) string { return "tool:" + path }
 // search directories.
 func (d *Discovery) findTool(name string) (string, error) {
 	if strings.ContainsRune(name, '/') {
-		if !filepath.IsAbs(name) || !toolNameRE.MatchString(filepath.Base(name)) {
+		if !filepath.IsAbs(name) || !toolNameRE().MatchString(filepath.Base(name)) {
 			return "", fmt.Errorf("discovery: %w %q: want a tool name or an absolute path to one of %s", ErrUnknownTool, name, strings.Join(knownTools, ", "))
 		}
 		p := filepath.Clean(name)
@@ -213,7 +217,7 @@ func (d *Discovery) findTool(name string) (string, error) {
 		}
 		return "", &ToolNotFoundError{Name: filepath.Base(p), Searched: []string{filepath.Dir(p)}}
 	}
-	if !toolNameRE.MatchString(name) {
+	if !toolNameRE().MatchString(name) {
 		return "", fmt.Errorf("discovery: %w %q: known tools are %s, optionally with a target prefix or version suffix", ErrUnknownTool, name, strings.Join(knownTools, ", "))
 	}
 	dirs := d.searchDirs()
@@ -301,7 +305,7 @@ func (d *Discovery) runVersion(path string) (string, error) {
 // baseToolName strips a target prefix and version suffix: the name a
 // tool is known by in versionArgs.
 func baseToolName(name string) string {
-	if m := toolNameRE.FindStringSubmatch(name); m != nil {
+	if m := toolNameRE().FindStringSubmatch(name); m != nil {
 		return m[1]
 	}
 	return name
@@ -337,7 +341,7 @@ func (d *Discovery) Tools() []Tool {
 			continue
 		}
 		for _, e := range ents {
-			if versionedRE.MatchString(e.Name()) && !slices.Contains(names, e.Name()) {
+			if versionedRE().MatchString(e.Name()) && !slices.Contains(names, e.Name()) {
 				names = append(names, e.Name())
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -75,14 +76,16 @@ func positionError(file string, err error) error {
 // typeMismatch matches go-toml's type errors, which name Go types:
 // "cannot decode TOML integer into struct field project.ProjectSection.Name
 // of type string".
-var typeMismatch = regexp.MustCompile(`^cannot decode TOML (.+?) into .* of type (\S+)$`)
+var typeMismatch = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^cannot decode TOML (.+?) into .* of type (\S+)$`)
+})
 
 // tidyMessage rewrites a go-toml error in the terms of jmake.toml: the
 // dotted key it is about and TOML types instead of Go ones.
 func tidyMessage(derr *toml.DecodeError) string {
 	msg := strings.TrimPrefix(derr.Error(), "toml: ")
 	key := strings.Join(derr.Key(), ".")
-	if m := typeMismatch.FindStringSubmatch(msg); m != nil {
+	if m := typeMismatch().FindStringSubmatch(msg); m != nil {
 		msg = fmt.Sprintf("expected %s, found %s", tomlType(m[2]), article(m[1]))
 	}
 	if key != "" && !strings.Contains(msg, key) {

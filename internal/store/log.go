@@ -31,6 +31,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -49,7 +50,9 @@ const (
 	maxRecord = 64 << 20
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli is made on first use, not at init: every jmake command links
+// this package, and only the daemons need the table.
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 func logHeader() []byte {
 	return []byte(logMagic + string(rune('0'+logVersion)) + "\n")
@@ -79,7 +82,7 @@ func encodeRecord(op byte, key string, value []byte) []byte {
 	copy(p[1+n:], key)
 	copy(p[1+n+len(key):], value)
 	binary.LittleEndian.PutUint32(buf[0:], uint32(payloadLen))
-	binary.LittleEndian.PutUint32(buf[4:], crc32.Checksum(p, castagnoli))
+	binary.LittleEndian.PutUint32(buf[4:], crc32.Checksum(p, castagnoli()))
 	return buf
 }
 
@@ -98,7 +101,7 @@ func decodeLog(data []byte, m map[string][]byte) (good int, records int) {
 			return off, records
 		}
 		p := data[off+recHdrLen : off+recHdrLen+n]
-		if crc32.Checksum(p, castagnoli) != sum {
+		if crc32.Checksum(p, castagnoli()) != sum {
 			return off, records
 		}
 		op := p[0]
