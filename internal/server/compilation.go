@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/jmake/jmake/internal/compile"
 	"github.com/jmake/jmake/internal/daemon"
@@ -23,8 +24,16 @@ type compileService struct {
 	e       *compile.Engine
 	objects *store.Objects
 
-	mu      sync.Mutex               // guards sources
+	mu      sync.Mutex               // guards sources and configs
 	sources map[string]fingerprinted // per project: the sources last sent
+	configs map[string]loadedConfig  // per project: its parsed jmake.toml
+}
+
+// loadedConfig is a parsed jmake.toml with the stat it was read at, so a
+// no-op build does not parse it again. The engine never modifies a Config.
+type loadedConfig struct {
+	stat fileStat
+	cfg  *project.Config
 }
 
 type fingerprinted struct {
@@ -45,7 +54,7 @@ func newCompileService(c caches, cacheDir string, s settings.Settings, log *slog
 		Objects: objects, Manifests: c.Cache("manifests"), Files: c.Cache("files"), Builds: c.Cache("builds"),
 		Workers: s.Workers, Logger: log,
 	})
-	return &compileService{e: e, objects: objects, sources: make(map[string]fingerprinted)}, nil
+	return &compileService{e: e, objects: objects, sources: make(map[string]fingerprinted), configs: make(map[string]loadedConfig)}, nil
 }
 
 // Compile loads the project's jmake.toml, selects its units among the
@@ -63,7 +72,7 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		s.sources[req.Path] = fingerprinted{req.Fingerprint, req.Sources}
 	}
 	s.mu.Unlock()
-	cfg, err := project.Load(req.Path)
+	cfg, err := s.config(req.Path)
 	if err != nil {
 		return orchestrator.CompileResult{}, err
 	}
@@ -95,6 +104,26 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		return out, &orchestrator.CompileFailed{Msg: err.Error(), Diagnostics: out.Diagnostics}
 	}
 	return out, err
+}
+
+// config returns root's parsed jmake.toml, parsing it only when its stat
+// changed (and not within the racy window of its mtime).
+func (s *compileService) config(root string) (*project.Config, error) {
+	st, ok := statOf(filepath.Join(root, project.FileName))
+	s.mu.Lock()
+	lc, hit := s.configs[root]
+	s.mu.Unlock()
+	if ok && hit && lc.stat == st && time.Since(time.Unix(0, st.Mtime)) > racyWindow {
+		return lc.cfg, nil
+	}
+	cfg, err := project.Load(root)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.configs[root] = loadedConfig{st, cfg}
+	s.mu.Unlock()
+	return cfg, nil
 }
 
 func bindCompilation(d *daemon.Daemon) error {

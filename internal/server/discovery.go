@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"path/filepath"
 	"sort"
+	"sync"
+	"time"
 
 	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/discovery"
@@ -15,13 +18,26 @@ import (
 )
 
 // discoveryService adapts the discovery package to the pipeline.
-type discoveryService struct{ d *discovery.Discovery }
+type discoveryService struct {
+	d *discovery.Discovery
+
+	mu    sync.Mutex           // guards scope
+	scope map[string]scanScope // per project root: what its jmake.toml says to scan
+}
+
+// scanScope is the part of a jmake.toml that decides a scan, remembered
+// with the file's stat so that a no-op build does not parse it again.
+type scanScope struct {
+	stat     fileStat
+	buildDir string
+	excludes []string
+}
 
 func newDiscoveryService(c caches, s settings.Settings) *discoveryService {
-	return &discoveryService{discovery.New(discovery.Options{
+	return &discoveryService{d: discovery.New(discovery.Options{
 		Tools: c.Cache("tools"), Scans: c.Cache("scans"), Deps: c.Cache("deps"),
 		ExtraToolDirs: append(discovery.DefaultToolDirs(), s.ToolDirs...),
-	})}
+	}), scope: make(map[string]scanScope)}
 }
 
 // ScanFiles scans a project, honouring its jmake.toml's build dir and
@@ -38,6 +54,27 @@ func (s *discoveryService) ScanFiles(ctx context.Context, root string, force boo
 		return orchestrator.Files{Cached: cached, Fingerprint: fp, Unchanged: true}, nil
 	}
 	return orchestrator.Files{Sources: srcs, Headers: scan.Headers, Cached: cached, Fingerprint: fp}, nil
+}
+
+// scopeOf reads what root's jmake.toml says to scan (build dir, excludes),
+// parsing the file only when its stat changed.
+func (s *discoveryService) scopeOf(root string) (buildDir string, excludes []string) {
+	file := filepath.Join(root, project.FileName)
+	st, ok := statOf(file)
+	s.mu.Lock()
+	sc, hit := s.scope[root]
+	s.mu.Unlock()
+	if ok && hit && sc.stat == st && time.Since(time.Unix(0, st.Mtime)) > racyWindow {
+		return sc.buildDir, sc.excludes
+	}
+	sc = scanScope{stat: st, buildDir: "build"}
+	if cfg, err := project.Load(root); err == nil {
+		sc.buildDir, sc.excludes = cfg.Paths.Build, cfg.Compile.Exclude
+	}
+	s.mu.Lock()
+	s.scope[root] = sc
+	s.mu.Unlock()
+	return sc.buildDir, sc.excludes
 }
 
 // sources lists a scan's C and C++ sources together, sorted.
@@ -59,10 +96,7 @@ func fingerprint(names []string) string {
 }
 
 func (s *discoveryService) scan(root string, force bool) (discovery.Scan, bool, error) {
-	buildDir, excludes := "build", []string(nil)
-	if cfg, err := project.Load(root); err == nil {
-		buildDir, excludes = cfg.Paths.Build, cfg.Compile.Exclude
-	}
+	buildDir, excludes := s.scopeOf(root)
 	return s.d.ScanFiles(root, force, excludes, buildDir)
 }
 
