@@ -31,26 +31,74 @@ const waitDelay = 5 * time.Second
 // unit does not stop the others; cancelling ctx stops starting new ones and
 // kills running compilers. It returns ctx's error if it was cancelled.
 func (b *build) compileAll(dirty []*unitCheck) error {
+	total := len(dirty)
+	if b.cache {
+		// Restoring an object is copying a file, not compiling: try the
+		// cache for every unit first, wider than -j, so that a clean tree
+		// with a warm cache is bound by the disk, not by compile slots;
+		// then compile what missed with -j workers.
+		dirty = b.eachUnit(dirty, 4*b.jobs, func(c *unitCheck) bool { return b.restoreUnit(c, total) })
+	}
+	b.eachUnit(dirty, b.jobs, func(c *unitCheck) bool { b.compileOne(c, total); return true })
+	return b.ctx.Err()
+}
+
+// eachUnit runs fn over units with up to workers goroutines, until the
+// build's context ends, and returns the units for which fn returned false,
+// in their order.
+func (b *build) eachUnit(units []*unitCheck, workers int, fn func(*unitCheck) bool) []*unitCheck {
+	done := make([]bool, len(units))
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(b.jobs, len(dirty)) {
+	for range min(workers, len(units)) {
 		wg.Go(func() {
 			for b.ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
-				if i >= len(dirty) {
+				if i >= len(units) {
 					return
 				}
-				b.buildUnit(dirty[i], len(dirty))
+				done[i] = fn(units[i])
 			}
 		})
 	}
 	wg.Wait()
-	return b.ctx.Err()
+	var left []*unitCheck
+	for i, ok := range done {
+		if !ok {
+			left = append(left, units[i])
+		}
+	}
+	return left
 }
 
-// buildUnit brings one unit up to date: from the object cache if a
-// candidate matches, else by running the compiler.
-func (b *build) buildUnit(c *unitCheck, total int) {
+// restoreUnit brings one unit up to date from the object cache if a
+// candidate matches; false means a miss (or an error already reported).
+func (b *build) restoreUnit(c *unitCheck, total int) bool {
+	unit, tc := c.unit, c.tc
+	srcIdx, src := b.v.resolvePath(unit)
+	if src.err != nil {
+		b.fail(unit, "", fmt.Errorf("read source: %w", src.err), total)
+		return true
+	}
+	objAbs := b.objPath(unit)
+	if err := b.mkdirFor(objAbs); err != nil {
+		b.fail(unit, "", fmt.Errorf("create object directory: %w", err), total)
+		return true
+	}
+	rec := b.fromCache(tc, srcIdx, src.hash, directKey(tc, unit, src.hash), objAbs)
+	if rec == nil {
+		b.e.misses.Add(1)
+		return false
+	}
+	b.saveUnit(unit, rec)
+	b.cached.Add(1)
+	b.e.hits.Add(1)
+	b.emit(Event{Kind: "cache", Unit: unit, Done: int(b.done.Add(1)), Total: total})
+	return true
+}
+
+// compileOne runs the compiler for a unit the cache could not supply.
+func (b *build) compileOne(c *unitCheck, total int) {
 	unit, tc := c.unit, c.tc
 	srcIdx, src := b.v.resolvePath(unit)
 	if src.err != nil {
@@ -62,18 +110,7 @@ func (b *build) buildUnit(c *unitCheck, total int) {
 		b.fail(unit, "", fmt.Errorf("create object directory: %w", err), total)
 		return
 	}
-	dk := directKey(tc, unit, src.hash)
-	if b.cache {
-		if rec := b.fromCache(tc, srcIdx, src.hash, dk, objAbs); rec != nil {
-			b.saveUnit(unit, rec)
-			b.cached.Add(1)
-			b.e.hits.Add(1)
-			b.emit(Event{Kind: "cache", Unit: unit, Done: int(b.done.Add(1)), Total: total})
-			return
-		}
-		b.e.misses.Add(1)
-	}
-	b.compileUnit(c, srcIdx, src, dk, objAbs, total)
+	b.compileUnit(c, srcIdx, src, directKey(tc, unit, src.hash), objAbs, total)
 }
 
 // fromCache restores unit's object from the first manifest candidate whose
