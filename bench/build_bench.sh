@@ -31,7 +31,7 @@
 #                  nproc+2, which would not be a like-for-like comparison)
 #   PORT_OFFSET [700]  shifts the daemons' ports (3001..3004 + offset)
 #   OUT            also write the tables as markdown to this file
-#   SHARED         the shared/ directory [$(git rev-parse --show-toplevel)/../shared]
+#   SHARED         a shared/ directory whose bench/gen_project.py to use [the copy in bench/]
 #   JMAKE          a jmake binary to use [built from this tree into the work dir]
 #   KEEP=1         keep the work directory (projects, logs) instead of removing it
 set -euo pipefail
@@ -48,8 +48,9 @@ SIZES=("$@")
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(git -C "$HERE" rev-parse --show-toplevel)
-SHARED=${SHARED:-$ROOT/../shared}
-GEN=$SHARED/bench/gen_project.py
+# The repository keeps a copy of shared/bench/gen_project.py in bench/; SHARED
+# points at another copy (the shared/ folder beside the repository, say).
+if [ -n "${SHARED:-}" ]; then GEN=$SHARED/bench/gen_project.py; else GEN=$ROOT/bench/gen_project.py; fi
 
 TOOLS=(ninja make ccache jmake)
 SCENARIOS=(cold noop touch_c edit_c edit_h clean_warm)

@@ -48,7 +48,7 @@ func genScript(tb testing.TB) string {
 			return c
 		}
 	}
-	tb.Skip("gen_project.py not found (set JMAKE_GEN_PROJECT)")
+	tb.Fatal("gen_project.py not found in bench/ (set JMAKE_GEN_PROJECT)")
 	return ""
 }
 
