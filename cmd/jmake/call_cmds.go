@@ -52,11 +52,7 @@ func metricsCmd(g *globals) *cobra.Command {
 		Short: "Print a daemon's Prometheus metrics (all four without a name)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := lifecycle.CheckNames(args)
-			if err != nil {
-				return err
-			}
-			env, err := g.env()
+			names, env, err := g.daemons(args)
 			if err != nil {
 				return err
 			}

@@ -25,11 +25,7 @@ func startCmd(g *globals) *cobra.Command {
 		Use:   "start [name...]",
 		Short: "Start the daemons detached under a supervisor; returns when each answers /healthz",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := lifecycle.CheckNames(args)
-			if err != nil {
-				return err
-			}
-			env, err := g.env()
+			names, env, err := g.daemons(args)
 			if err != nil {
 				return err
 			}
@@ -64,11 +60,7 @@ func stopCmd(g *globals) *cobra.Command {
 		Use:   "stop [name...]",
 		Short: "Stop the daemons gracefully (SIGKILL of the process group after --timeout)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := lifecycle.CheckNames(args)
-			if err != nil {
-				return err
-			}
-			env, err := g.env()
+			names, env, err := g.daemons(args)
 			if err != nil {
 				return err
 			}
@@ -105,11 +97,7 @@ func statusCmd(g *globals) *cobra.Command {
 		Use:   "status [name...]",
 		Short: "Show each daemon: RUNNING, STOPPED or STALE (exit 3 unless all run)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := lifecycle.CheckNames(args)
-			if err != nil {
-				return err
-			}
-			env, err := g.env()
+			names, env, err := g.daemons(args)
 			if err != nil {
 				return err
 			}
@@ -173,11 +161,7 @@ func restartCmd(g *globals) *cobra.Command {
 		Use:   "restart [name...]",
 		Short: "Stop and start the daemons; caches are kept unless --clean; --rolling: no failed request",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := lifecycle.CheckNames(args)
-			if err != nil {
-				return err
-			}
-			env, err := g.env()
+			names, env, err := g.daemons(args)
 			if err != nil {
 				return err
 			}
@@ -223,11 +207,7 @@ func logsCmd(g *globals) *cobra.Command {
 		Short: "Print a daemon's log (all four, one after another, without a name); -f follows",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := lifecycle.CheckNames(args)
-			if err != nil {
-				return err
-			}
-			env, err := g.env()
+			names, env, err := g.daemons(args)
 			if err != nil {
 				return err
 			}

@@ -37,6 +37,17 @@ func (g *globals) env() (lifecycle.Env, error) {
 	return lifecycle.NewEnv(g.portOffset)
 }
 
+// daemons checks the daemon names a command was given (all four when none)
+// and resolves the environment they live in.
+func (g *globals) daemons(args []string) ([]string, lifecycle.Env, error) {
+	names, err := lifecycle.CheckNames(args)
+	if err != nil {
+		return nil, lifecycle.Env{}, err
+	}
+	env, err := g.env()
+	return names, env, err
+}
+
 func newRoot() *cobra.Command {
 	g := &globals{}
 	root := &cobra.Command{

@@ -31,11 +31,7 @@ func superviseCmd(g *globals) *cobra.Command {
 		Use:   "supervise [name...]",
 		Short: "Run the daemons in the foreground and keep them up (restart on death or hang; SIGHUP reloads)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := lifecycle.CheckNames(args)
-			if err != nil {
-				return err
-			}
-			env, err := g.env()
+			names, env, err := g.daemons(args)
 			if err != nil {
 				return err
 			}
@@ -70,11 +66,7 @@ func healthCmd(g *globals) *cobra.Command {
 		Use:   "health [name...]",
 		Short: "One-shot health check (process alive and /healthz answering); exit 0 only when all are healthy",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := lifecycle.CheckNames(args)
-			if err != nil {
-				return err
-			}
-			env, err := g.env()
+			names, env, err := g.daemons(args)
 			if err != nil {
 				return err
 			}
@@ -155,11 +147,7 @@ func reloadCmd(g *globals) *cobra.Command {
 		Use:   "reload [name...]",
 		Short: "Re-read config.toml in the running daemons, keeping their caches (a bad config is rejected)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := lifecycle.CheckNames(args)
-			if err != nil {
-				return err
-			}
-			env, err := g.env()
+			names, env, err := g.daemons(args)
 			if err != nil {
 				return err
 			}
@@ -188,11 +176,7 @@ func resetCmd(g *globals) *cobra.Command {
 		Use:   "reset [name...]",
 		Short: "Clear a daemon's FATAL state and failure count in the supervisor, and start it again",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := lifecycle.CheckNames(args)
-			if err != nil {
-				return err
-			}
-			env, err := g.env()
+			names, env, err := g.daemons(args)
 			if err != nil {
 				return err
 			}

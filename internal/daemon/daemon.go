@@ -65,6 +65,7 @@ type Daemon struct {
 	start   time.Time
 	srv     *http.Server
 	ln      net.Listener // set by Serve
+	conns   *connCounter // ln, counting the connections it accepted
 	metrics *metrics
 
 	requests, errors atomic.Int64
@@ -224,6 +225,8 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	baseCtx, cancelCalls := context.WithCancel(context.Background())
 	defer cancelCalls()
 	d.ln = ln
+	counted := &connCounter{Listener: ln}
+	d.conns = counted
 	d.srv = &http.Server{
 		Handler:           d.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -239,7 +242,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.log.Info(fmt.Sprintf("[START] %s: listening on %s (pid %d, version %s)", d.opts.Name, ln.Addr(), os.Getpid(), Version))
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- d.srv.Serve(ln) }()
+	go func() { serveErr <- d.srv.Serve(counted) }()
 
 	var err error
 	select {
@@ -273,7 +276,14 @@ func (d *Daemon) drain(cancelCalls context.CancelFunc) {
 	} else {
 		drainAcceptQueue(d.ln, 500*time.Millisecond)
 	}
-	if err := d.srv.Shutdown(ctx); err != nil {
+	err := d.srv.Shutdown(ctx)
+	if err == nil {
+		deadline, _ := ctx.Deadline()
+		if !d.conns.wait(deadline) {
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
 		d.log.Warn(fmt.Sprintf("[SHUTDOWN] %s: calls still running after %s; cancelling them", d.opts.Name, timeout))
 		cancelCalls()
 		d.srv.Close()
