@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -74,18 +75,16 @@ func New(t testing.TB) *Env {
 }
 
 // FreeOffset finds a port offset whose four ports are free on 127.0.0.1.
+// The ports are drawn below the kernel's ephemeral range: a port from that
+// range (what listening on :0 gives) can be taken a moment later as the
+// local port of any outgoing connection, such as another test's kept-alive
+// client, and a daemon would then fail to bind it for as long as that
+// connection lives (seen in CI: supervisord restarting a daemon for 30 s).
 func FreeOffset(t testing.TB) int {
 	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if base+3 > 65535 {
-			continue
-		}
+	low := ephemeralLow()
+	for range 200 {
+		base := 10000 + rand.IntN(low-10000-4)
 		ok := true
 		for p := base; p < base+4; p++ {
 			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
@@ -101,6 +100,24 @@ func FreeOffset(t testing.TB) int {
 	}
 	t.Fatal("no four free ports in a row")
 	return 0
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil || n < 12000 {
+		return 32768
+	}
+	return n
 }
 
 // Lifecycle is the lifecycle.Env of this test installation.
