@@ -47,22 +47,6 @@ func states(s statusJSON) map[string]string {
 	return m
 }
 
-func cacheEntries(t *testing.T, e *testenv.Env, name string) int {
-	t.Helper()
-	r := e.MustRun("call", name, "cache_stats")
-	var reply struct {
-		Caches map[string]struct{ Entries int } `json:"caches"`
-	}
-	if err := json.Unmarshal([]byte(r.Stdout), &reply); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, c := range reply.Caches {
-		n += c.Entries
-	}
-	return n
-}
-
 // The life of the four daemons: start, status, call, stop, restart with
 // caches loaded back.
 func TestStartCallStopRestart(t *testing.T) {
@@ -102,7 +86,7 @@ func TestStartCallStopRestart(t *testing.T) {
 	e.MustRun("call", "discovery", "get_tool", `{"name":"ar"}`)
 	before := map[string]int{}
 	for _, n := range settings.Names {
-		before[n] = cacheEntries(t, e, n)
+		before[n] = e.CacheEntries(n)
 	}
 	if before["discovery"] == 0 {
 		t.Fatal("discovery's tool cache is empty after get_tool")
@@ -148,7 +132,7 @@ func TestStartCallStopRestart(t *testing.T) {
 	// Start again: the caches come back with the same entry counts.
 	e.MustRun("start")
 	for _, n := range settings.Names {
-		if got := cacheEntries(t, e, n); got != before[n] {
+		if got := e.CacheEntries(n); got != before[n] {
 			t.Errorf("%s: %d cache entries after restart, want %d", n, got, before[n])
 		}
 	}
@@ -159,11 +143,11 @@ func TestStartCallStopRestart(t *testing.T) {
 
 	// restart keeps caches; restart --clean deletes them.
 	e.MustRun("restart", "discovery")
-	if got := cacheEntries(t, e, "discovery"); got != before["discovery"] {
+	if got := e.CacheEntries("discovery"); got != before["discovery"] {
 		t.Errorf("after restart: %d entries, want %d", got, before["discovery"])
 	}
 	e.MustRun("restart", "--clean", "discovery")
-	if got := cacheEntries(t, e, "discovery"); got != 0 {
+	if got := e.CacheEntries("discovery"); got != 0 {
 		t.Errorf("after restart --clean: %d entries, want 0", got)
 	}
 	e.MustRun("stop")
@@ -264,7 +248,7 @@ func TestCorruptCacheIsSetAside(t *testing.T) {
 		t.Fatalf("corrupt file not set aside: %v", aside)
 	}
 	e.MustRun("call", "discovery", "get_tool", `{"name":"cc"}`)
-	if n := cacheEntries(t, e, "discovery"); n == 0 {
+	if n := e.CacheEntries("discovery"); n == 0 {
 		t.Fatal("cache not working after setting the corrupt file aside")
 	}
 }
@@ -275,7 +259,7 @@ func TestNoPersist(t *testing.T) {
 	e.MustRun("call", "discovery", "get_tool", `{"name":"cc"}`)
 	e.MustRun("stop", "discovery")
 	e.MustRun("start", "discovery")
-	if n := cacheEntries(t, e, "discovery"); n != 0 {
+	if n := e.CacheEntries("discovery"); n != 0 {
 		t.Fatalf("--no-persist: %d entries came back from disk", n)
 	}
 	e.MustRun("stop", "discovery")
@@ -283,7 +267,7 @@ func TestNoPersist(t *testing.T) {
 	e.MustRun("start", "discovery")
 	e.MustRun("call", "discovery", "get_tool", `{"name":"cc"}`)
 	e.MustRun("restart", "discovery")
-	if n := cacheEntries(t, e, "discovery"); n != 0 {
+	if n := e.CacheEntries("discovery"); n != 0 {
 		t.Fatalf("persist = false: %d entries came back from disk", n)
 	}
 }
@@ -336,7 +320,7 @@ func TestKillDuringCacheWrites(t *testing.T) {
 	if strings.Contains(string(log), "corrupt") || strings.Contains(string(log), "not a jmake cache log") {
 		t.Fatalf("cache set aside after kill -9:\n%s", log)
 	}
-	if n := cacheEntries(t, e, "discovery"); n == 0 {
+	if n := e.CacheEntries("discovery"); n == 0 {
 		t.Fatal("nothing loaded after kill -9")
 	}
 }

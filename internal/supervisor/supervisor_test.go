@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmake/jmake/internal/client"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/settings"
 	"github.com/jmake/jmake/internal/testenv"
@@ -117,20 +116,6 @@ func healthyPID(e *testenv.Env, name string) int {
 	return h.PID
 }
 
-func cacheEntries(t *testing.T, e *testenv.Env, name string) int {
-	t.Helper()
-	var st client.Stats
-	st, err := e.Lifecycle().Client(name).Stats(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, c := range st.Caches {
-		n += c.Entries
-	}
-	return n
-}
-
 // kill -9 of a daemon: the supervisor sees the death at once (it waits on
 // its child) and the daemon answers again within a second, caches intact.
 func TestKill9IsBackWithinASecond(t *testing.T) {
@@ -138,7 +123,7 @@ func TestKill9IsBackWithinASecond(t *testing.T) {
 	startSupervisor(t, e)
 	before := waitAllRunning(t, e, 15*time.Second)
 	e.MustRun("call", "discovery", "get_tool", `{"name":"cc"}`)
-	entries := cacheEntries(t, e, "discovery")
+	entries := e.CacheEntries("discovery")
 	if entries == 0 {
 		t.Fatal("no cache entry to keep")
 	}
@@ -155,7 +140,7 @@ func TestKill9IsBackWithinASecond(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("kill -9 -> healthy took %s, want <= 1s", took)
 	}
-	if got := cacheEntries(t, e, "discovery"); got != entries {
+	if got := e.CacheEntries("discovery"); got != entries {
 		t.Errorf("cache entries after restart: %d, want %d", got, entries)
 	}
 	testenv.WaitFor(t, 2*time.Second, "state file to show the restart", func() bool {

@@ -248,3 +248,18 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// CacheEntries is the number of entries in all of daemon name's caches, as
+// its /v1/stats reports them.
+func (e *Env) CacheEntries(name string) int {
+	e.T.Helper()
+	st, err := e.Lifecycle().Client(name).Stats(context.Background())
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	n := 0
+	for _, c := range st.Caches {
+		n += c.Entries
+	}
+	return n
+}
