@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -95,5 +96,5 @@ func runDaemon(g *globals, name string, noPersist bool) error {
 	}()
 	// Serve's context is not the command's: signals are handled above so
 	// that the second one can exit at once.
-	return d.Serve(cmdBackground())
+	return d.Serve(context.Background())
 }

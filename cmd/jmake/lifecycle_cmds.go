@@ -17,8 +17,6 @@ import (
 	"github.com/jmake/jmake/internal/supervisor"
 )
 
-func cmdBackground() context.Context { return context.Background() }
-
 func startCmd(g *globals) *cobra.Command {
 	var noPersist, noSupervise bool
 	cmd := &cobra.Command{

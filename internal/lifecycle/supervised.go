@@ -64,7 +64,7 @@ func IsSupervisor(info pidfile.Info) bool {
 	if err != nil || (info.Start != 0 && st != info.Start) {
 		return false
 	}
-	cmdline, err := os.ReadFile("/proc/" + itoa(info.PID) + "/cmdline")
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(info.PID) + "/cmdline")
 	if err != nil {
 		return false
 	}
@@ -93,5 +93,3 @@ func (e Env) ReadSupervisorState() (SupervisorState, bool) {
 	}
 	return st, true
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
