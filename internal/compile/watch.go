@@ -227,13 +227,14 @@ func (e *Engine) fastNoop(root string, req Request, start time.Time) (*Result, b
 }
 
 // armFast is called as a full build begins: events from now on count
-// against its result.
+// against its result. It need not wait for events still queued (no cookie):
+// one of those handled after the reset below only makes the next build a
+// full one, and the build now beginning stats everything anyway.
 func (e *Engine) armFast(root string) {
 	wt := e.watch
 	if wt == nil {
 		return
 	}
-	wt.sync()
 	wt.mu.Lock()
 	defer wt.mu.Unlock()
 	fs := e.fast[root]
