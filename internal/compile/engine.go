@@ -55,6 +55,9 @@ type Options struct {
 	// NoWatch turns off the inotify-watched fast path (watch.go), so that
 	// every build stats its inputs.
 	NoWatch bool
+	// WatchDir holds the watch's cookie files (in a per-process
+	// subdirectory); empty means a temp directory.
+	WatchDir string
 }
 
 // Engine builds projects. It is safe for concurrent use: builds of different
@@ -120,7 +123,7 @@ func New(opts Options) *Engine {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	if !opts.NoWatch {
-		wt, err := newWatcher()
+		wt, err := newWatcher(opts.WatchDir)
 		if err != nil {
 			e.log.Warn("no file watcher: every build will stat its inputs", "err", err)
 		} else {

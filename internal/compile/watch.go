@@ -69,12 +69,18 @@ type fastState struct {
 	outDirs  map[string]bool // output directories watched
 }
 
-func newWatcher() (*watcher, error) {
+// newWatcher starts the engine's watch. Cookies go in parent/<pid> when
+// parent is given (the daemon's cache directory: a daemon killed with -9
+// leaves its cookie directory there, and the next start removes those of
+// dead processes), else in a new temp directory. Per-process directories
+// keep two instances during a rolling restart from seeing each other's
+// cookies.
+func newWatcher(parent string) (*watcher, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "jmake-cookies-")
+	dir, err := cookieDir(parent)
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -87,6 +93,30 @@ func newWatcher() (*watcher, error) {
 	wt := &watcher{w: w, cookieDir: dir, dirs: make(map[string][]watchRef), cookies: make(map[string]chan struct{})}
 	go wt.run()
 	return wt, nil
+}
+
+func cookieDir(parent string) (string, error) {
+	if parent == "" {
+		return os.MkdirTemp("", "jmake-cookies-")
+	}
+	if ents, err := os.ReadDir(parent); err == nil {
+		for _, ent := range ents {
+			if pid, err := strconv.Atoi(ent.Name()); err == nil && pid != os.Getpid() && !processExists(pid) {
+				os.RemoveAll(filepath.Join(parent, ent.Name()))
+			}
+		}
+	}
+	dir := filepath.Join(parent, strconv.Itoa(os.Getpid()))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// processExists reports whether a process with this PID exists.
+func processExists(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
 }
 
 // run reads events until the watcher is closed.

@@ -80,3 +80,27 @@ func TestWatchedFastPath(t *testing.T) {
 		}
 	}
 }
+
+// A daemon killed with -9 leaves its cookie directory behind; the next
+// engine on the same cache directory removes those of dead processes and
+// leaves live ones alone.
+func TestCookieDirsOfDeadProcessesAreRemoved(t *testing.T) {
+	parent := t.TempDir()
+	dead := filepath.Join(parent, "999999999")
+	live := filepath.Join(parent, "1") // init, always alive
+	os.MkdirAll(dead, 0o700)
+	os.MkdirAll(live, 0o700)
+	dir, err := cookieDir(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Error("cookie directory of a dead process left in place")
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Error("cookie directory of a live process removed")
+	}
+	if filepath.Dir(dir) != parent {
+		t.Errorf("cookie dir %s not under %s", dir, parent)
+	}
+}

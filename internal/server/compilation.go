@@ -52,7 +52,7 @@ func newCompileService(c caches, cacheDir string, s settings.Settings, log *slog
 	}
 	e := compile.New(compile.Options{
 		Objects: objects, Manifests: c.Cache("manifests"), Files: c.Cache("files"), Builds: c.Cache("builds"),
-		Workers: s.Workers, Logger: log,
+		Workers: s.Workers, Logger: log, WatchDir: filepath.Join(cacheDir, "watch"),
 	})
 	return &compileService{e: e, objects: objects, sources: make(map[string]fingerprinted), configs: make(map[string]loadedConfig)}, nil
 }
