@@ -89,9 +89,9 @@ type Engine struct {
 	watch *watcher
 	fast  map[string]*fastState
 
-	hits, misses, compiles, links, filesHashed, watchedNoops atomic.Int64
-	tmpSeq                                                   atomic.Int64 // makes temp file names unique
-	identified                                               atomic.Int64 // tools run for their identity, for tests
+	hits, misses, compiles, links, groupLinks, filesHashed, watchedNoops atomic.Int64
+	tmpSeq                                                               atomic.Int64 // makes temp file names unique
+	identified                                                           atomic.Int64 // tools run for their identity, for tests
 }
 
 // New returns an Engine using the given caches.
@@ -330,6 +330,7 @@ type Stats struct {
 	Misses       int64       `json:"misses"`  // units the cache could not supply
 	Compiles     int64       `json:"compiles"`
 	Links        int64       `json:"links"`
+	GroupLinks   int64       `json:"group_links"`   // partial links of link groups
 	FilesHashed  int64       `json:"files_hashed"`  // files read and hashed
 	WatchedNoops int64       `json:"watched_noops"` // no-op builds answered by the file watch, without a stat
 	Manifests    store.Stats `json:"manifests"`
@@ -345,6 +346,7 @@ func (e *Engine) CacheStats() Stats {
 		Misses:       e.misses.Load(),
 		Compiles:     e.compiles.Load(),
 		Links:        e.links.Load(),
+		GroupLinks:   e.groupLinks.Load(),
 		FilesHashed:  e.filesHashed.Load(),
 		WatchedNoops: e.watchedNoops.Load(),
 		Manifests:    e.manifests.Stats(),
@@ -383,7 +385,7 @@ func (e *Engine) ClearCaches() error {
 	clear(e.projects)
 	clear(e.tools)
 	e.mu.Unlock()
-	for _, c := range []*atomic.Int64{&e.hits, &e.misses, &e.compiles, &e.links, &e.filesHashed} {
+	for _, c := range []*atomic.Int64{&e.hits, &e.misses, &e.compiles, &e.links, &e.groupLinks, &e.filesHashed} {
 		c.Store(0)
 	}
 	return errors.Join(errs...)

@@ -154,31 +154,44 @@ func libArg(l string) string {
 	return "-l" + l
 }
 
-// runLink runs the link to a temp file beside the output and renames it
-// into place, so the output is never half written.
+// runLink links the output, from link groups when it may (group.go), else
+// from the units' objects. A link from groups that fails is run again from
+// the objects, so that its diagnostics name the units' objects; should that
+// one succeed, groups are not used again for these settings.
 func (b *build) runLink(tool compiler) error {
 	if err := b.mkdirFor(b.outAbs); err != nil {
 		return fmt.Errorf("compile: link %s: %w", b.outAbs, err)
 	}
-	suffix := fmt.Sprintf(".%d-%d.tmp", os.Getpid(), b.e.tmpSeq.Add(1))
-	tmpAbs := b.outAbs + suffix
-	os.Remove(tmpAbs) // ar adds to an existing archive
+	settings := b.groupSettings(tool)
+	groups := b.groupObjects(tool, settings)
+	if groups == nil {
+		return b.linkFrom(tool, b.unitObjects())
+	}
+	err := b.linkFrom(tool, groups)
+	if err == nil || b.ctx.Err() != nil {
+		return err
+	}
+	if err := b.linkFrom(tool, b.unitObjects()); err != nil {
+		return err
+	}
+	b.e.log.Warn("link from partial links failed, from the objects it worked; linking directly from now on", "root", b.root, "output", b.outAbs)
+	b.st.groupsOff = settings
+	return nil
+}
+
+// unitObjects are the units' objects, relative to the root.
+func (b *build) unitObjects() []string {
 	objs := make([]string, len(b.units))
 	for i, u := range b.units {
 		objs[i] = b.rel(b.st.units[u].objAbs)
 	}
-	cmd := exec.CommandContext(b.ctx, tool.path, b.linkArgs(b.rel(tmpAbs), objs)...)
-	cmd.Dir = b.root
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.WaitDelay = waitDelay
-	killGroupOnCancel(cmd)
-	err := cmd.Run()
-	if err == nil {
-		err = os.Rename(tmpAbs, b.outAbs)
-	}
+	return objs
+}
+
+// linkFrom links objs into the output.
+func (b *build) linkFrom(tool compiler, objs []string) error {
+	out, err := b.runInto(tool, b.outAbs, func(tmp string) []string { return b.linkArgs(tmp, objs) })
 	if err != nil {
-		os.Remove(tmpAbs)
 		if b.ctx.Err() != nil {
 			return fmt.Errorf("compile: link %s: %w", b.outAbs, b.ctx.Err())
 		}
@@ -186,10 +199,32 @@ func (b *build) runLink(tool compiler) error {
 		if !errors.As(err, &ee) {
 			err = fmt.Errorf("run %s: %w", tool.path, err)
 		}
-		return &BuildError{Root: b.root, Link: true, LinkErr: err, Diagnostics: out.String()}
+		return &BuildError{Root: b.root, Link: true, LinkErr: err, Diagnostics: out}
 	}
-	b.linkOutput = out.String()
+	b.linkOutput = out
 	return nil
+}
+
+// runInto runs tool with args(tmp), which write dst's content to tmp, a
+// temp file beside dst (relative to the root), then renames tmp to dst, so
+// that dst is never half written. It returns the tool's output.
+func (b *build) runInto(tool compiler, dst string, args func(tmp string) []string) (string, error) {
+	tmpAbs := dst + fmt.Sprintf(".%d-%d.tmp", os.Getpid(), b.e.tmpSeq.Add(1))
+	os.Remove(tmpAbs) // ar adds to an existing archive
+	cmd := exec.CommandContext(b.ctx, tool.path, args(b.rel(tmpAbs))...)
+	cmd.Dir = b.root
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = waitDelay
+	killGroupOnCancel(cmd)
+	err := cmd.Run()
+	if err == nil {
+		err = os.Rename(tmpAbs, dst)
+	}
+	if err != nil {
+		os.Remove(tmpAbs)
+	}
+	return out.String(), err
 }
 
 // saveProject writes the project record to Builds.

@@ -92,6 +92,11 @@ type projectState struct {
 	linkStale bool
 	// ccUnits is the unit list compile_commands.json was last written for.
 	ccUnits []string
+	// groups are the link groups' objects as this daemon last made them,
+	// by path (nil until it first links the project from groups), and
+	// groupsOff the partial-link settings that failed here (group.go).
+	groups    map[string]groupRec
+	groupsOff Hash
 
 	curBuf     []curFile // reused by each build's view
 	changedBuf []bool    // likewise

@@ -74,6 +74,10 @@ type BinarySection struct {
 	LibraryType string `toml:"library_type,omitempty"` // shared | static | executable; default shared
 	LibraryName string `toml:"library_name,omitempty"` // file name of the output; default lib<name>.so / lib<name>.a / <name>
 	Soname      string `toml:"soname,omitempty"`       // default: LibraryName
+	// PartialLink lets a shared library or program of many units be
+	// linked from partially linked groups of them (faster relinks); false
+	// links from the objects always. Default true.
+	PartialLink *bool `toml:"partial_link,omitempty"`
 }
 
 // CacheSection is [cache].
@@ -215,15 +219,18 @@ func (c *Config) Clone() *Config {
 	n.Compile.Exclude = slices.Clone(c.Compile.Exclude)
 	n.Compile.LinkLibraries = slices.Clone(c.Compile.LinkLibraries)
 	n.Compile.LinkFlags = slices.Clone(c.Compile.LinkFlags)
-	if c.Compile.Parallel != nil {
-		v := *c.Compile.Parallel
-		n.Compile.Parallel = &v
-	}
-	if c.Cache.Enabled != nil {
-		v := *c.Cache.Enabled
-		n.Cache.Enabled = &v
-	}
+	n.Compile.Parallel = cloneBool(c.Compile.Parallel)
+	n.Binary.PartialLink = cloneBool(c.Binary.PartialLink)
+	n.Cache.Enabled = cloneBool(c.Cache.Enabled)
 	return &n
+}
+
+func cloneBool(p *bool) *bool {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // Sections returns the names of the jmake.toml sections, in schema order.
