@@ -49,3 +49,28 @@ func BenchmarkNoopBuild(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCleanFromCache measures `jmake build --clean` with a warm object
+// cache: the build directory is removed and every object and link group is
+// restored from the cache, then the output linked.
+func BenchmarkCleanFromCache(b *testing.B) {
+	root := b.TempDir()
+	genProject(b, root, benchUnits(b))
+	te := newEnv(b, 0)
+	cfg := mustLoad(b, root)
+	req := Request{Root: root, Config: cfg, Sources: sources(b, root, cfg)}
+	ctx := context.Background()
+	if _, err := te.e.Build(ctx, req, nil); err != nil {
+		b.Fatal(err)
+	}
+	req.Clean = true
+	for b.Loop() {
+		res, err := te.e.Build(ctx, req, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Compiled != 0 || res.Cached != res.Units {
+			b.Fatalf("not all from the cache: %+v", res)
+		}
+	}
+}

@@ -217,6 +217,14 @@ func (v *validator) check(c *Config, lookTool func(string) (string, bool)) {
 	if c.Compile.Jobs < 0 {
 		v.at(SeverityError, "compile.jobs", "jobs %d is negative", c.Compile.Jobs)
 	}
+	// JMake's per-project cache keys are read but not applied: the object
+	// cache is the compilation daemon's, shared by every project.
+	if c.Cache.Directory != "" {
+		v.at(SeverityWarning, "cache.directory", "cache.directory is not applied: the object cache is the compilation daemon's, in $JMAKE_HOME/cache/compilation")
+	}
+	if c.Cache.MaxSize != "" {
+		v.at(SeverityWarning, "cache.max_size", "cache.max_size is not applied: the object cache's limit is cache_max_size in $JMAKE_HOME/config.toml")
+	}
 	if lookTool != nil {
 		for _, t := range []struct{ key, name string }{
 			{"compile.compiler", c.Compile.Compiler},

@@ -100,6 +100,11 @@ func TestValidate(t *testing.T) {
 				{"error", 4, 1, `opt_level "4" is not one of 0, 1, 2, 3, s, z, g, fast`},
 			}},
 		{name: "opt level fast and executable", files: lib, toml: "[binary]\nlibrary_type = \"executable\"\n[target]\nopt_level = \"fast\"\n"},
+		{name: "cache directory and size are not applied", files: lib, toml: "[cache]\nenabled = true\ndirectory = \"/var/cache/x\"\nmax_size = \"1GiB\"\n",
+			want: []want{
+				{"warning", 3, 1, "cache.directory is not applied"},
+				{"warning", 4, 1, "cache.max_size is not applied"},
+			}},
 		{name: "negative jobs", files: lib, toml: "[compile]\njobs = -1\n",
 			want: []want{{"error", 2, 1, "jobs -1 is negative"}}},
 		{name: "no sources", files: map[string]string{"src/a.h": ""}, toml: "",
