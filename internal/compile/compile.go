@@ -85,12 +85,13 @@ func (b *build) restoreUnit(c *unitCheck, total int) bool {
 		b.fail(unit, "", fmt.Errorf("create object directory: %w", err), total)
 		return true
 	}
-	rec := b.fromCache(tc, srcIdx, src.hash, directKey(tc, unit, src.hash), objAbs)
+	rec, output := b.fromCache(tc, srcIdx, src.hash, directKey(tc, unit, src.hash), objAbs)
 	if rec == nil {
 		b.e.misses.Add(1)
 		return false
 	}
 	b.saveUnit(unit, rec)
+	b.addOutput(unit, output)
 	b.cached.Add(1)
 	b.e.hits.Add(1)
 	b.emit(Event{Kind: "cache", Unit: unit, Done: int(b.done.Add(1)), Total: total})
@@ -115,8 +116,8 @@ func (b *build) compileOne(c *unitCheck, total int) {
 
 // fromCache restores unit's object from the first manifest candidate whose
 // headers all still have the recorded content, and returns the unit's new
-// record; nil means a miss.
-func (b *build) fromCache(tc *toolchain, srcIdx int32, srcHash, dk Hash, objAbs string) *unitRec {
+// record and what its compiler printed; nil means a miss.
+func (b *build) fromCache(tc *toolchain, srcIdx int32, srcHash, dk Hash, objAbs string) (*unitRec, string) {
 	for _, cand := range b.e.manifestCandidates(dk) {
 		rec := &unitRec{
 			src:       depRef{file: srcIdx, hash: srcHash},
@@ -153,9 +154,9 @@ func (b *build) fromCache(tc *toolchain, srcIdx int32, srcHash, dk Hash, objAbs 
 		}
 		rec.obj = objSt
 		rec.setObj(objAbs)
-		return rec
+		return rec, cand.output
 	}
-	return nil
+	return nil, ""
 }
 
 // compileUnit runs the compiler for one unit in the project root, with
@@ -203,7 +204,7 @@ func (b *build) compileUnit(c *unitCheck, srcIdx int32, src *curFile, dk Hash, o
 		if err := b.e.objects.PutFile(rec.action.String(), tmpOAbs); err != nil {
 			b.e.log.Warn("object not cached", "unit", unit, "err", err)
 		} else {
-			b.e.addCandidate(dk, candidate{action: rec.action, deps: entries})
+			b.e.addCandidate(dk, candidate{action: rec.action, deps: entries, output: out.String()})
 			b.stored.Add(1)
 		}
 	}
@@ -219,16 +220,23 @@ func (b *build) compileUnit(c *unitCheck, srcIdx int32, src *curFile, dk Hash, o
 	}
 	rec.setObj(objAbs)
 	b.saveUnit(unit, rec)
-	if out.Len() > 0 {
-		b.mu.Lock()
-		if b.output == nil {
-			b.output = make(map[string]string)
-		}
-		b.output[unit] = out.String()
-		b.mu.Unlock()
-	}
+	b.addOutput(unit, out.String())
 	b.compiled.Add(1)
 	b.emit(Event{Kind: "compile", Unit: unit, Done: int(b.done.Add(1)), Total: total})
+}
+
+// addOutput keeps what the compiler printed for unit (warnings), for the
+// build's diagnostics.
+func (b *build) addOutput(unit, output string) {
+	if output == "" {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.output == nil {
+		b.output = make(map[string]string)
+	}
+	b.output[unit] = output
 }
 
 // runCompiler runs `<compiler> <flags> -MD -MF <tmpD> -c <unit> -o <tmpO>` in

@@ -334,6 +334,30 @@ func TestCleanBuildFromCache(t *testing.T) {
 	}
 }
 
+// TestCachedWarningsReplayed: a unit restored from the cache reports the
+// warnings its compile printed, as a compile would; an up-to-date unit
+// prints nothing.
+func TestCachedWarningsReplayed(t *testing.T) {
+	requireTools(t, "gcc")
+	root := writeProject(t, map[string]string{
+		"jmake.toml": "[project]\nname = \"w\"\n[compile]\nflags = [\"-Wall\"]\n",
+		"src/a.c":    "int a(void) { int unused = 1; return 2; }\n",
+		"src/b.c":    "int b(void) { return 3; }\n",
+	})
+	te := newEnv(t, 0)
+	first := te.mustBuild(t, root, nil)
+	if !strings.Contains(first.res.Diagnostics, "src/a.c:1:19: warning: unused variable") {
+		t.Fatalf("first build's diagnostics: %q", first.res.Diagnostics)
+	}
+	if o := te.mustBuild(t, root, nil); o.res.Diagnostics != "" {
+		t.Fatalf("a no-op build printed %q", o.res.Diagnostics)
+	}
+	o := te.mustBuild(t, root, func(r *Request) { r.Clean = true })
+	if o.res.Cached != 2 || o.res.Diagnostics != first.res.Diagnostics {
+		t.Fatalf("from the cache: cached %d, diagnostics %q, want %q", o.res.Cached, o.res.Diagnostics, first.res.Diagnostics)
+	}
+}
+
 // TestConcurrentBuilds runs two builds of one root at once: they are
 // serialized and both succeed.
 func TestConcurrentBuilds(t *testing.T) {

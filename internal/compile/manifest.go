@@ -14,9 +14,14 @@ import (
 //	version byte
 //	uvarint number of candidates, then per candidate:
 //	    action id (32 bytes), uvarint number of headers,
-//	    per header: uvarint length, path, content hash (32 bytes)
+//	    per header: uvarint length, path, content hash (32 bytes),
+//	    uvarint length, the compiler's output (version 2 on)
+//
+// The compiler's output (warnings) is kept so that a unit restored from the
+// cache shows the warnings its compile printed, as ccache replays them.
+// Version 1 manifests, without it, are still read.
 
-const manifestVersion = 1
+const manifestVersion = 2
 
 // maxCandidates bounds a manifest. One direct key gathers candidates when
 // headers change while the source does not (switching branches, editing a
@@ -28,6 +33,7 @@ const maxCandidates = 8
 type candidate struct {
 	action ActionID
 	deps   []depEntry
+	output string // what the compiler printed, verbatim
 }
 
 func encodeManifest(cands []candidate) []byte {
@@ -37,6 +43,7 @@ func encodeManifest(cands []candidate) []byte {
 		for _, d := range c.deps {
 			n += binary.MaxVarintLen64 + len(d.path) + 32
 		}
+		n += binary.MaxVarintLen64 + len(c.output)
 	}
 	b := make([]byte, 0, n)
 	b = append(b, manifestVersion)
@@ -48,6 +55,7 @@ func encodeManifest(cands []candidate) []byte {
 			b = appendString(b, d.path)
 			b = append(b, d.hash[:]...)
 		}
+		b = appendString(b, c.output)
 	}
 	return b
 }
@@ -56,7 +64,8 @@ func encodeManifest(cands []candidate) []byte {
 // (a miss), never a crash.
 func decodeManifest(b []byte) []candidate {
 	r := reader{b: b}
-	if r.byte() != manifestVersion {
+	version := r.byte()
+	if version != 1 && version != manifestVersion {
 		return nil
 	}
 	n := r.uvarint()
@@ -75,6 +84,9 @@ func decodeManifest(b []byte) []candidate {
 			p := r.string()
 			h := r.hash()
 			c.deps = append(c.deps, depEntry{path: p, hash: h})
+		}
+		if version >= 2 {
+			c.output = r.string()
 		}
 		if !r.ok() {
 			return nil

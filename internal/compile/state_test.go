@@ -110,9 +110,17 @@ func TestStateRecordsRoundTrip(t *testing.T) {
 	if !ok || st != (fileStat{1, 2, 3}) || !racy || h != (Hash{9}) {
 		t.Fatal("memo round trip")
 	}
-	cands := []candidate{{action: ActionID{1}, deps: []depEntry{{"a.h", Hash{2}}}}, {action: ActionID{3}}}
-	if got := decodeManifest(encodeManifest(cands)); len(got) != 2 || got[0].deps[0].path != "a.h" || got[1].action != (ActionID{3}) {
+	cands := []candidate{{action: ActionID{1}, deps: []depEntry{{"a.h", Hash{2}}}, output: "a.c:1:5: warning: x\n"}, {action: ActionID{3}}}
+	if got := decodeManifest(encodeManifest(cands)); len(got) != 2 || got[0].deps[0].path != "a.h" || got[0].output != cands[0].output || got[1].action != (ActionID{3}) {
 		t.Fatalf("manifest round trip: %+v", got)
+	}
+	// A version 1 manifest (no compiler output) from an older jmake.
+	v1 := []byte{1, 1}
+	v1 = append(v1, make([]byte, 32)...)
+	v1 = append(v1, 1, 3, 'a', '.', 'h')
+	v1 = append(v1, make([]byte, 32)...)
+	if got := decodeManifest(v1); len(got) != 1 || got[0].deps[0].path != "a.h" || got[0].output != "" {
+		t.Fatalf("version 1 manifest: %+v", got)
 	}
 }
 
