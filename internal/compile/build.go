@@ -35,6 +35,7 @@ type build struct {
 	st       *projectState
 	v        *view
 	progress func(Event)
+	spares   *recycler // files of the old build directory, in a clean build
 
 	progMu sync.Mutex // serializes calls to progress
 

@@ -144,7 +144,7 @@ func (b *build) fromCache(tc *toolchain, srcIdx int32, srcHash, dk Hash, objAbs 
 		if !b.e.objects.Has(id) {
 			continue // trimmed away
 		}
-		if err := b.e.objects.CopyTo(id, objAbs); err != nil {
+		if err := b.e.objects.CopyToReusing(id, objAbs, b.spares.take()); err != nil {
 			b.e.log.Warn("cached object not restored", "object", id, "err", err)
 			continue
 		}

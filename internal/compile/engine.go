@@ -220,6 +220,9 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	}
 	b.st = e.stateFor(root)
 	res, err := b.run()
+	if derr := b.spares.discard(); derr != nil {
+		e.log.Warn("old build directory not removed", "dir", b.spares.dir, "err", derr)
+	}
 	res.ElapsedSeconds = time.Since(start).Seconds()
 	e.settleFast(root, req, b.st, b, res, err)
 	b.emit(Event{Kind: "done", Done: res.UpToDate + res.Compiled + res.Cached, Total: res.Units})
@@ -272,7 +275,9 @@ func (e *Engine) clean(b *build) error {
 	if isAncestor(b.buildDir, b.root) {
 		return fmt.Errorf("compile: clean %s: refusing to remove build directory %s, which holds the project", b.root, b.buildDir)
 	}
-	if err := os.RemoveAll(b.buildDir); err != nil {
+	if r, ok := moveAside(b.buildDir); ok {
+		b.spares = r
+	} else if err := os.RemoveAll(b.buildDir); err != nil {
 		return fmt.Errorf("compile: clean %s: %w", b.buildDir, err)
 	}
 	if !isAncestor(b.buildDir, b.outAbs) {

@@ -1,14 +1,17 @@
 package compile
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -331,6 +334,64 @@ func TestCleanBuildFromCache(t *testing.T) {
 	}
 	if !slices.Contains(o.res.Explain, "src/mod_0001.c: no previous build") {
 		t.Errorf("explain %q", o.res.Explain)
+	}
+}
+
+// TestCleanBuildReusesObjectFiles: a clean build with a warm cache writes
+// the restored objects over the old object files (no new inodes), removes
+// what is left of the old build directory, and never writes into the old
+// library, which a running program may have mapped.
+func TestCleanBuildReusesObjectFiles(t *testing.T) {
+	root := t.TempDir()
+	genProject(t, root, 6)
+	te := newEnv(t, 0)
+	first := te.mustBuild(t, root, nil)
+	// Hold every old object file open: afterwards each must still be
+	// linked into the tree (reused), not unlinked (replaced).
+	var held []*os.File
+	for p := range objectFiles(t, filepath.Join(root, "build/obj")) {
+		f, err := os.Open(filepath.Join(root, "build/obj", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		held = append(held, f)
+	}
+	lib, err := os.Open(first.res.Output) // as a running program would hold it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lib.Close()
+	libBefore, err := io.ReadAll(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// What a clean build killed halfway would have left.
+	writeFile(t, filepath.Join(recycleDir(filepath.Join(root, "build")), "obj/stale.o"), "x")
+
+	o := te.mustBuild(t, root, func(r *Request) { r.Clean = true })
+	if o.res.Cached != first.res.Units {
+		t.Fatalf("clean build cached %d of %d", o.res.Cached, first.res.Units)
+	}
+	reused := 0
+	for _, f := range held {
+		if fi, err := f.Stat(); err == nil && fi.Sys().(*syscall.Stat_t).Nlink == 1 {
+			reused++
+		}
+	}
+	if reused != len(held) {
+		t.Errorf("%d of %d old object files were reused by the restore", reused, len(held))
+	}
+	if _, err := os.Stat(recycleDir(filepath.Join(root, "build"))); !os.IsNotExist(err) {
+		t.Errorf("old build directory left behind: %v", err)
+	}
+	libAfter, err := io.ReadAll(io.NewSectionReader(lib, 0, 1<<30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(libAfter, libBefore) {
+		t.Error("the old library's file was written to")
 	}
 }
 

@@ -242,7 +242,7 @@ func (b *build) makeGroup(tool compiler, g *linkGroup) (rec groupRec, why string
 	}
 	id := g.key.String()
 	why = "restored from the cache"
-	if !b.cache || !b.e.objects.Has(id) || b.e.objects.CopyTo(id, g.abs) != nil {
+	if !b.cache || !b.e.objects.Has(id) || b.e.objects.CopyToReusing(id, g.abs, b.spares.take()) != nil {
 		why = "linked"
 		if err := b.partialLink(tool, g); err != nil {
 			return rec, "", err

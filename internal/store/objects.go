@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -134,6 +135,70 @@ func (o *Objects) CopyTo(id, dst string) error {
 		return fmt.Errorf("restore %s from cache: %w", dst, err)
 	}
 	return nil
+}
+
+// CopyToReusing is CopyTo writing into spare, a file on dst's file system
+// that is no longer needed (a file of a build directory being rebuilt),
+// which is then renamed to dst: the restore neither allocates an inode nor
+// frees one. That matters after a build directory was removed: ext4 skips
+// inodes freed in the last minute or so when it allocates, so creating a
+// thousand objects right after deleting a thousand took 150-600 ms here,
+// and overwriting spares 30 ms. spare must be a regular file with one link;
+// if it is not, or "" is given, or writing it fails, this is CopyTo (and a
+// spare that was written to is removed).
+func (o *Objects) CopyToReusing(id, dst, spare string) error {
+	if spare == "" {
+		return o.CopyTo(id, dst)
+	}
+	err := o.overwrite(id, spare)
+	if err == nil {
+		err = os.Rename(spare, dst)
+	}
+	if err != nil {
+		if !errors.Is(err, errNotSpare) {
+			os.Remove(spare)
+		}
+		return o.CopyTo(id, dst)
+	}
+	return nil
+}
+
+var errNotSpare = errors.New("not a regular file with one link")
+
+// overwrite replaces spare's content with object id's, in place.
+func (o *Objects) overwrite(id, spare string) error {
+	in, err := os.Open(o.Path(id))
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	f, err := os.OpenFile(spare, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return errNotSpare
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || linkCount(fi) != 1 {
+		f.Close()
+		return errNotSpare
+	}
+	n, err := io.Copy(f, in)
+	if err == nil {
+		err = f.Truncate(n)
+	}
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// linkCount is fi's number of hard links (1 where the system does not say).
+func linkCount(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
 }
 
 // ObjectStats is the store's size.
