@@ -3,6 +3,8 @@ package compile
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,10 +20,13 @@ import (
 //
 // inotify reports changes asynchronously, so "no event yet" proves nothing
 // by itself: a file saved a microsecond before the build may have its event
-// still in the kernel's queue. Every check therefore first writes a cookie
-// file into a watched directory and waits for its event (watchman's
+// still in the kernel's queue. Every check therefore first touches a cookie
+// file in a watched directory and waits for its event (watchman's
 // technique): inotify keeps one queue per instance in order, so once the
 // cookie's event is read, every change made before the build has been seen.
+// Cookie files are kept and touched again (an attribute change), not
+// created and removed each time: creating a file costs an inode allocation,
+// which after many removals is slow on ext4 (see recycle.go).
 //
 // A project may take the fast path only when
 //   - its last build succeeded and asked the same (config, units, clean),
@@ -45,7 +50,8 @@ type watcher struct {
 	mu      sync.Mutex // guards the fields below
 	broken  bool       // an error or overflow: no fast path from now on
 	dirs    map[string][]watchRef
-	cookies map[string]chan struct{}
+	cookies map[string]chan struct{} // cookies touched, awaiting their event
+	idle    []string                 // cookie files not in use
 	seq     int
 }
 
@@ -145,7 +151,7 @@ func (wt *watcher) event(ev fsnotify.Event) {
 	wt.mu.Lock()
 	defer wt.mu.Unlock()
 	if dir == wt.cookieDir {
-		if ch, ok := wt.cookies[ev.Name]; ok && ev.Has(fsnotify.Create) {
+		if ch, ok := wt.cookies[ev.Name]; ok && ev.Has(fsnotify.Chmod) {
 			close(ch)
 			delete(wt.cookies, ev.Name)
 		}
@@ -181,25 +187,46 @@ func (wt *watcher) sync() bool {
 		wt.mu.Unlock()
 		return false
 	}
-	wt.seq++
-	name := filepath.Join(wt.cookieDir, "c"+strconv.Itoa(wt.seq))
+	var name string
+	if n := len(wt.idle); n > 0 {
+		name, wt.idle = wt.idle[n-1], wt.idle[:n-1]
+	} else {
+		wt.seq++
+		name = filepath.Join(wt.cookieDir, "c"+strconv.Itoa(wt.seq))
+	}
 	ch := make(chan struct{})
 	wt.cookies[name] = ch
 	wt.mu.Unlock()
-	defer os.Remove(name)
-	if err := os.WriteFile(name, nil, 0o600); err != nil {
+	// A cookie file has at most one touch awaiting its event: it goes back
+	// to idle only once that event was read (or it is dropped), so no
+	// event of an earlier touch can answer this one.
+	now := time.Now()
+	err := os.Chtimes(name, now, now)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = os.WriteFile(name, nil, 0o600)
+		if err == nil {
+			err = os.Chtimes(name, now, now)
+		}
+	}
+	if err != nil {
 		wt.mu.Lock()
 		delete(wt.cookies, name)
 		wt.mu.Unlock()
+		os.Remove(name)
 		return false
 	}
 	select {
 	case <-ch:
+		wt.mu.Lock()
+		wt.idle = append(wt.idle, name)
+		wt.mu.Unlock()
 		return true
 	case <-time.After(cookieWait):
+		// Its event may still come: retire this cookie file.
 		wt.mu.Lock()
 		delete(wt.cookies, name)
 		wt.mu.Unlock()
+		os.Remove(name)
 		return false
 	}
 }

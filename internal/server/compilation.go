@@ -39,6 +39,10 @@ type loadedConfig struct {
 type fingerprinted struct {
 	fp      string
 	sources []string
+	// units are the sources cfg selects (SelectSources), kept so that a
+	// no-op build does not filter a thousand paths again.
+	cfg   *project.Config
+	units []string
 }
 
 func newCompileService(c caches, cacheDir string, s settings.Settings, log *slog.Logger) (*compileService, error) {
@@ -69,7 +73,7 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		}
 		req.Sources = last.sources
 	} else if req.Fingerprint != "" {
-		s.sources[req.Path] = fingerprinted{req.Fingerprint, req.Sources}
+		s.sources[req.Path] = fingerprinted{fp: req.Fingerprint, sources: req.Sources}
 	}
 	s.mu.Unlock()
 	cfg, err := s.config(req.Path)
@@ -77,7 +81,7 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		return orchestrator.CompileResult{}, err
 	}
 	root := cfg.RootDir(req.Path)
-	units := cfg.SelectSources(root, req.Sources)
+	units := s.units(req.Path, req.Fingerprint, cfg, root, req.Sources)
 	if len(units) == 0 {
 		return orchestrator.CompileResult{}, fmt.Errorf("%s: no sources to build (paths.source = %q)", filepath.Join(req.Path, project.FileName), cfg.Paths.Source)
 	}
@@ -104,6 +108,27 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		return out, &orchestrator.CompileFailed{Msg: err.Error(), Diagnostics: out.Diagnostics}
 	}
 	return out, err
+}
+
+// units returns the units cfg selects among sources, remembered per
+// project for the same config and the same fingerprinted source list.
+func (s *compileService) units(path, fp string, cfg *project.Config, root string, sources []string) []string {
+	s.mu.Lock()
+	last, ok := s.sources[path]
+	s.mu.Unlock()
+	if fp != "" && ok && last.fp == fp && last.cfg == cfg {
+		return last.units
+	}
+	units := cfg.SelectSources(root, sources)
+	if fp != "" {
+		s.mu.Lock()
+		if cur, ok := s.sources[path]; ok && cur.fp == fp {
+			cur.cfg, cur.units = cfg, units
+			s.sources[path] = cur
+		}
+		s.mu.Unlock()
+	}
+	return units
 }
 
 // config returns root's parsed jmake.toml, parsing it only when its stat
