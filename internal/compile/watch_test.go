@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -102,5 +104,41 @@ func TestCookieDirsOfDeadProcessesAreRemoved(t *testing.T) {
 	}
 	if filepath.Dir(dir) != parent {
 		t.Errorf("cookie dir %s not under %s", dir, parent)
+	}
+}
+
+// TestCookiesAreReused: syncs touch kept cookie files rather than creating
+// new ones, concurrent syncs each get their own, and all of them succeed.
+func TestCookiesAreReused(t *testing.T) {
+	wt, err := newWatcher(t.TempDir())
+	if err != nil {
+		t.Skip("no inotify:", err)
+	}
+	defer wt.close()
+	for i := range 20 {
+		if !wt.sync() {
+			t.Fatalf("sync %d failed", i)
+		}
+	}
+	if ents, _ := os.ReadDir(wt.cookieDir); len(ents) != 1 {
+		t.Fatalf("%d cookie files after 20 syncs one after the other, want 1", len(ents))
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				if !wt.sync() {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d concurrent syncs failed", failed.Load())
+	}
+	if ents, _ := os.ReadDir(wt.cookieDir); len(ents) > 8 {
+		t.Fatalf("%d cookie files for 8 concurrent syncers", len(ents))
 	}
 }
