@@ -142,3 +142,31 @@ func TestCookiesAreReused(t *testing.T) {
 		t.Fatalf("%d cookie files for 8 concurrent syncers", len(ents))
 	}
 }
+
+// TestWatchAfterCleanBuild: a clean build replaces the build directory (its
+// old directories are moved aside and removed at the end), and the watch
+// must then cover the new object directories: an object deleted after a
+// few no-ops is restored, not missed by the fast path.
+func TestWatchAfterCleanBuild(t *testing.T) {
+	root := t.TempDir()
+	genProject(t, root, 6)
+	backdate(t, root)
+	te := newEnv(t, 0)
+	for range 3 {
+		te.mustBuild(t, root, nil)
+	}
+	for round := range 5 {
+		te.mustBuild(t, root, func(r *Request) { r.Clean = true })
+		for range 3 {
+			te.mustBuild(t, root, nil)
+		}
+		obj := filepath.Join(root, "build", "obj", "src", "mod_0003.c.o")
+		if err := os.Remove(obj); err != nil {
+			t.Fatal(err)
+		}
+		o := te.mustBuild(t, root, nil)
+		if strings.Join(o.cached, ",") != "src/mod_0003.c" {
+			t.Fatalf("round %d: object deleted after a clean build: compiled %v cached %v", round, o.compiled, o.cached)
+		}
+	}
+}
