@@ -23,6 +23,10 @@ import (
 // tests, and the cost of a false alarm is one extra compile.
 const raceWindow = 10 * time.Millisecond
 
+// tmpDir is where compilers write, inside the build directory (so that
+// the rename into the object directory stays on one file system).
+const tmpDir = ".jmake-tmp"
+
 // waitDelay bounds how long a cancelled compiler's output pipes are waited
 // for once it is killed, in case a grandchild escaped the process group.
 const waitDelay = 5 * time.Second
@@ -161,9 +165,18 @@ func (b *build) fromCache(tc *toolchain, srcIdx int32, srcHash, dk Hash, objAbs 
 
 // compileUnit runs the compiler for one unit in the project root, with
 // relative paths, to temp files that are renamed into place on success.
+// The temp files are written in the build directory's tmpDir, not beside
+// the object: the object directories are watched (a deleted object must
+// end the fast path), and a compiler writing its object and depfile there
+// would send the watch a dozen events per unit, each a wakeup of the
+// daemon; renamed in, an object costs one.
 func (b *build) compileUnit(c *unitCheck, srcIdx int32, src *curFile, dk Hash, objAbs string, total int) {
 	unit := c.unit
-	objRel := b.rel(objAbs)
+	tmpBase := filepath.Join(b.buildDir, tmpDir, filepath.Base(objAbs))
+	if err := b.mkdirFor(tmpBase); err != nil {
+		b.fail(unit, "", fmt.Errorf("create %s: %w", filepath.Dir(tmpBase), err), total)
+		return
+	}
 	var (
 		rec     *unitRec
 		entries []depEntry
@@ -176,9 +189,9 @@ func (b *build) compileUnit(c *unitCheck, srcIdx int32, src *curFile, dk Hash, o
 	// so the second compile can be verified by stat alone.
 	for attempt := 0; ; attempt++ {
 		suffix := fmt.Sprintf(".%d-%d", os.Getpid(), b.e.tmpSeq.Add(1))
-		tmpO, tmpD := objRel+suffix+".tmp", objRel+suffix+".d"
-		tmpOAbs = objAbs + suffix + ".tmp"
-		tmpDAbs := objAbs + suffix + ".d"
+		tmpOAbs = tmpBase + suffix + ".tmp"
+		tmpDAbs := tmpBase + suffix + ".d"
+		tmpO, tmpD := b.rel(tmpOAbs), b.rel(tmpDAbs)
 		out.Reset()
 		start := time.Now().UnixNano()
 		err := b.runCompiler(c.tc, unit, tmpO, tmpD, &out)

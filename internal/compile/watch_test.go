@@ -6,6 +6,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
 	"testing"
 )
 
@@ -167,6 +170,54 @@ func TestWatchAfterCleanBuild(t *testing.T) {
 		o := te.mustBuild(t, root, nil)
 		if strings.Join(o.cached, ",") != "src/mod_0003.c" {
 			t.Fatalf("round %d: object deleted after a clean build: compiled %v cached %v", round, o.compiled, o.cached)
+		}
+	}
+}
+
+// TestCompilesWriteOutsideObjectDirs: a compiler writes its object and
+// depfile in the build directory's temp dir and the object is renamed into
+// place, so the watched object directory gets one event per compiled unit,
+// not one per write.
+func TestCompilesWriteOutsideObjectDirs(t *testing.T) {
+	root := t.TempDir()
+	genProject(t, root, 6)
+	te := newEnv(t, 0)
+	te.mustBuild(t, root, nil)
+	objDir := filepath.Join(root, "build", "obj", "src")
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		t.Skip("no inotify:", err)
+	}
+	defer w.Close()
+	if err := w.Add(objDir); err != nil {
+		t.Fatal(err)
+	}
+	units := []string{"mod_0001.c", "mod_0002.c", "mod_0003.c"}
+	for _, u := range units {
+		replaceInFile(t, filepath.Join(root, "src", u), "_salt = 0u;", "_salt = 5u;")
+	}
+	if o := te.mustBuild(t, root, nil); len(o.compiled) != len(units) {
+		t.Fatalf("compiled %v", o.compiled)
+	}
+	// A marker file's event comes after every event of the build.
+	marker := filepath.Join(objDir, "zz-marker")
+	writeFile(t, marker, "")
+	var events []string
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-w.Events:
+			if ev.Name == marker {
+				if len(events) > len(units) {
+					t.Fatalf("%d events in the object directory for %d compiles:\n%s", len(events), len(units), strings.Join(events, "\n"))
+				}
+				return
+			}
+			events = append(events, ev.String())
+		case err := <-w.Errors:
+			t.Fatal(err)
+		case <-deadline:
+			t.Fatal("no event for the marker file")
 		}
 	}
 }
