@@ -21,11 +21,12 @@ type Map struct {
 
 	hits, misses atomic.Int64
 
-	mu    sync.RWMutex // guards the fields below
-	m     map[string][]byte
-	bytes int64    // sum of len(key)+len(value) over m
-	f     *os.File // the log opened O_APPEND; nil in memory-only mode
-	werr  error    // the last write error, reported by Err
+	mu      sync.RWMutex // guards the fields below
+	m       map[string][]byte
+	bytes   int64    // sum of len(key)+len(value) over m
+	f       *os.File // the log opened O_APPEND; nil in memory-only mode
+	werr    error    // the last write error, reported by Err
+	records int      // records in the log file
 }
 
 // NewMemoryMap returns a Map that is never written to disk.
@@ -55,14 +56,13 @@ func OpenMap(name, path string) (*Map, LoadReport) {
 		mp.bytes += int64(len(k) + len(v))
 	}
 	rep.Entries = len(mp.m)
-	// Recompact when dead records outnumber live ones by 2:1, so the log
-	// stays within a small multiple of the live data (ninja's deps log uses
-	// the same rule of thumb); small logs are left alone.
-	if rep.Records > 1000 && rep.Records > 3*len(mp.m) || size == 0 {
+	mp.records = rep.Records
+	if mp.needsCompaction() || size == 0 {
 		if _, err := writeCompacted(path, mp.m); err != nil {
 			rep.Warning = fmt.Errorf("cache %s: %w", name, err)
 		} else {
 			rep.Compacted = size > 0
+			mp.records = len(mp.m)
 		}
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
@@ -149,7 +149,48 @@ func (mp *Map) appendLocked(op byte, key string, value []byte) error {
 		mp.werr = fmt.Errorf("cache %s: append to %s: %w", mp.name, mp.path, err)
 		return mp.werr
 	}
+	mp.records++
+	if mp.needsCompaction() {
+		mp.compactLocked()
+	}
 	return nil
+}
+
+// needsCompaction says when to rewrite the log with live entries only: when
+// dead records outnumber live ones by 2:1, so the log stays within a small
+// multiple of the live data (ninja's deps log uses the same rule of thumb);
+// small logs are left alone.
+func (mp *Map) needsCompaction() bool {
+	return mp.records > 1000 && mp.records > 3*len(mp.m)
+}
+
+// compactLocked rewrites the log while the map is open (temp file +
+// rename) and appends to the new file from then on. A daemon rewriting a
+// cache entry again and again (a header every unit includes, edited and
+// rebuilt) would otherwise grow its log by megabytes per build until the
+// next start. If it fails, the old log stays in use, and the next attempt
+// waits until the log has doubled.
+//
+// A second process appending to the same log (the other instance during a
+// rolling restart) keeps writing to the replaced file until it exits, so
+// its entries written after the rewrite are lost: a cache miss later,
+// never a damaged log. Compaction at load has always had that property.
+func (mp *Map) compactLocked() {
+	if _, err := writeCompacted(mp.path, mp.m); err != nil {
+		mp.records *= 2 // not again before the log has doubled
+		return
+	}
+	f, err := os.OpenFile(mp.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		// The new log is complete; appends go on to the replaced file
+		// and would be lost at the next load, so stop persisting.
+		mp.werr = fmt.Errorf("cache %s: reopen %s after compaction: %w; keeping it in memory only", mp.name, mp.path, err)
+		mp.f.Close()
+		mp.f = nil
+		return
+	}
+	mp.f.Close()
+	mp.f, mp.records = f, len(mp.m)
 }
 
 // Range calls fn for each entry until fn returns false. fn must not call
