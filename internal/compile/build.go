@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -174,6 +175,10 @@ func (b *build) toolchainFor(unit string) *toolchain {
 func (b *build) run() (*Result, error) {
 	st := b.st
 	res := &Result{Output: b.outAbs, Units: len(b.units), CompileCommands: b.ccPath}
+	if !st.tmpSwept {
+		b.sweepTmp()
+		st.tmpSwept = true
+	}
 	if st.objDir != b.objDir {
 		for u, r := range st.units {
 			r.setObj(b.objPath(u))
@@ -404,4 +409,40 @@ func (b *build) diagnostics() string {
 		sb.WriteString(b.output[u])
 	}
 	return sb.String()
+}
+
+// sweepTmp removes what compiles of dead processes left in the temp dir (a
+// daemon killed while compiling). Files of live processes stay: the other
+// instance of the daemon during a rolling restart may be writing them.
+func (b *build) sweepTmp() {
+	dir := filepath.Join(b.buildDir, tmpDir)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, ent := range ents {
+		if pid := tmpOwner(ent.Name()); pid > 0 && pid != os.Getpid() && !processExists(pid) {
+			os.Remove(filepath.Join(dir, ent.Name()))
+		}
+	}
+}
+
+// tmpOwner is the PID in a compile's temp file name,
+// <object>.<pid>-<seq>.tmp or .d (see compileUnit), or 0.
+func tmpOwner(name string) int {
+	ext := filepath.Ext(name)
+	if ext != ".tmp" && ext != ".d" {
+		return 0
+	}
+	rest := strings.TrimSuffix(name, ext)
+	pidSeq := rest[strings.LastIndexByte(rest, '.')+1:]
+	pid, _, ok := strings.Cut(pidSeq, "-")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(pid)
+	if err != nil {
+		return 0
+	}
+	return n
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -392,6 +394,44 @@ func TestCleanBuildReusesObjectFiles(t *testing.T) {
 	}
 	if !bytes.Equal(libAfter, libBefore) {
 		t.Error("the old library's file was written to")
+	}
+}
+
+// TestDeadCompilesTempFilesAreSwept: temp files that a killed daemon's
+// compiles left in the build directory are removed by the next daemon's
+// first build of the project; those of a live process stay.
+func TestDeadCompilesTempFilesAreSwept(t *testing.T) {
+	root := t.TempDir()
+	genProject(t, root, 3)
+	te := newEnv(t, 0)
+	te.mustBuild(t, root, nil)
+
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(root, "build", tmpDir)
+	deadO := filepath.Join(tmp, fmt.Sprintf("mod_0001.c.o.%d-7.tmp", dead.Process.Pid))
+	deadD := filepath.Join(tmp, fmt.Sprintf("mod_0001.c.o.%d-7.d", dead.Process.Pid))
+	live := filepath.Join(tmp, fmt.Sprintf("mod_0002.c.o.%d-9.tmp", os.Getppid()))
+	other := filepath.Join(tmp, "notes.txt")
+	for _, p := range []string{deadO, deadD, live, other} {
+		writeFile(t, p, "x")
+	}
+
+	// A new engine on the same caches: a restarted daemon.
+	te.close()
+	te2 := openEnv(t, te.cacheDir, 0)
+	te2.mustBuild(t, root, nil)
+	for _, p := range []string{deadO, deadD} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left behind: %v", filepath.Base(p), err)
+		}
+	}
+	for _, p := range []string{live, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", filepath.Base(p), err)
+		}
 	}
 }
 

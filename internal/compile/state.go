@@ -97,6 +97,9 @@ type projectState struct {
 	// groupsOff the partial-link settings that failed here (group.go).
 	groups    map[string]groupRec
 	groupsOff Hash
+	// tmpSwept is set once this daemon removed dead processes' temp files
+	// from the build directory (build.sweepTmp).
+	tmpSwept bool
 
 	curBuf     []curFile // reused by each build's view
 	changedBuf []bool    // likewise
