@@ -276,6 +276,16 @@ func (b *build) partialLink(tool compiler, g *linkGroup) error {
 	return nil
 }
 
+// dropGroups removes the link groups' objects of a project now linked from
+// its units' objects (it shrank below groupMinUnits, or its settings
+// changed), so that no stale group lies in the build directory.
+func (b *build) dropGroups() {
+	if err := os.RemoveAll(filepath.Join(b.buildDir, "link")); err != nil {
+		b.e.log.Warn("stale link groups not removed", "dir", filepath.Join(b.buildDir, "link"), "err", err)
+	}
+	b.st.groups = nil
+}
+
 // sweepGroups removes the objects of groups that are no longer among
 // groups: those this daemon made, or, the first time it links the project,
 // every object in the group directory.

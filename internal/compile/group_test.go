@@ -176,6 +176,31 @@ func TestLinkGroupFallback(t *testing.T) {
 	}
 }
 
+// TestGroupsDroppedBelowThreshold: a project that shrinks below
+// groupMinUnits is linked from its objects, and its group objects go.
+func TestGroupsDroppedBelowThreshold(t *testing.T) {
+	root := t.TempDir()
+	genProject(t, root, groupMinUnits+2)
+	te := newEnv(t, 0)
+	te.mustBuild(t, root, nil)
+	if len(groupObjectsIn(t, root)) == 0 {
+		t.Fatal("no link groups to begin with")
+	}
+	for i := range 10 {
+		os.Remove(filepath.Join(root, "src", fmt.Sprintf("mod_%04d.c", 50+i)))
+	}
+	o := te.mustBuild(t, root, nil)
+	if !o.linked || o.res.Units >= groupMinUnits {
+		t.Fatalf("linked %v with %d units", o.linked, o.res.Units)
+	}
+	if _, err := os.Stat(filepath.Join(root, "build", "link")); !os.IsNotExist(err) {
+		t.Fatalf("build/link still there: %v", err)
+	}
+	if !strings.Contains(nmDynamic(t, o.res.Output), "mod_0001_run") {
+		t.Fatal("library not linked from the objects")
+	}
+}
+
 // TestNoGroupsForPerInputOptions: options that work per input section or
 // object, LTO, static libraries and small projects link from the objects.
 func TestNoGroupsForPerInputOptions(t *testing.T) {

@@ -165,6 +165,7 @@ func (b *build) runLink(tool compiler) error {
 	settings := b.groupSettings(tool)
 	groups := b.groupObjects(tool, settings)
 	if groups == nil {
+		b.dropGroups()
 		return b.linkFrom(tool, b.unitObjects())
 	}
 	err := b.linkFrom(tool, groups)
