@@ -220,8 +220,16 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	}
 	b.st = e.stateFor(root)
 	res, err := b.run()
-	if derr := b.spares.discard(); derr != nil {
-		e.log.Warn("old build directory not removed", "dir", b.spares.dir, "err", derr)
+	if b.spares != nil {
+		if derr := b.spares.discard(); derr != nil {
+			e.log.Warn("old build directory not removed", "dir", b.spares.dir, "err", derr)
+		}
+		// The old directories' watches end with them: have those events
+		// read now, so that settleFast watches the new directories in
+		// this build rather than leave that to the next one.
+		if e.watch != nil {
+			e.watch.sync()
+		}
 	}
 	res.ElapsedSeconds = time.Since(start).Seconds()
 	e.settleFast(root, req, b.st, b, res, err)

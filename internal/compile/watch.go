@@ -338,7 +338,19 @@ func (e *Engine) settleFast(root string, req Request, st *projectState, b *build
 	wt.mu.Lock()
 	defer wt.mu.Unlock()
 	fs.outDirty = false
-	fs.ok = !grew && serr == nil && synced
+	// A directory removed before the sync (the old build directory of a
+	// clean build, removed at its end) drops out of the watch when the
+	// sync reads its event, after watchDirs took it for watched: then the
+	// directory that replaced it is not watched, and the next build must
+	// be a full one, which watches it.
+	still := true
+	for dir := range inputs {
+		still = still && fs.dirs[dir]
+	}
+	for dir := range outputs {
+		still = still && fs.outDirs[dir]
+	}
+	fs.ok = !grew && still && serr == nil && synced
 	fs.sig, fs.result, fs.outStat = requestSig(req), *res, out
 }
 
