@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -146,7 +147,18 @@ func (wt *watcher) run() {
 	}
 }
 
+// Test hooks, nil outside tests: hookEvent runs before the watch handles
+// an event, hookSettle before settleFast's sync.
+var hookEvent, hookSettle atomic.Pointer[func()]
+
+func runHook(h *atomic.Pointer[func()]) {
+	if f := h.Load(); f != nil {
+		(*f)()
+	}
+}
+
 func (wt *watcher) event(ev fsnotify.Event) {
+	runHook(&hookEvent)
 	dir := filepath.Dir(ev.Name)
 	wt.mu.Lock()
 	defer wt.mu.Unlock()
@@ -333,6 +345,7 @@ func (e *Engine) settleFast(root string, req Request, st *projectState, b *build
 	if _, ok := e.watchDirs(fs, outputs, true); !ok {
 		return
 	}
+	runHook(&hookSettle)
 	synced := wt.sync()
 	out, serr := statPath(res.Output)
 	wt.mu.Lock()

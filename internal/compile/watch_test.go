@@ -221,3 +221,49 @@ func TestCompilesWriteOutsideObjectDirs(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchReadsRemovalLate replays, deterministically, how a loaded machine
+// once armed the fast path with an unwatched object directory: the watch
+// reads the removal of a clean build's old directory only during the next
+// build's settle, after watchDirs took the old entry for the new
+// directory. The fast path must stay off until a build watches the new
+// directory, so an object deleted afterwards is still restored.
+func TestWatchReadsRemovalLate(t *testing.T) {
+	root := t.TempDir()
+	genProject(t, root, 3)
+	backdate(t, root)
+	te := newEnv(t, 0)
+	for range 3 {
+		te.mustBuild(t, root, nil)
+	}
+
+	// Hold every event from the clean build on, until the second settle
+	// (the clean build's own is the first; its syncs time out).
+	release := make(chan struct{})
+	var settles atomic.Int32
+	hold := func() { <-release }
+	free := func() {
+		if settles.Add(1) == 2 {
+			close(release)
+		}
+	}
+	hookEvent.Store(&hold)
+	hookSettle.Store(&free)
+	t.Cleanup(func() { hookEvent.Store(nil); hookSettle.Store(nil) })
+
+	te.mustBuild(t, root, func(r *Request) { r.Clean = true })
+	te.mustBuild(t, root, nil) // full: the request differs from the clean one
+	hookEvent.Store(nil)
+	hookSettle.Store(nil)
+
+	for range 3 {
+		te.mustBuild(t, root, nil)
+	}
+	if err := os.Remove(filepath.Join(root, "build", "obj", "src", "mod_0001.c.o")); err != nil {
+		t.Fatal(err)
+	}
+	o := te.mustBuild(t, root, nil)
+	if strings.Join(o.cached, ",") != "src/mod_0001.c" {
+		t.Fatalf("deleted object not restored: compiled %v cached %v", o.compiled, o.cached)
+	}
+}
