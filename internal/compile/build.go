@@ -413,8 +413,15 @@ func (b *build) diagnostics() string {
 
 // sweepTmp removes what compiles of dead processes left in the temp dir (a
 // daemon killed while compiling). Files of live processes stay: the other
-// instance of the daemon during a rolling restart may be writing them.
+// instance of the daemon during a rolling restart may be writing them. It
+// also removes the old build directory a clean build killed halfway left
+// (unless this build is a clean one, which is using it).
 func (b *build) sweepTmp() {
+	if b.spares == nil {
+		if err := os.RemoveAll(recycleDir(b.buildDir)); err != nil {
+			b.e.log.Warn("old build directory not removed", "dir", recycleDir(b.buildDir), "err", err)
+		}
+	}
 	dir := filepath.Join(b.buildDir, tmpDir)
 	ents, err := os.ReadDir(dir)
 	if err != nil {

@@ -398,8 +398,9 @@ func TestCleanBuildReusesObjectFiles(t *testing.T) {
 }
 
 // TestDeadCompilesTempFilesAreSwept: temp files that a killed daemon's
-// compiles left in the build directory are removed by the next daemon's
-// first build of the project; those of a live process stay.
+// compiles left in the build directory, and the old build directory of a
+// clean build it did not finish, are removed by the next daemon's first
+// build of the project; temp files of a live process stay.
 func TestDeadCompilesTempFilesAreSwept(t *testing.T) {
 	root := t.TempDir()
 	genProject(t, root, 3)
@@ -418,6 +419,9 @@ func TestDeadCompilesTempFilesAreSwept(t *testing.T) {
 	for _, p := range []string{deadO, deadD, live, other} {
 		writeFile(t, p, "x")
 	}
+	// And the old build directory of a clean build killed halfway.
+	old := recycleDir(filepath.Join(root, "build"))
+	writeFile(t, filepath.Join(old, "obj", "src", "mod_0001.c.o"), "x")
 
 	// A new engine on the same caches: a restarted daemon.
 	te.close()
@@ -432,6 +436,9 @@ func TestDeadCompilesTempFilesAreSwept(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s removed: %v", filepath.Base(p), err)
 		}
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("old build directory left behind: %v", err)
 	}
 }
 
