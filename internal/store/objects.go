@@ -172,7 +172,9 @@ func (o *Objects) overwrite(id, spare string) error {
 		return err
 	}
 	defer in.Close()
-	f, err := os.OpenFile(spare, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+	// O_NOFOLLOW: never write through a symlink; O_NONBLOCK: never wait
+	// on a FIFO that took the spare's name.
+	f, err := os.OpenFile(spare, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return errNotSpare
 	}

@@ -93,6 +93,18 @@ func TestCopyToReusing(t *testing.T) {
 		t.Fatalf("hard-linked file overwritten: %q", b)
 	}
 
+	// A FIFO as spare (a name taken after the spares were listed): no
+	// hang waiting for a reader, a plain copy.
+	fifo := filepath.Join(dir, "fifo.o")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dst5 := filepath.Join(dir, "new5.o")
+	if err := o.CopyToReusing("abcdef", dst5, fifo); err != nil {
+		t.Fatal(err)
+	}
+	check(dst5)
+
 	// No spare: a plain copy.
 	dst4 := filepath.Join(dir, "new4.o")
 	if err := o.CopyToReusing("abcdef", dst4, ""); err != nil {
