@@ -91,6 +91,23 @@ func TestBuildExamplesThroughDaemons(t *testing.T) {
 	if err != nil || !bytes.Contains(cc, []byte("src/polygon.c")) {
 		t.Fatalf("compile_commands.json: %v", err)
 	}
+
+	// The compilation daemon's /metrics count its work: the four projects'
+	// units compiled and their outputs linked.
+	metrics := e.MustRun("metrics", "compilation").Stdout
+	for _, want := range []string{
+		`jmake_compiles_total{daemon="compilation"} `,
+		`jmake_links_total{daemon="compilation"} 4`,
+		`jmake_partial_links_total{daemon="compilation"} 0`,
+		`jmake_watched_noops_total{daemon="compilation"} `,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("jmake metrics compilation lacks %q", want)
+		}
+	}
+	if strings.Contains(metrics, `jmake_compiles_total{daemon="compilation"} 0`) {
+		t.Error("jmake_compiles_total is 0 after four builds")
+	}
 	e.MustRun("stop")
 }
 

@@ -351,6 +351,20 @@ type Stats struct {
 	Builds       store.Stats `json:"builds"`
 }
 
+// Counters are the engine's work counts since it started; reading them is
+// cheap, unlike CacheStats, which walks the object store.
+type Counters struct {
+	Compiles, Links, GroupLinks, WatchedNoops, FilesHashed int64
+}
+
+// Counters returns the engine's work counts.
+func (e *Engine) Counters() Counters {
+	return Counters{
+		Compiles: e.compiles.Load(), Links: e.links.Load(), GroupLinks: e.groupLinks.Load(),
+		WatchedNoops: e.watchedNoops.Load(), FilesHashed: e.filesHashed.Load(),
+	}
+}
+
 // CacheStats returns the caches' sizes and the hit, miss and compile counts.
 // Counting objects walks the object directory.
 func (e *Engine) CacheStats() Stats {

@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/jmake/jmake/internal/pidfile"
 	"github.com/jmake/jmake/internal/settings"
 	"github.com/jmake/jmake/internal/store"
@@ -163,6 +165,16 @@ func (d *Daemon) AddCache(c Cache) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.caches = append(d.caches, c)
+}
+
+// AddCollector registers more metrics in the daemon's /metrics registry.
+func (d *Daemon) AddCollector(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := d.metrics.reg.Register(c); err != nil {
+			return fmt.Errorf("%s: metrics: %w", d.opts.Name, err)
+		}
+	}
+	return nil
 }
 
 // CacheDir is this daemon's persistent cache directory.
