@@ -22,8 +22,14 @@ type Objects struct {
 	dir      string
 	maxBytes int64
 
-	mu   sync.Mutex // guards size
-	size int64      // approximate bytes stored; -1 until first counted
+	// The store's size, counted by a walk of the directory at the first
+	// Stats or Trim and kept up to date by this process's puts, trims and
+	// clears, so that a /metrics scrape does not walk a million files.
+	// Another process writing the same store (the other instance during a
+	// rolling restart) makes them approximate until the next Trim.
+	mu      sync.Mutex // guards size and entries
+	size    int64      // bytes stored; -1 until first counted
+	entries int        // objects stored; -1 until first counted
 }
 
 // OpenObjects opens (creating) an object store. maxBytes <= 0 means no limit.
@@ -31,7 +37,7 @@ func OpenObjects(dir string, maxBytes int64) (*Objects, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("object store: %w", err)
 	}
-	return &Objects{dir: dir, maxBytes: maxBytes, size: -1}, nil
+	return &Objects{dir: dir, maxBytes: maxBytes, size: -1, entries: -1}, nil
 }
 
 // Dir is the store's root directory.
@@ -92,6 +98,7 @@ func (o *Objects) put(id string, r io.Reader) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	old, statErr := os.Lstat(dst) // an object put again replaces itself
 	if err == nil {
 		err = os.Rename(f.Name(), dst)
 	}
@@ -100,6 +107,11 @@ func (o *Objects) put(id string, r io.Reader) error {
 		return fmt.Errorf("object store: put %s: %w", id, err)
 	}
 	o.mu.Lock()
+	if statErr == nil {
+		n -= old.Size()
+	} else if o.entries >= 0 {
+		o.entries++
+	}
 	if o.size >= 0 {
 		o.size += n
 	}
@@ -237,17 +249,26 @@ func (o *Objects) list() ([]objFile, error) {
 	return out, err
 }
 
-// Stats counts the objects on disk.
+// Stats is the store's size: counted on disk the first time, then kept
+// up to date (see Objects.size).
 func (o *Objects) Stats() (ObjectStats, error) {
+	o.mu.Lock()
+	s := ObjectStats{Entries: o.entries, Bytes: o.size}
+	o.mu.Unlock()
+	if s.Entries >= 0 && s.Bytes >= 0 {
+		return s, nil
+	}
 	files, err := o.list()
-	var s ObjectStats
+	s = ObjectStats{}
 	for _, f := range files {
 		s.Entries++
 		s.Bytes += f.size
 	}
-	o.mu.Lock()
-	o.size = s.Bytes
-	o.mu.Unlock()
+	if err == nil {
+		o.mu.Lock()
+		o.size, o.entries = s.Bytes, s.Entries
+		o.mu.Unlock()
+	}
 	return s, err
 }
 
@@ -288,7 +309,7 @@ func (o *Objects) Trim() (removed int, err error) {
 		}
 	}
 	o.mu.Lock()
-	o.size = total
+	o.size, o.entries = total, len(files)-removed
 	o.mu.Unlock()
 	return removed, nil
 }
@@ -305,7 +326,7 @@ func (o *Objects) Clear() error {
 		}
 	}
 	o.mu.Lock()
-	o.size = 0
+	o.size, o.entries = 0, 0
 	o.mu.Unlock()
 	return nil
 }

@@ -112,3 +112,55 @@ func TestCopyToReusing(t *testing.T) {
 	}
 	check(dst4)
 }
+
+// TestObjectStatsKeptUpToDate: Stats walks the store once, then follows
+// puts (new and replacing), trims and clears without walking again.
+func TestObjectStatsKeptUpToDate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "objects")
+	o, err := OpenObjects(dir, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.PutBytes("aa01", make([]byte, 100))
+	want := func(entries int, bytes int64) {
+		t.Helper()
+		s, err := o.Stats()
+		if err != nil || s.Entries != entries || s.Bytes != bytes {
+			t.Fatalf("Stats = %+v, %v; want %d entries, %d bytes", s, err, entries, bytes)
+		}
+	}
+	want(1, 100) // the first Stats walks
+	o.PutBytes("bb02", make([]byte, 200))
+	o.PutBytes("aa01", make([]byte, 150)) // replaces itself
+	want(2, 350)
+
+	// A file written behind the store's back is not seen without a walk:
+	// Stats no longer walks.
+	if err := os.MkdirAll(filepath.Join(dir, "cc"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cc", "cc03"), make([]byte, 50), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want(2, 350)
+
+	// Trim walks, and recounts: 2000 bytes put over a 1000-byte limit.
+	o.PutBytes("dd04", make([]byte, 1600))
+	if _, err := o.Trim(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := o.list()
+	var total int64
+	for _, f := range files {
+		total += f.size
+	}
+	want(len(files), total)
+	if total > 900 {
+		t.Fatalf("trim left %d bytes over a 1000-byte limit", total)
+	}
+
+	if err := o.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	want(0, 0)
+}
