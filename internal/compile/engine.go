@@ -351,8 +351,8 @@ type Stats struct {
 	Builds       store.Stats `json:"builds"`
 }
 
-// Counters are the engine's work counts since it started; reading them is
-// cheap, unlike CacheStats, which walks the object store.
+// Counters are the engine's work counts since it started: CacheStats
+// without the caches' sizes.
 type Counters struct {
 	Compiles, Links, GroupLinks, WatchedNoops, FilesHashed int64
 }
@@ -366,7 +366,8 @@ func (e *Engine) Counters() Counters {
 }
 
 // CacheStats returns the caches' sizes and the hit, miss and compile counts.
-// Counting objects walks the object directory.
+// The first call walks the object directory to count it (see
+// store.Objects.Stats).
 func (e *Engine) CacheStats() Stats {
 	s := Stats{
 		Hits:         e.hits.Load(),
