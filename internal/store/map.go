@@ -48,6 +48,7 @@ func OpenMap(name, path string) (*Map, LoadReport) {
 		mp.path = ""
 		return mp, rep
 	}
+	removeStaleTemps(path)
 	size, err := readLog(path, mp.m, &rep)
 	if err != nil {
 		rep.Warning = fmt.Errorf("cache %s: %w", name, err)
@@ -74,6 +75,18 @@ func OpenMap(name, path string) (*Map, LoadReport) {
 	}
 	rep.Elapsed = time.Since(start)
 	return mp, rep
+}
+
+// removeStaleTemps removes the temp files of rewrites of the log at path
+// that a killed process left (WriteFileAtomic's ".<name>.tmp-*"). One
+// younger than a minute may be another instance's rewrite in progress.
+func removeStaleTemps(path string) {
+	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))
+	for _, t := range temps {
+		if fi, err := os.Lstat(t); err == nil && time.Since(fi.ModTime()) > time.Minute {
+			os.Remove(t)
+		}
+	}
 }
 
 // Name is the cache's name as it appears in statistics.

@@ -184,6 +184,32 @@ func TestMapCompactsWhileOpen(t *testing.T) {
 	}
 }
 
+// TestMapRemovesStaleRewriteTemps: a rewrite's temp file left by a killed
+// process goes at the next load; a fresh one (another instance's rewrite
+// in progress) stays.
+func TestMapRemovesStaleRewriteTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.log")
+	stale, fresh := filepath.Join(dir, ".m.log.tmp-111"), filepath.Join(dir, ".m.log.tmp-222")
+	for _, p := range []string{stale, fresh} {
+		if err := os.WriteFile(p, []byte("half a log"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := OpenMap("m", path)
+	defer m.Close()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temp file kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("fresh temp file removed: %v", err)
+	}
+}
+
 // Two processes appending to one log at once (as two instances of a daemon
 // during a rolling restart) leave a log whose every record is whole.
 func TestMapTwoWriters(t *testing.T) {
