@@ -453,3 +453,9 @@ func tmpOwner(name string) int {
 	}
 	return n
 }
+
+// processExists reports whether a process with this PID exists.
+func processExists(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
+}

@@ -41,6 +41,7 @@ import (
 
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/watch"
 )
 
 // Options configure an Engine. Nil maps are replaced by in-memory ones, and a
@@ -85,9 +86,10 @@ type Engine struct {
 	manifestMu sync.Mutex
 
 	// watch, when not nil, lets a no-op build answer without a stat; fast
-	// holds each project's part in it, guarded by watch.mu.
-	watch *watcher
-	fast  map[string]*fastState
+	// holds each project's part in it.
+	watch  *watch.Watcher
+	fastMu sync.Mutex // guards fast
+	fast   map[string]*fastState
 
 	hits, misses, compiles, links, groupLinks, filesHashed, watchedNoops atomic.Int64
 	tmpSeq                                                               atomic.Int64 // makes temp file names unique
@@ -123,7 +125,7 @@ func New(opts Options) *Engine {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	if !opts.NoWatch {
-		wt, err := newWatcher(opts.WatchDir)
+		wt, err := watch.New(opts.WatchDir)
 		if err != nil {
 			e.log.Warn("no file watcher: every build will stat its inputs", "err", err)
 		} else {
@@ -159,6 +161,11 @@ type Result struct {
 	Explain         []string `json:"explain,omitempty"`     // why each unit (and the link) was not up to date
 	CompileCommands string   `json:"compile_commands"`      // absolute path of compile_commands.json
 	Diagnostics     string   `json:"diagnostics,omitempty"` // compiler and linker output, verbatim
+	// InputDirs and OutputDirs are the directories the build read from
+	// (sources, headers, compilers) and wrote to: nothing outside them
+	// can change what a no-op answers. Absolute, sorted; set on success.
+	InputDirs  []string `json:"input_dirs,omitempty"`
+	OutputDirs []string `json:"output_dirs,omitempty"`
 }
 
 // Event reports progress: a unit compiled or failed ("compile"), restored
@@ -228,11 +235,14 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 		// read now, so that settleFast watches the new directories in
 		// this build rather than leave that to the next one.
 		if e.watch != nil {
-			e.watch.sync()
+			e.watch.Sync()
 		}
 	}
 	res.ElapsedSeconds = time.Since(start).Seconds()
-	e.settleFast(root, req, b.st, b, res, err)
+	if err == nil && res != nil {
+		b.recordDirs(res)
+	}
+	e.settleFast(root, req, res, err)
 	b.emit(Event{Kind: "done", Done: res.UpToDate + res.Compiled + res.Cached, Total: res.Units})
 	if err == nil {
 		e.log.Debug("build done", "root", root, "units", res.Units, "compiled", res.Compiled,

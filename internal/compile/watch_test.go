@@ -4,12 +4,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"testing"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/jmake/jmake/internal/watch"
 )
 
 // The watched fast path answers a no-op without stats, and never hides a
@@ -26,10 +27,10 @@ func TestWatchedFastPath(t *testing.T) {
 	// by the watch.
 	te.mustBuild(t, root, nil)
 	fast := func() bool {
-		te.e.watch.mu.Lock()
-		defer te.e.watch.mu.Unlock()
+		te.e.fastMu.Lock()
 		fs := te.e.fast[root]
-		return fs != nil && fs.ok && !fs.dirty && !fs.outDirty
+		te.e.fastMu.Unlock()
+		return fs != nil && fs.set.Quiet()
 	}
 	if !fast() {
 		t.Fatal("fast path not armed after two builds")
@@ -83,66 +84,6 @@ func TestWatchedFastPath(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(root, "build", "compile_commands.json")); err != nil {
 			t.Fatalf("%s: compile_commands.json: %v", step.name, err)
 		}
-	}
-}
-
-// A daemon killed with -9 leaves its cookie directory behind; the next
-// engine on the same cache directory removes those of dead processes and
-// leaves live ones alone.
-func TestCookieDirsOfDeadProcessesAreRemoved(t *testing.T) {
-	parent := t.TempDir()
-	dead := filepath.Join(parent, "999999999")
-	live := filepath.Join(parent, "1") // init, always alive
-	os.MkdirAll(dead, 0o700)
-	os.MkdirAll(live, 0o700)
-	dir, err := cookieDir(parent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dead); !os.IsNotExist(err) {
-		t.Error("cookie directory of a dead process left in place")
-	}
-	if _, err := os.Stat(live); err != nil {
-		t.Error("cookie directory of a live process removed")
-	}
-	if filepath.Dir(dir) != parent {
-		t.Errorf("cookie dir %s not under %s", dir, parent)
-	}
-}
-
-// TestCookiesAreReused: syncs touch kept cookie files rather than creating
-// new ones, concurrent syncs each get their own, and all of them succeed.
-func TestCookiesAreReused(t *testing.T) {
-	wt, err := newWatcher(t.TempDir())
-	if err != nil {
-		t.Skip("no inotify:", err)
-	}
-	defer wt.close()
-	for i := range 20 {
-		if !wt.sync() {
-			t.Fatalf("sync %d failed", i)
-		}
-	}
-	if ents, _ := os.ReadDir(wt.cookieDir); len(ents) != 1 {
-		t.Fatalf("%d cookie files after 20 syncs one after the other, want 1", len(ents))
-	}
-	var wg sync.WaitGroup
-	var failed atomic.Int32
-	for range 8 {
-		wg.Go(func() {
-			for range 20 {
-				if !wt.sync() {
-					failed.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if failed.Load() != 0 {
-		t.Fatalf("%d concurrent syncs failed", failed.Load())
-	}
-	if ents, _ := os.ReadDir(wt.cookieDir); len(ents) > 8 {
-		t.Fatalf("%d cookie files for 8 concurrent syncers", len(ents))
 	}
 }
 
@@ -247,14 +188,14 @@ func TestWatchReadsRemovalLate(t *testing.T) {
 			close(release)
 		}
 	}
-	hookEvent.Store(&hold)
-	hookSettle.Store(&free)
-	t.Cleanup(func() { hookEvent.Store(nil); hookSettle.Store(nil) })
+	watch.HookEvent.Store(&hold)
+	watch.HookSettle.Store(&free)
+	t.Cleanup(func() { watch.HookEvent.Store(nil); watch.HookSettle.Store(nil) })
 
 	te.mustBuild(t, root, func(r *Request) { r.Clean = true })
 	te.mustBuild(t, root, nil) // full: the request differs from the clean one
-	hookEvent.Store(nil)
-	hookSettle.Store(nil)
+	watch.HookEvent.Store(nil)
+	watch.HookSettle.Store(nil)
 
 	for range 3 {
 		te.mustBuild(t, root, nil)
@@ -265,5 +206,36 @@ func TestWatchReadsRemovalLate(t *testing.T) {
 	o := te.mustBuild(t, root, nil)
 	if strings.Join(o.cached, ",") != "src/mod_0001.c" {
 		t.Fatalf("deleted object not restored: compiled %v cached %v", o.compiled, o.cached)
+	}
+}
+
+// A unit removed with its directory leaves that directory out of the
+// build's inputs: the fast path comes back, where it once stayed off for
+// good because the gone directory could not be watched.
+func TestWatchAfterRemovedDir(t *testing.T) {
+	root := t.TempDir()
+	genProject(t, root, 3)
+	te := newEnv(t, 0)
+	extra := filepath.Join(root, "src", "extra")
+	if err := os.MkdirAll(extra, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(extra, "extra.c"), "int extra(void) { return 1; }\n")
+	te.mustBuild(t, root, nil)
+	if err := os.RemoveAll(extra); err != nil {
+		t.Fatal(err)
+	}
+	o := te.mustBuild(t, root, nil)
+	for _, d := range o.res.InputDirs {
+		if d == extra {
+			t.Fatalf("input dirs list the removed %s: %v", extra, o.res.InputDirs)
+		}
+	}
+	before := te.e.CacheStats().WatchedNoops
+	for range 3 {
+		te.mustBuild(t, root, nil)
+	}
+	if te.e.CacheStats().WatchedNoops == before {
+		t.Fatal("no no-op answered by the watch after a directory was removed")
 	}
 }
