@@ -87,6 +87,24 @@ func TestBuildExamplesThroughDaemons(t *testing.T) {
 	if !rep.Success || rep.Compiled != 0 || rep.Cached != 0 || rep.Units != 3 || len(rep.Stages) != 3 {
 		t.Fatalf("no-op build: %+v", rep)
 	}
+	// The next ones are answered by the orchestrator's watch alone (the
+	// second would be, unless a loaded machine delays the watch's cookie).
+	var om string
+	for range 3 {
+		rep, _ = buildJSON(t, e, filepath.Join(ex, "c", "lib"))
+		if !rep.Success || rep.Compiled != 0 || rep.Units != 3 {
+			t.Fatalf("no-op build: %+v", rep)
+		}
+		om = e.MustRun("metrics", "orchestrator").Stdout
+		if strings.Contains(om, `jmake_watched_noops_total{daemon="orchestrator"} `) &&
+			!strings.Contains(om, `jmake_watched_noops_total{daemon="orchestrator"} 0`) {
+			break
+		}
+	}
+	if !strings.Contains(om, `jmake_watched_noops_total{daemon="orchestrator"} `) ||
+		strings.Contains(om, `jmake_watched_noops_total{daemon="orchestrator"} 0`) {
+		t.Errorf("the orchestrator answered no no-op from its watch:\n%s", om)
+	}
 	cc, err := os.ReadFile(filepath.Join(ex, "c", "lib", "build", "compile_commands.json"))
 	if err != nil || !bytes.Contains(cc, []byte("src/polygon.c")) {
 		t.Fatalf("compile_commands.json: %v", err)

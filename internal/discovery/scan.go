@@ -22,6 +22,10 @@ type Scan struct {
 	Headers    []string `json:"headers"`
 	Other      int      `json:"other"` // files of any other kind, counted only
 	Dirs       int      `json:"dirs"`  // directories walked, root included
+	// Walked names those directories, relative and slash-separated ("."
+	// for the root): a watch over them sees every file added, removed or
+	// renamed. Kept out of the wire reply, where the count says enough.
+	Walked []string `json:"-"`
 }
 
 // scanVersion is part of every scan record; bump it when what a scan
@@ -83,7 +87,7 @@ func (d *Discovery) ScanFiles(root string, force bool, excludes []string, buildD
 				if observed != 0 {
 					d.settleScan(key, rec, observed)
 				}
-				return cloneScan(rec.Scan), true, nil
+				return rec.result(), true, nil
 			}
 		}
 	}
@@ -103,7 +107,17 @@ func (d *Discovery) ScanFiles(root string, force bool, excludes []string, buildD
 	d.scanMem[key] = rec
 	d.scanMu.Unlock()
 	d.putJSON(d.scans, key, rec)
-	return cloneScan(rec.Scan), false, nil
+	return rec.result(), false, nil
+}
+
+// result is the record's scan, for a caller to keep.
+func (rec *scanRecord) result() Scan {
+	s := cloneScan(rec.Scan)
+	s.Walked = make([]string, len(rec.Dirs))
+	for i, d := range rec.Dirs {
+		s.Walked[i] = d.Rel
+	}
+	return s
 }
 
 // relBuildDir turns the build directory into a slash path relative to

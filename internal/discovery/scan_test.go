@@ -48,8 +48,8 @@ func TestScanFilesClassifies(t *testing.T) {
 		CPPSources: []string{"src/a.cpp", "src/x.cc", "src/y.C", "src/z.cxx"},
 		Headers:    []string{"include/p/a.h", "include/p/b.hpp", "src/impl.ipp"},
 		Other:      4, // README.md, Makefile, .clang-format, src/impl.inl
-		// root, include, include/p, src, src/deep, src/deep/er, src/gen, tests
-		Dirs: 8,
+		Dirs:       8,
+		Walked:     []string{".", "include", "include/p", "src", "src/deep", "src/deep/er", "src/gen", "tests"},
 	}
 	if fmt.Sprint(scan) != fmt.Sprint(want) {
 		t.Errorf("ScanFiles =\n %+v\nwant\n %+v", scan, want)

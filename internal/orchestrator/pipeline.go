@@ -12,16 +12,23 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/jmake/jmake/internal/watch"
 )
 
 // Files is what discovery found in a project.
 type Files struct {
 	Sources []string `json:"sources"` // C and C++ sources, relative, slash-separated
 	Headers []string `json:"headers"`
-	Cached  bool     `json:"cached"`
-	// Fingerprint identifies the lists; Unchanged says they are those of
-	// the fingerprint the caller already knows, and were left out.
+	// Dirs are the directories walked, absolute: nothing outside them can
+	// add, remove or rename a source.
+	Dirs   []string `json:"dirs,omitempty"`
+	Cached bool     `json:"cached"`
+	// Fingerprint identifies the sources and the directories walked;
+	// Unchanged says they are those of the fingerprint the caller already
+	// knows, and the lists were left out.
 	Fingerprint string `json:"fingerprint"`
 	Unchanged   bool   `json:"unchanged,omitempty"`
 }
@@ -63,6 +70,12 @@ type CompileResult struct {
 	CompileCommands string   `json:"compile_commands,omitempty"`
 	Diagnostics     string   `json:"diagnostics,omitempty"`
 	NotNoop         bool     `json:"not_noop,omitempty"` // the answer to a NoopOnly request with work to do
+	// InputDirs and OutputDirs are the directories a successful build read
+	// from and wrote to (absolute): a watch over them, the project's root
+	// and discovery's Dirs sees every change that could make the next
+	// build do anything.
+	InputDirs  []string `json:"input_dirs,omitempty"`
+	OutputDirs []string `json:"output_dirs,omitempty"`
 }
 
 // Event is a progress event of a build, as streamed to the CLI.
@@ -106,9 +119,17 @@ type Pipeline struct {
 	Setup       Configurer
 	Compilation Compiler
 
-	mu       sync.Mutex        // guards the fields below
-	last     map[string]Files  // the last discovery per project
-	compiled map[string]string // the fingerprint last sent to the compiler per project
+	// Watch, when not nil, lets a no-op build be answered without calling
+	// the stages (fast.go).
+	Watch *watch.Watcher
+
+	mu       sync.Mutex               // guards the fields below
+	last     map[string]Files         // the last discovery per project
+	compiled map[string]string        // the fingerprint last sent to the compiler per project
+	roots    map[string]chan struct{} // per project: held while it builds
+	fast     map[string]*fastBuild    // per project: its part in the fast path
+
+	watchedNoops atomic.Int64
 }
 
 // BuildRequest is one build.
@@ -164,6 +185,15 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := p.lockRoot(ctx, root)
+	if err != nil {
+		return nil, fmt.Errorf("%s: waiting for another build: %w", root, err)
+	}
+	defer unlock()
+	if res, ok := p.fastNoop(root, req, start); ok {
+		return res, nil
+	}
+	fb := p.armFast(root)
 	res := &BuildResult{Path: root}
 	fail := func(stage string, err error) (*BuildResult, error) {
 		res.ElapsedSeconds = time.Since(start).Seconds()
@@ -218,6 +248,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		res.Stages = append(res.Stages, StageTime{"compilation", 0, true})
 		res.Output, res.Units, res.UpToDate = spec.Output, spec.Units, spec.UpToDate
 		res.ElapsedSeconds = time.Since(start).Seconds()
+		fb.settle(root, files, spec, res)
 		return res, nil
 	}
 
@@ -233,6 +264,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		return fail("compilation", err)
 	}
 	res.ElapsedSeconds = time.Since(start).Seconds()
+	fb.settle(root, files, cr, res)
 	return res, nil
 }
 

@@ -100,6 +100,7 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 			Output: res.Output, Units: res.Units, Compiled: res.Compiled, Cached: res.Cached, UpToDate: res.UpToDate,
 			Linked: res.Linked, ElapsedSeconds: res.ElapsedSeconds, Explain: res.Explain,
 			CompileCommands: res.CompileCommands, Diagnostics: res.Diagnostics,
+			InputDirs: res.InputDirs, OutputDirs: res.OutputDirs,
 		}
 	}
 	if errors.Is(err, compile.ErrNotNoop) {

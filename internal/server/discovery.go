@@ -49,11 +49,15 @@ func (s *discoveryService) ScanFiles(ctx context.Context, root string, force boo
 		return orchestrator.Files{}, err
 	}
 	srcs := sources(scan)
-	fp := fingerprint(srcs)
+	fp := fingerprint(srcs, scan.Walked)
 	if known != "" && known == fp {
 		return orchestrator.Files{Cached: cached, Fingerprint: fp, Unchanged: true}, nil
 	}
-	return orchestrator.Files{Sources: srcs, Headers: scan.Headers, Cached: cached, Fingerprint: fp}, nil
+	dirs := make([]string, len(scan.Walked))
+	for i, rel := range scan.Walked {
+		dirs[i] = filepath.Join(scan.Root, filepath.FromSlash(rel))
+	}
+	return orchestrator.Files{Sources: srcs, Headers: scan.Headers, Dirs: dirs, Cached: cached, Fingerprint: fp}, nil
 }
 
 // scopeOf reads what root's jmake.toml says to scan (build dir, excludes),
@@ -85,12 +89,15 @@ func sources(scan discovery.Scan) []string {
 	return srcs
 }
 
-// fingerprint identifies a list of names.
-func fingerprint(names []string) string {
+// fingerprint identifies lists of names.
+func fingerprint(lists ...[]string) string {
 	h := sha256.New()
-	for _, n := range names {
-		h.Write([]byte(n))
-		h.Write([]byte{0})
+	for _, names := range lists {
+		for _, n := range names {
+			h.Write([]byte(n))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
@@ -154,7 +161,7 @@ func bindDiscovery(d *daemon.Daemon) error {
 		}
 		m := jsonValue(scan)
 		srcs := sources(scan)
-		m["sources"], m["cached"], m["fingerprint"] = srcs, cached, fingerprint(srcs)
+		m["sources"], m["cached"], m["fingerprint"] = srcs, cached, fingerprint(srcs, scan.Walked)
 		return m, nil
 	})
 	d.Handle("walk_dependencies", func(ctx context.Context, req *daemon.Request) (any, error) {

@@ -4,13 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jmake/jmake/internal/client"
 	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/settings"
 	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/watch"
 )
 
 // historyEntry is the last build of a project, kept in the orchestrator's
@@ -32,6 +36,18 @@ func bindOrchestrator(d *daemon.Daemon, peers Peers) error {
 	p := (&orchestrator.Remote{
 		Discovery: peers(settings.Discovery), Setup: peers(settings.Setup), Compilation: peers(settings.Compilation),
 	}).Pipeline()
+	if wt, err := watch.New(filepath.Join(d.CacheDir(), "watch")); err != nil {
+		d.Logger().Warn("no file watcher: every build will call the other daemons", "err", err)
+	} else {
+		p.Watch = wt
+		d.OnShutdown("stop the file watcher", func(context.Context) error { wt.Close(); return nil })
+	}
+	if err := d.AddCollector(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "jmake_watched_noops_total", Help: "No-op builds answered from the file watch, without calling the other daemons.",
+		ConstLabels: prometheus.Labels{"daemon": d.Name()},
+	}, func() float64 { return float64(p.WatchedNoops()) })); err != nil {
+		return err
+	}
 	history := d.Cache("history")
 	build := func(ctx context.Context, req *daemon.Request, br orchestrator.BuildRequest) (any, error) {
 		res, err := p.Build(ctx, br, func(ev orchestrator.Event) { req.Progress(ev) })

@@ -1,0 +1,126 @@
+package orchestrator
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"github.com/jmake/jmake/internal/watch"
+)
+
+// The orchestrator's fast path: a no-op build answered without calling the
+// other daemons. Each stage names the directories its answer depends on —
+// discovery the directories it walked, compilation those of every input
+// it read (sources, headers, compilers) and every output it wrote — and
+// the orchestrator watches them all, with the project's root, which holds
+// jmake.toml, the one input of setup's validation. While no event arrives
+// in any of them, the three stages would answer as they did last time:
+// discovery the same files, setup the same verdict on an unchanged
+// jmake.toml, compilation "up to date". So that answer is given here, with
+// the same warnings, and a no-op costs one round trip instead of four.
+//
+// It vouches only for what the three stages would see: a build whose last
+// run failed, or whose stages did not name their directories (a daemon
+// from before this was added), goes the full way.
+
+// fastBuild is a project's part in the fast path. Builds of a project are
+// serialized (lockRoot), and only they use its fields.
+type fastBuild struct {
+	set    *watch.Set
+	result BuildResult
+}
+
+// answersFast reports whether req may be answered from the watch: a
+// request to rescan, rebuild everything or explain needs the stages.
+func answersFast(req BuildRequest) bool {
+	return !req.ForceCompile && !req.ForceDiscovery && !req.Explain
+}
+
+// fastNoop answers a build from the watch when nothing can have changed.
+func (p *Pipeline) fastNoop(root string, req BuildRequest, start time.Time) (*BuildResult, bool) {
+	if p.Watch == nil || !answersFast(req) {
+		return nil, false
+	}
+	p.mu.Lock()
+	fb := p.fast[root]
+	p.mu.Unlock()
+	if fb == nil || !fb.set.Unchanged() {
+		return nil, false
+	}
+	res := fb.result
+	res.Compiled, res.Cached, res.UpToDate, res.Linked = 0, 0, res.Units, false
+	res.Explain, res.Diagnostics = nil, ""
+	res.Stages = []StageTime{{"discovery", 0, true}, {"setup", 0, true}, {"compilation", 0, true}}
+	res.ElapsedSeconds = time.Since(start).Seconds()
+	p.watchedNoops.Add(1)
+	return &res, true
+}
+
+// armFast is called as a full build begins: changes from now on count
+// against its result. Nil without a watch.
+func (p *Pipeline) armFast(root string) *fastBuild {
+	if p.Watch == nil {
+		return nil
+	}
+	p.mu.Lock()
+	fb := p.fast[root]
+	if fb == nil {
+		if p.fast == nil {
+			p.fast = make(map[string]*fastBuild)
+		}
+		fb = &fastBuild{set: p.Watch.NewSet()}
+		p.fast[root] = fb
+	}
+	p.mu.Unlock()
+	fb.set.Arm()
+	return fb
+}
+
+// settleFast records a successful full build and the directories its
+// stages depend on; the fast path answers the next builds if all of them
+// were watched while it ran.
+func (fb *fastBuild) settle(root string, files Files, cr CompileResult, res *BuildResult) {
+	if fb == nil {
+		return
+	}
+	if len(files.Dirs) == 0 || len(cr.InputDirs) == 0 || len(cr.OutputDirs) == 0 {
+		fb.set.Disarm()
+		return
+	}
+	inputs := map[string]bool{root: true}
+	for _, list := range [][]string{files.Dirs, cr.InputDirs} {
+		for _, d := range list {
+			inputs[filepath.Clean(d)] = true
+		}
+	}
+	outputs := make(map[string]bool, len(cr.OutputDirs))
+	for _, d := range cr.OutputDirs {
+		outputs[filepath.Clean(d)] = true
+	}
+	fb.set.Settle(inputs, outputs)
+	fb.result = *res
+}
+
+// WatchedNoops counts the builds answered by the fast path.
+func (p *Pipeline) WatchedNoops() int64 { return p.watchedNoops.Load() }
+
+// lockRoot serializes builds of one project, so that the fast path's state
+// follows the builds in order; it gives up when ctx ends.
+func (p *Pipeline) lockRoot(ctx context.Context, root string) (func(), error) {
+	p.mu.Lock()
+	if p.roots == nil {
+		p.roots = make(map[string]chan struct{})
+	}
+	ch := p.roots[root]
+	if ch == nil {
+		ch = make(chan struct{}, 1)
+		p.roots[root] = ch
+	}
+	p.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
