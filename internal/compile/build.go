@@ -31,12 +31,16 @@ type build struct {
 	objDir   string
 	outAbs   string
 	ccPath   string // compile_commands.json
-	c, cxx   *toolchain
-	linker   *toolchain // the driver that links (C++ if any unit is C++)
-	st       *projectState
-	v        *view
-	progress func(Event)
-	spares   *recycler // files of the old build directory, in a clean build
+
+	slots        chan struct{} // one token per compiler running (compileAll)
+	coresOnce    sync.Once     // yieldCores: set releaseCores once
+	releaseCores func()        // gives back the cores a compile took; nil if none ran
+	c, cxx       *toolchain
+	linker       *toolchain // the driver that links (C++ if any unit is C++)
+	st           *projectState
+	v            *view
+	progress     func(Event)
+	spares       *recycler // files of the old build directory, in a clean build
 
 	progMu sync.Mutex // serializes calls to progress
 

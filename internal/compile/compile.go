@@ -31,7 +31,8 @@ const tmpDir = ".jmake-tmp"
 // for once it is killed, in case a grandchild escaped the process group.
 const waitDelay = 5 * time.Second
 
-// compileAll compiles or restores units on b.jobs goroutines. A failing
+// compileAll compiles or restores units, running at most b.jobs compilers
+// at once. A failing
 // unit does not stop the others; cancelling ctx stops starting new ones and
 // kills running compilers. It returns ctx's error if it was cancelled.
 func (b *build) compileAll(dirty []*unitCheck) error {
@@ -43,7 +44,12 @@ func (b *build) compileAll(dirty []*unitCheck) error {
 		// then compile what missed with -j workers.
 		dirty = b.eachUnit(dirty, 4*b.jobs, func(c *unitCheck) bool { return b.restoreUnit(c, total) })
 	}
-	b.eachUnit(dirty, b.jobs, func(c *unitCheck) bool { b.compileOne(c, total); return true })
+	// A compile slot is held while a compiler runs, not while its result
+	// is recorded (depfile, header stats, cache store, manifest): with
+	// twice as many goroutines as slots, the next compiler starts the
+	// moment one exits, and no core waits for the daemon's bookkeeping.
+	b.slots = make(chan struct{}, b.jobs)
+	b.eachUnit(dirty, 2*b.jobs, func(c *unitCheck) bool { b.compileOne(c, total); return true })
 	return b.ctx.Err()
 }
 
@@ -255,6 +261,13 @@ func (b *build) addOutput(unit, output string) {
 // runCompiler runs `<compiler> <flags> -MD -MF <tmpD> -c <unit> -o <tmpO>` in
 // the root, output (stdout and stderr, as the compiler wrote them) to out.
 func (b *build) runCompiler(tc *toolchain, unit, tmpO, tmpD string, out *bytes.Buffer) error {
+	select {
+	case b.slots <- struct{}{}:
+	case <-b.ctx.Done():
+		return b.ctx.Err()
+	}
+	defer func() { <-b.slots }()
+	b.yieldCores()
 	args := make([]string, 0, len(tc.run)+7)
 	args = append(args, tc.run...)
 	args = append(args, "-MD", "-MF", tmpD, "-c", unit, "-o", tmpO)

@@ -227,6 +227,10 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	}
 	b.st = e.stateFor(root)
 	res, err := b.run()
+	b.coresOnce.Do(func() {}) // no compile starts after run
+	if b.releaseCores != nil {
+		b.releaseCores()
+	}
 	if b.spares != nil {
 		if derr := b.spares.discard(); derr != nil {
 			e.log.Warn("old build directory not removed", "dir", b.spares.dir, "err", derr)
