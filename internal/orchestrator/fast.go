@@ -76,7 +76,7 @@ func (p *Pipeline) armFast(root string) *fastBuild {
 	return fb
 }
 
-// settleFast records a successful full build and the directories its
+// settle records a successful full build and the directories its
 // stages depend on; the fast path answers the next builds if all of them
 // were watched while it ran.
 func (fb *fastBuild) settle(root string, files Files, cr CompileResult, res *BuildResult) {
