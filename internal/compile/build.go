@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/jmake/jmake/internal/pidfile"
 	"github.com/jmake/jmake/internal/project"
 )
 
@@ -432,7 +433,7 @@ func (b *build) sweepTmp() {
 		return
 	}
 	for _, ent := range ents {
-		if pid := tmpOwner(ent.Name()); pid > 0 && pid != os.Getpid() && !processExists(pid) {
+		if pid := tmpOwner(ent.Name()); pid > 0 && pid != os.Getpid() && !pidfile.Exists(pid) {
 			os.Remove(filepath.Join(dir, ent.Name()))
 		}
 	}
@@ -456,10 +457,4 @@ func tmpOwner(name string) int {
 		return 0
 	}
 	return n
-}
-
-// processExists reports whether a process with this PID exists.
-func processExists(pid int) bool {
-	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
-	return err == nil
 }

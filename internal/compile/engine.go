@@ -39,6 +39,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jmake/jmake/internal/keylock"
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/store"
 	"github.com/jmake/jmake/internal/watch"
@@ -76,8 +77,9 @@ type Engine struct {
 	// Lock order: a root's lock, then clearMu, then mu or manifestMu.
 	clearMu sync.RWMutex
 
+	roots keylock.Locks // one build per root at a time
+
 	mu       sync.Mutex // guards the fields below
-	roots    map[string]chan struct{}
 	projects map[string]*projectState
 	tools    map[string]toolIdentity
 
@@ -105,7 +107,6 @@ func New(opts Options) *Engine {
 		builds:    opts.Builds,
 		workers:   opts.Workers,
 		log:       opts.Logger,
-		roots:     make(map[string]chan struct{}),
 		projects:  make(map[string]*projectState),
 		tools:     make(map[string]toolIdentity),
 	}
@@ -198,7 +199,7 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 		return nil, fmt.Errorf("compile: project root %q is not absolute", req.Root)
 	}
 	root := filepath.Clean(req.Root)
-	unlock, err := e.lockRoot(ctx, root)
+	unlock, err := e.roots.Lock(ctx, root)
 	if err != nil {
 		return nil, fmt.Errorf("compile: %s: waiting for another build: %w", root, err)
 	}
@@ -256,23 +257,6 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 		e.trim()
 	}
 	return res, err
-}
-
-// lockRoot serializes builds of one root; it gives up when ctx ends.
-func (e *Engine) lockRoot(ctx context.Context, root string) (func(), error) {
-	e.mu.Lock()
-	ch := e.roots[root]
-	if ch == nil {
-		ch = make(chan struct{}, 1)
-		e.roots[root] = ch
-	}
-	e.mu.Unlock()
-	select {
-	case ch <- struct{}{}:
-		return func() { <-ch }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }
 
 // stateFor returns root's build state, loading it from Builds the first time.

@@ -21,7 +21,7 @@ import (
 // Anything else is a full build, which stats everything as ninja does.
 
 // fastState is a project's part in the fast path. Builds of a project are
-// serialized (lockRoot), and only they use its fields.
+// serialized (Engine.roots), and only they use its fields.
 type fastState struct {
 	set     *watch.Set
 	sig     [32]byte

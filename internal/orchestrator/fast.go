@@ -1,7 +1,6 @@
 package orchestrator
 
 import (
-	"context"
 	"path/filepath"
 	"time"
 
@@ -24,7 +23,7 @@ import (
 // from before this was added), goes the full way.
 
 // fastBuild is a project's part in the fast path. Builds of a project are
-// serialized (lockRoot), and only they use its fields.
+// serialized (Pipeline.roots), and only they use its fields.
 type fastBuild struct {
 	set    *watch.Set
 	result BuildResult
@@ -103,24 +102,3 @@ func (fb *fastBuild) settle(root string, files Files, cr CompileResult, res *Bui
 
 // WatchedNoops counts the builds answered by the fast path.
 func (p *Pipeline) WatchedNoops() int64 { return p.watchedNoops.Load() }
-
-// lockRoot serializes builds of one project, so that the fast path's state
-// follows the builds in order; it gives up when ctx ends.
-func (p *Pipeline) lockRoot(ctx context.Context, root string) (func(), error) {
-	p.mu.Lock()
-	if p.roots == nil {
-		p.roots = make(map[string]chan struct{})
-	}
-	ch := p.roots[root]
-	if ch == nil {
-		ch = make(chan struct{}, 1)
-		p.roots[root] = ch
-	}
-	p.mu.Unlock()
-	select {
-	case ch <- struct{}{}:
-		return func() { <-ch }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jmake/jmake/internal/keylock"
 	"github.com/jmake/jmake/internal/watch"
 )
 
@@ -123,11 +124,14 @@ type Pipeline struct {
 	// the stages (fast.go).
 	Watch *watch.Watcher
 
-	mu       sync.Mutex               // guards the fields below
-	last     map[string]Files         // the last discovery per project
-	compiled map[string]string        // the fingerprint last sent to the compiler per project
-	roots    map[string]chan struct{} // per project: held while it builds
-	fast     map[string]*fastBuild    // per project: its part in the fast path
+	// roots serializes builds of one project, so that the fast path's
+	// state follows the builds in order.
+	roots keylock.Locks
+
+	mu       sync.Mutex            // guards the fields below
+	last     map[string]Files      // the last discovery per project
+	compiled map[string]string     // the fingerprint last sent to the compiler per project
+	fast     map[string]*fastBuild // per project: its part in the fast path
 
 	watchedNoops atomic.Int64
 }
@@ -185,7 +189,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := p.lockRoot(ctx, root)
+	unlock, err := p.roots.Lock(ctx, root)
 	if err != nil {
 		return nil, fmt.Errorf("%s: waiting for another build: %w", root, err)
 	}

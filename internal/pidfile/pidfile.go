@@ -113,6 +113,13 @@ func RemoveIfOurs(path string) error {
 	return os.Remove(path)
 }
 
+// Exists reports whether a process with this PID exists now (any
+// process: use Verify to know it is the one a PID file names).
+func Exists(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
+}
+
 // StartTicks is the start time of process pid in clock ticks since boot.
 func StartTicks(pid int) (uint64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -33,6 +33,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/jmake/jmake/internal/pidfile"
 )
 
 // cookieWait bounds the wait for a cookie's event. A loaded machine delivers
@@ -100,7 +102,7 @@ func cookieDir(parent string) (string, error) {
 	}
 	if ents, err := os.ReadDir(parent); err == nil {
 		for _, ent := range ents {
-			if pid, err := strconv.Atoi(ent.Name()); err == nil && pid != os.Getpid() && !processExists(pid) {
+			if pid, err := strconv.Atoi(ent.Name()); err == nil && pid != os.Getpid() && !pidfile.Exists(pid) {
 				os.RemoveAll(filepath.Join(parent, ent.Name()))
 			}
 		}
@@ -110,12 +112,6 @@ func cookieDir(parent string) (string, error) {
 		return "", err
 	}
 	return dir, nil
-}
-
-// processExists reports whether a process with this PID exists.
-func processExists(pid int) bool {
-	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
-	return err == nil
 }
 
 // CookieDir is where the watcher keeps its cookie files.
