@@ -1,9 +1,11 @@
 package daemon
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -293,6 +295,80 @@ func TestStreamingProgress(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if len(lines) != 4 || !strings.Contains(lines[3], `"success":true`) || !strings.Contains(lines[3], `"total":3`) {
 		t.Fatalf("stream = %q", lines)
+	}
+}
+
+// TestProgressBatches reads a stream's HTTP chunks off the wire: each flush
+// is one chunk. A lone event must arrive while the handler still runs, a
+// burst of 200 must arrive too, in a few flushes rather than 200, and the
+// reply must follow the last event.
+func TestProgressBatches(t *testing.T) {
+	gotFirst, gotBurst := make(chan struct{}), make(chan struct{})
+	td := startDaemon(t, t.TempDir(), func(d *Daemon) {
+		d.Handle("burst", func(ctx context.Context, r *Request) (any, error) {
+			r.Progress(map[string]any{"event": "first"})
+			<-gotFirst // only a flush now gets it to the caller
+			for i := range 200 {
+				r.Progress(map[string]any{"event": "tick", "n": i})
+			}
+			<-gotBurst // only the armed flush gets these out
+			r.Progress(map[string]any{"event": "last"})
+			return map[string]any{"total": 202}, nil
+		})
+	})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(td.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "POST /v1/call/burst HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret\r\n"+
+		"Accept: application/x-ndjson\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+	br := bufio.NewReader(conn)
+	for { // status line and headers
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	var lines []string
+	var partial string
+	chunks := 0
+	for {
+		var size int
+		if _, err := fmt.Fscanf(br, "%x\r\n", &size); err != nil {
+			t.Fatalf("chunk size: %v (after %d lines)", err, len(lines))
+		}
+		if size == 0 {
+			break
+		}
+		chunks++
+		data := make([]byte, size+2) // the chunk and its CRLF
+		if _, err := io.ReadFull(br, data); err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(partial+string(data[:size]), "\n")
+		partial = parts[len(parts)-1]
+		for _, l := range parts[:len(parts)-1] {
+			lines = append(lines, l)
+			switch {
+			case len(lines) == 1:
+				close(gotFirst)
+			case len(lines) == 201:
+				close(gotBurst)
+			}
+		}
+	}
+	if len(lines) != 203 || !strings.Contains(lines[201], `"last"`) || !strings.Contains(lines[202], `"total":202`) {
+		t.Fatalf("got %d lines, want 202 events then the reply; last: %q", len(lines), lines[len(lines)-1])
+	}
+	// first, the burst (a 2 KiB write buffer may cut it in a few), last
+	// with the reply: per-event flushes would make over 200.
+	if chunks > 10 {
+		t.Errorf("%d chunks for 202 events: progress is not batched", chunks)
 	}
 }
 

@@ -24,10 +24,23 @@ type Request struct {
 	Function string
 	Args     json.RawMessage // a JSON object; "{}" when the body was empty
 
-	mu     sync.Mutex // guards w during streaming
+	mu     sync.Mutex // guards w and the fields below during streaming
 	w      http.ResponseWriter
 	stream bool
+
+	// Progress lines are flushed to the caller at most every
+	// progressEvery: a lone event goes out at once, a burst (a cold build
+	// finishes a unit every few ms) in batches. Each flush wakes the
+	// caller, and the orchestrator relays each batch to the CLI, so per
+	// event flushes cost all three processes a wakeup per unit.
+	lastFlush time.Time
+	flushing  *time.Timer // armed while written lines wait for a flush
+	ended     bool        // the reply is written: no more writes
 }
+
+// progressEvery is the shortest time between two flushes of progress
+// lines: 10 a second is still a live status line.
+const progressEvery = 100 * time.Millisecond
 
 // Decode unmarshals the arguments into v; a mismatch is a 400 naming the
 // function.
@@ -55,9 +68,44 @@ func (r *Request) Progress(event any) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ended {
+		return
+	}
 	r.w.Write(append(b, '\n'))
+	if r.flushing != nil {
+		return // the armed flush takes this line too
+	}
+	if wait := progressEvery - time.Since(r.lastFlush); wait > 0 {
+		r.flushing = time.AfterFunc(wait, r.flushLater)
+		return
+	}
+	r.flushLocked()
+}
+
+// flushLater is the armed flush of buffered progress lines.
+func (r *Request) flushLater() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.ended {
+		r.flushLocked()
+	}
+}
+
+func (r *Request) flushLocked() {
+	r.flushing = nil
+	r.lastFlush = time.Now()
 	if f, ok := r.w.(http.Flusher); ok {
 		f.Flush()
+	}
+}
+
+// end stops progress: the reply follows the lines already written, in the
+// same response, and nothing may touch w after the handler returns.
+func (r *Request) end() {
+	r.ended = true
+	if r.flushing != nil {
+		r.flushing.Stop()
+		r.flushing = nil
 	}
 }
 
@@ -200,6 +248,7 @@ func (d *Daemon) call(w http.ResponseWriter, r *http.Request, name string, fn Ha
 	reply, err := fn(r.Context(), req)
 	req.mu.Lock()
 	defer req.mu.Unlock()
+	req.end()
 	if err != nil {
 		status := http.StatusInternalServerError
 		var e *Error
