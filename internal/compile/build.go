@@ -34,6 +34,7 @@ type build struct {
 	ccPath   string // compile_commands.json
 
 	slots        chan struct{} // one token per compiler running (compileAll)
+	depfiles     depfilePool   // the compilers' depfiles, reused
 	coresOnce    sync.Once     // yieldCores: set releaseCores once
 	releaseCores func()        // gives back the cores a compile took; nil if none ran
 	c, cxx       *toolchain
@@ -440,7 +441,8 @@ func (b *build) sweepTmp() {
 }
 
 // tmpOwner is the PID in a compile's temp file name,
-// <object>.<pid>-<seq>.tmp or .d (see compileUnit), or 0.
+// <object>.<pid>-<seq>.tmp or deps.<pid>-<seq>.d (see compileUnit and
+// depfilePool), or 0.
 func tmpOwner(name string) int {
 	ext := filepath.Ext(name)
 	if ext != ".tmp" && ext != ".d" {

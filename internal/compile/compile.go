@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,7 +51,59 @@ func (b *build) compileAll(dirty []*unitCheck) error {
 	// moment one exits, and no core waits for the daemon's bookkeeping.
 	b.slots = make(chan struct{}, b.jobs)
 	b.eachUnit(dirty, 2*b.jobs, func(c *unitCheck) bool { b.compileOne(c, total); return true })
+	b.depfiles.removeAll()
 	return b.ctx.Err()
+}
+
+// depfilePool hands out depfile names in the build's temp dir, and takes
+// them back once read, for the next compile to overwrite (compilers open
+// -MF with O_TRUNC). A file per compile, removed after reading, would
+// create and free an inode per unit: ext4 without a journal skips every
+// inode freed in the last minute when it allocates one, so in a cold build
+// each new object, cache entry and depfile stepped over the depfiles of the
+// units before it. Reusing them took the compile daemon's CPU in a cold
+// build of 1002 units from 1.41-1.55 s to 1.06-1.23 s here.
+type depfilePool struct {
+	mu   sync.Mutex
+	free []string
+	all  []string
+}
+
+// take returns an empty depfile path (a name no compile is using).
+func (p *depfilePool) take(b *build) (string, error) {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		name := p.free[n-1]
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		// Empty, so that a compiler that wrote no depfile is an error
+		// (depsOf), never the last unit's dependencies.
+		if err := os.Truncate(name, 0); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		return name, nil
+	}
+	name := filepath.Join(b.buildDir, tmpDir, fmt.Sprintf("deps.%d-%d.d", os.Getpid(), b.e.tmpSeq.Add(1)))
+	p.all = append(p.all, name)
+	p.mu.Unlock()
+	return name, nil
+}
+
+// put gives name back once its depfile was read.
+func (p *depfilePool) put(name string) {
+	p.mu.Lock()
+	p.free = append(p.free, name)
+	p.mu.Unlock()
+}
+
+// removeAll removes the pool's files at the end of the compiles.
+func (p *depfilePool) removeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, name := range p.all {
+		os.Remove(name)
+	}
+	p.all, p.free = nil, nil
 }
 
 // eachUnit runs fn over units with up to workers goroutines, until the
@@ -194,17 +247,19 @@ func (b *build) compileUnit(c *unitCheck, srcIdx int32, src *curFile, dk Hash, o
 	// compiler read it (see raceWindow): by then every input is hashed,
 	// so the second compile can be verified by stat alone.
 	for attempt := 0; ; attempt++ {
-		suffix := fmt.Sprintf(".%d-%d", os.Getpid(), b.e.tmpSeq.Add(1))
-		tmpOAbs = tmpBase + suffix + ".tmp"
-		tmpDAbs := tmpBase + suffix + ".d"
-		tmpO, tmpD := b.rel(tmpOAbs), b.rel(tmpDAbs)
+		tmpOAbs = tmpBase + fmt.Sprintf(".%d-%d.tmp", os.Getpid(), b.e.tmpSeq.Add(1))
+		tmpDAbs, err := b.depfiles.take(b)
+		if err != nil {
+			b.fail(unit, "", fmt.Errorf("depfile: %w", err), total)
+			return
+		}
 		out.Reset()
 		start := time.Now().UnixNano()
-		err := b.runCompiler(c.tc, unit, tmpO, tmpD, &out)
+		err = b.runCompiler(c.tc, unit, b.rel(tmpOAbs), b.rel(tmpDAbs), &out)
 		if err == nil {
 			rec, entries, trusted, err = b.depsOf(c, srcIdx, src, tmpDAbs, start)
 		}
-		os.Remove(tmpDAbs)
+		b.depfiles.put(tmpDAbs)
 		if err != nil {
 			os.Remove(tmpOAbs)
 			if b.ctx.Err() == nil {
@@ -292,8 +347,11 @@ func (b *build) runCompiler(tc *toolchain, unit, tmpO, tmpD string, out *bytes.B
 // next build compiles the unit again.
 func (b *build) depsOf(c *unitCheck, srcIdx int32, src *curFile, depfile string, start int64) (*unitRec, []depEntry, bool, error) {
 	data, err := os.ReadFile(depfile)
+	if err == nil && len(data) == 0 {
+		err = errors.New("the compiler wrote nothing to it")
+	}
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("read depfile: %w", err)
+		return nil, nil, false, fmt.Errorf("read depfile %s: %w", depfile, err)
 	}
 	df, err := ParseDepfile(data)
 	if err != nil {

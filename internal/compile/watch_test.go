@@ -1,8 +1,10 @@
 package compile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -125,14 +127,7 @@ func TestCompilesWriteOutsideObjectDirs(t *testing.T) {
 	te := newEnv(t, 0)
 	te.mustBuild(t, root, nil)
 	objDir := filepath.Join(root, "build", "obj", "src")
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		t.Skip("no inotify:", err)
-	}
-	defer w.Close()
-	if err := w.Add(objDir); err != nil {
-		t.Fatal(err)
-	}
+	w := watchDir(t, objDir)
 	units := []string{"mod_0001.c", "mod_0002.c", "mod_0003.c"}
 	for _, u := range units {
 		replaceInFile(t, filepath.Join(root, "src", u), "_salt = 0u;", "_salt = 5u;")
@@ -140,26 +135,124 @@ func TestCompilesWriteOutsideObjectDirs(t *testing.T) {
 	if o := te.mustBuild(t, root, nil); len(o.compiled) != len(units) {
 		t.Fatalf("compiled %v", o.compiled)
 	}
-	// A marker file's event comes after every event of the build.
-	marker := filepath.Join(objDir, "zz-marker")
+	if events := eventsSoFar(t, w, objDir); len(events) > len(units) {
+		t.Fatalf("%d events in the object directory for %d compiles:\n%s", len(events), len(units), events)
+	}
+}
+
+// watchDir watches dir with inotify for the rest of the test.
+func watchDir(t *testing.T, dir string) *fsnotify.Watcher {
+	t.Helper()
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		t.Skip("no inotify:", err)
+	}
+	t.Cleanup(func() { w.Close() })
+	if err := w.Add(dir); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// eventsSoFar returns the events w has seen in dir until now: it writes a
+// marker file there, whose event comes after every earlier one.
+func eventsSoFar(t *testing.T, w *fsnotify.Watcher, dir string) []fsnotify.Event {
+	t.Helper()
+	marker := filepath.Join(dir, "zz-marker")
 	writeFile(t, marker, "")
-	var events []string
+	defer os.Remove(marker)
+	var events []fsnotify.Event
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
 		case ev := <-w.Events:
 			if ev.Name == marker {
-				if len(events) > len(units) {
-					t.Fatalf("%d events in the object directory for %d compiles:\n%s", len(events), len(units), strings.Join(events, "\n"))
-				}
-				return
+				return events
 			}
-			events = append(events, ev.String())
+			events = append(events, ev)
 		case err := <-w.Errors:
 			t.Fatal(err)
 		case <-deadline:
 			t.Fatal("no event for the marker file")
 		}
+	}
+}
+
+// TestDepfilesReused: compiles overwrite a few depfiles instead of
+// creating and removing one per unit (each removal is an inode that ext4
+// without a journal then skips for a minute), and none is left behind.
+func TestDepfilesReused(t *testing.T) {
+	root := t.TempDir()
+	genProject(t, root, 12)
+	te := newEnv(t, 0)
+	te.mustBuild(t, root, nil)
+	tmp := filepath.Join(root, "build", tmpDir)
+	w := watchDir(t, tmp)
+	editFile(t, filepath.Join(root, "include", "demo", "core.h"), "/* edited */")
+	o := te.mustBuild(t, root, func(r *Request) { r.Jobs = 2 })
+	if len(o.compiled) != 14 {
+		t.Fatalf("compiled %d units, want all 14", len(o.compiled))
+	}
+	removed := map[string]int{}
+	for _, ev := range eventsSoFar(t, w, tmp) {
+		if ev.Has(fsnotify.Remove) && strings.HasSuffix(ev.Name, ".d") {
+			removed[filepath.Base(ev.Name)]++
+		}
+	}
+	// At most one depfile per goroutine that compiles (2 x jobs), each
+	// removed once, at the end.
+	if len(removed) > 4 {
+		t.Errorf("%d depfiles created and removed for 14 compiles: %v", len(removed), removed)
+	}
+	for name, n := range removed {
+		if n != 1 {
+			t.Errorf("%s removed %d times", name, n)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, "*.d"))
+	if len(left) > 0 {
+		t.Errorf("depfiles left behind: %v", left)
+	}
+}
+
+// TestDepfileNotWritten: a compiler that exits 0 without writing its
+// depfile fails the unit; it never inherits the dependencies that the
+// previous compile wrote to the same reused file.
+func TestDepfileNotWritten(t *testing.T) {
+	requireTools(t, "gcc")
+	// The wrapper drops -MD -MF <file> for c.c only, which comes after a.c
+	// or b.c in the same goroutine: its depfile name is a used one.
+	root := writeProject(t, map[string]string{
+		"jmake.toml": "[project]\nname = \"d\"\n[binary]\nlibrary_type = \"static\"\n[compile]\ncompiler = \"./cc.sh\"\n",
+		"src/a.c":    "#include \"a.h\"\nint a(void) { return A; }\n",
+		"src/a.h":    "#define A 1\n",
+		"src/b.c":    "int b(void) { return 2; }\n",
+		"src/c.c":    "int c(void) { return 3; }\n",
+		"cc.sh": `#!/bin/sh
+case "$*" in *src/c.c*) ;; *) exec gcc "$@" ;; esac
+args=""
+skip=0
+for a in "$@"; do
+  if [ $skip = 1 ]; then skip=0; continue; fi
+  case "$a" in -MD) ;; -MF) skip=1 ;; *) args="$args $a" ;; esac
+done
+exec gcc $args
+`,
+	})
+	if err := os.Chmod(filepath.Join(root, "cc.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	te := newEnv(t, 0)
+	o := te.build(t, root, func(r *Request) { r.Jobs = 1 })
+	if o.err == nil {
+		t.Fatalf("build succeeded; c.c's dependencies came from a stale depfile")
+	}
+	if !strings.Contains(o.err.Error(), "src/c.c") || !strings.Contains(o.err.Error(), "depfile") {
+		t.Errorf("error %q does not name c.c and its depfile", o.err)
+	}
+	var be *BuildError
+	if !errors.As(o.err, &be) || !slices.Equal(be.Units, []string{"src/c.c"}) {
+		t.Errorf("error %v: want a BuildError for src/c.c alone", o.err)
 	}
 }
 
