@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jmake/jmake/internal/lifecycle"
+	"github.com/jmake/jmake/internal/store"
 	"github.com/jmake/jmake/internal/supervisor"
 )
 
@@ -180,7 +181,7 @@ func restartCmd(g *globals) *cobra.Command {
 			if clean {
 				for _, n := range names {
 					dir := filepath.Join(env.StateDir, "cache", n)
-					if err := os.RemoveAll(dir); err != nil {
+					if err := store.RemoveCache(dir); err != nil {
 						return fmt.Errorf("%s: delete caches: %w", n, err)
 					}
 					fmt.Fprintf(cmd.OutOrStdout(), "%-12s caches deleted (%s)\n", n, dir)

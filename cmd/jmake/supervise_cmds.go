@@ -17,6 +17,7 @@ import (
 
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/settings"
+	"github.com/jmake/jmake/internal/store"
 	"github.com/jmake/jmake/internal/supervisor"
 )
 
@@ -478,7 +479,7 @@ func restartSupervised(ctx context.Context, w io.Writer, env lifecycle.Env, ctl 
 				return err
 			}
 			dir := filepath.Join(env.StateDir, "cache", n)
-			if err := os.RemoveAll(dir); err != nil {
+			if err := store.RemoveCache(dir); err != nil {
 				return fmt.Errorf("%s: delete caches: %w", n, err)
 			}
 			fmt.Fprintf(w, "%-12s caches deleted (%s)\n", n, dir)

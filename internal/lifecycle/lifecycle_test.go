@@ -324,3 +324,76 @@ func TestKillDuringCacheWrites(t *testing.T) {
 		t.Fatal("nothing loaded after kill -9")
 	}
 }
+
+// TestRestartCleanRecyclesObjects: after `jmake restart --clean`, the next
+// build finds no cache (it compiles every unit, restores none), and the
+// object cache's new entries are the old entries' files, emptied and
+// refilled, not new files.
+func TestRestartCleanRecyclesObjects(t *testing.T) {
+	e := testenv.New(t)
+	proj := t.TempDir()
+	files := map[string]string{
+		"jmake.toml": "[project]\nname = \"t\"\n[binary]\nlibrary_type = \"static\"\n",
+		"src/a.c":    "int a(void) { return 1; }\n",
+		"src/b.c":    "int b(void) { return 2; }\n",
+		"src/c.c":    "int c(void) { return 3; }\n",
+	}
+	for p, c := range files {
+		os.MkdirAll(filepath.Join(proj, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(proj, p), []byte(c), 0o644)
+	}
+	e.MustRun("start", "--no-supervise")
+	defer e.Run("stop")
+	build := func() (compiled, cached int) {
+		t.Helper()
+		r := e.RunIn(proj, "build", "--json")
+		if r.Code != 0 {
+			t.Fatalf("build: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+		}
+		lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+		var reply struct{ Compiled, Cached int }
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &reply); err != nil {
+			t.Fatalf("build --json: %v\n%s", err, r.Stdout)
+		}
+		return reply.Compiled, reply.Cached
+	}
+	objects := filepath.Join(e.StateDir, "cache", "compilation", "objects")
+	inodes := func() map[uint64]bool {
+		t.Helper()
+		set := map[uint64]bool{}
+		paths, _ := filepath.Glob(filepath.Join(objects, "*", "*"))
+		for _, p := range paths {
+			if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+				set[fi.Sys().(*syscall.Stat_t).Ino] = true
+			}
+		}
+		return set
+	}
+	if c, _ := build(); c != 3 {
+		t.Fatalf("first build compiled %d units, want 3", c)
+	}
+	old := inodes()
+	if len(old) != 3 {
+		t.Fatalf("%d objects cached, want 3", len(old))
+	}
+	e.MustRun("restart", "--clean", "compilation")
+	if n := e.CacheEntries("compilation"); n != 0 {
+		t.Fatalf("%d cache entries after restart --clean, want 0", n)
+	}
+	os.RemoveAll(filepath.Join(proj, "build"))
+	if c, h := build(); c != 3 || h != 0 {
+		t.Fatalf("build after restart --clean: %d compiled, %d from the cache; want 3 and 0", c, h)
+	}
+	now := inodes()
+	for ino := range now {
+		if !old[ino] {
+			t.Errorf("a cache entry is a new file (inode %d), not a recycled one", ino)
+		}
+	}
+	if len(now) != 3 {
+		t.Errorf("%d objects cached after the rebuild, want 3", len(now))
+	}
+	if left, _ := os.ReadDir(filepath.Join(objects, ".spare")); len(left) != 0 {
+		t.Errorf("%d spares left", len(left))
+	}
+}

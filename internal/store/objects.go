@@ -30,7 +30,16 @@ type Objects struct {
 	mu      sync.Mutex // guards size and entries
 	size    int64      // bytes stored; -1 until first counted
 	entries int        // objects stored; -1 until first counted
+
+	spareMu     sync.Mutex
+	spares      []string // names in dir/.spare not yet taken
+	sparesReady bool     // spares was read from disk
+	spareSeq    int      // makes claimed spares' names unique
 }
+
+// spareDir holds, inside the store, empty files that a cleared store left
+// behind (RemoveCache) for puts to fill instead of creating files.
+const spareDir = ".spare"
 
 // OpenObjects opens (creating) an object store. maxBytes <= 0 means no limit.
 func OpenObjects(dir string, maxBytes int64) (*Objects, error) {
@@ -90,7 +99,7 @@ func (o *Objects) put(id string, r io.Reader) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return fmt.Errorf("object store: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
+	f, err := o.createTemp(filepath.Dir(dst))
 	if err != nil {
 		return fmt.Errorf("object store: %w", err)
 	}
@@ -117,6 +126,77 @@ func (o *Objects) put(id string, r io.Reader) error {
 	}
 	o.mu.Unlock()
 	return nil
+}
+
+// createTemp opens a new empty temp file in dir: a spare when one is left,
+// else a new file. A spare is claimed by renaming it into dir, which only
+// one process can do, so two processes sharing the store (the instances of
+// a rolling restart) never write the same file.
+func (o *Objects) createTemp(dir string) (*os.File, error) {
+	for {
+		spare := o.takeSpare()
+		if spare == "" {
+			return os.CreateTemp(dir, ".tmp-*")
+		}
+		o.spareMu.Lock()
+		o.spareSeq++
+		tmp := filepath.Join(dir, fmt.Sprintf(".tmp-spare-%d-%d", os.Getpid(), o.spareSeq))
+		o.spareMu.Unlock()
+		if os.Rename(spare, tmp) != nil {
+			continue // taken by the other process, or gone
+		}
+		f, err := openSpare(tmp)
+		if err == nil {
+			return f, nil
+		}
+		os.Remove(tmp)
+	}
+}
+
+// openSpare opens an empty regular file with one link for writing; a spare
+// is never written through a symlink, into a FIFO, or into a file that
+// another name shares.
+func openSpare(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && (!fi.Mode().IsRegular() || linkCount(fi) != 1) {
+		err = errNotSpare
+	}
+	if err == nil {
+		err = f.Truncate(0)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// takeSpare returns a spare file's path, or "" when none is left. The
+// spare directory is read at the first put.
+func (o *Objects) takeSpare() string {
+	o.spareMu.Lock()
+	defer o.spareMu.Unlock()
+	if !o.sparesReady {
+		o.sparesReady = true
+		if ents, err := os.ReadDir(filepath.Join(o.dir, spareDir)); err == nil {
+			for _, e := range ents {
+				if !e.IsDir() { // openSpare turns away what is not a plain file
+					o.spares = append(o.spares, e.Name())
+				}
+			}
+		}
+	}
+	n := len(o.spares)
+	if n == 0 {
+		return ""
+	}
+	name := o.spares[n-1]
+	o.spares = o.spares[:n-1]
+	return filepath.Join(o.dir, spareDir, name)
 }
 
 // CopyTo writes object id to dst (temp file + rename, so dst is never half
@@ -236,7 +316,13 @@ func (o *Objects) list() ([]objFile, error) {
 			}
 			return err
 		}
-		if d.IsDir() || d.Name()[0] == '.' {
+		if d.Name()[0] == '.' && p != o.dir {
+			if d.IsDir() {
+				return filepath.SkipDir // the spares
+			}
+			return nil // a temp file
+		}
+		if d.IsDir() {
 			return nil
 		}
 		fi, err := d.Info()
@@ -328,5 +414,88 @@ func (o *Objects) Clear() error {
 	o.mu.Lock()
 	o.size, o.entries = 0, 0
 	o.mu.Unlock()
+	o.spareMu.Lock()
+	o.spares, o.sparesReady = nil, true // removed with the rest
+	o.spareMu.Unlock()
 	return nil
+}
+
+// maxSpares bounds the spare files a store keeps (empty files: an inode
+// each, no data).
+const maxSpares = 1 << 16
+
+// RemoveCache deletes a daemon's cache directory dir while the daemon is
+// stopped (`jmake restart --clean`), except that the files of the object
+// store at dir/objects are emptied and kept as spares, up to maxSpares.
+//
+// The point is the next cold build. On ext4 without a journal, allocating
+// an inode skips every inode of its group freed in the last minute (five,
+// while the inode table is not yet written back). A cold build right after
+// deleting a thousand cache entries then stepped over about a thousand
+// inodes for each of its thousand new entries: 0.3-0.6 s of the compile
+// daemon's CPU here, out of 1.2-1.5 s. Overwriting spares frees and
+// allocates none.
+//
+// Spares are safe to overwrite only because no daemon runs: a reader of
+// an entry that had been moved aside would see the new content.
+func RemoveCache(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if e.Name() == "objects" && e.IsDir() {
+			if err := keepSpares(p); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keepSpares empties the object store at dir into spares: each object is
+// truncated and moved to dir/.spare; temp files are removed. The fan-out
+// directories stay, empty, for the puts to come.
+func keepSpares(dir string) error {
+	sd := filepath.Join(dir, spareDir)
+	if err := os.MkdirAll(sd, 0o700); err != nil {
+		return err
+	}
+	have, err := os.ReadDir(sd)
+	if err != nil {
+		return err
+	}
+	n := len(have)
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == sd {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if d.Name()[0] == '.' || !d.Type().IsRegular() || n >= maxSpares {
+			return os.Remove(p)
+		}
+		// Truncated first, so that a spare never holds an object's bytes
+		// under the spare directory (nor its disk space).
+		if err := os.Truncate(p, 0); err != nil {
+			return os.Remove(p)
+		}
+		if err := os.Rename(p, filepath.Join(sd, d.Name())); err != nil {
+			return os.Remove(p)
+		}
+		n++
+		return nil
+	})
 }

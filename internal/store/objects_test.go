@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -163,4 +164,100 @@ func TestObjectStatsKeptUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(0, 0)
+}
+
+// TestRemoveCacheKeepsSpares: `restart --clean` leaves an empty store whose
+// old files the next puts fill (the same inodes) instead of creating files;
+// everything else in the cache directory is gone, spares hold no bytes and
+// count as no entries, and a spare that is not a plain file of its own is
+// never written through.
+func TestRemoveCacheKeepsSpares(t *testing.T) {
+	cache := t.TempDir()
+	objDir := filepath.Join(cache, "objects")
+	o, err := OpenObjects(objDir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"aa01", "aa02", "bb03", "cc04"}
+	old := map[uint64]bool{}
+	for _, id := range ids {
+		if err := o.PutBytes(id, []byte("old content of "+id)); err != nil {
+			t.Fatal(err)
+		}
+		old[inode(t, o.Path(id))] = true
+	}
+	os.WriteFile(filepath.Join(cache, "manifests.log"), []byte("x"), 0o600)
+	os.WriteFile(filepath.Join(objDir, "aa", ".tmp-123"), []byte("half"), 0o600)
+
+	if err := RemoveCache(cache); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "manifests.log")); !os.IsNotExist(err) {
+		t.Errorf("manifests.log kept: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(objDir, "aa", ".tmp-123")); !os.IsNotExist(err) {
+		t.Errorf("temp file kept: %v", err)
+	}
+	spares, _ := os.ReadDir(filepath.Join(objDir, spareDir))
+	if len(spares) != len(ids) {
+		t.Fatalf("%d spares, want %d", len(spares), len(ids))
+	}
+	for _, s := range spares {
+		if fi, _ := s.Info(); fi.Size() != 0 {
+			t.Errorf("spare %s holds %d bytes", s.Name(), fi.Size())
+		}
+	}
+
+	// A spare that is a symlink to a file outside, and one that shares
+	// its inode with a file outside.
+	outside := filepath.Join(t.TempDir(), "precious")
+	os.WriteFile(outside, []byte("precious"), 0o600)
+	os.Symlink(outside, filepath.Join(objDir, spareDir, "zz-link"))
+	linked := filepath.Join(t.TempDir(), "linked")
+	os.WriteFile(linked, []byte("linked"), 0o600)
+	os.Link(linked, filepath.Join(objDir, spareDir, "zz-hard"))
+
+	o, err = OpenObjects(objDir, 0) // the restarted daemon
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := o.Stats(); err != nil || st.Entries != 0 || st.Bytes != 0 {
+		t.Fatalf("stats after clean = %+v, %v; want an empty store", st, err)
+	}
+	if o.Has("aa01") {
+		t.Fatal("a cleared object is still found")
+	}
+	reused := 0
+	for i := range 8 {
+		id := fmt.Sprintf("dd%02d", i)
+		if err := o.PutBytes(id, []byte("new "+id)); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(o.Path(id)); string(b) != "new "+id {
+			t.Fatalf("%s holds %q", id, b)
+		}
+		if old[inode(t, o.Path(id))] {
+			reused++
+		}
+	}
+	if reused != len(ids) {
+		t.Errorf("%d of %d spares reused by 8 puts", reused, len(ids))
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "precious" {
+		t.Errorf("written through a symlinked spare: %q", b)
+	}
+	if b, _ := os.ReadFile(linked); string(b) != "linked" {
+		t.Errorf("written into a hard-linked spare: %q", b)
+	}
+	if st, _ := o.Stats(); st.Entries != 8 {
+		t.Errorf("%d entries after 8 puts, want 8", st.Entries)
+	}
+	left, _ := os.ReadDir(filepath.Join(objDir, spareDir))
+	if len(left) != 0 {
+		t.Errorf("spares left: %v", left)
+	}
+	tmps, _ := filepath.Glob(filepath.Join(objDir, "*", ".tmp-*"))
+	if len(tmps) != 0 {
+		t.Errorf("temp files left: %v", tmps)
+	}
 }
