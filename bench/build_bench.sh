@@ -5,7 +5,9 @@
 # For each N it generates one copy of the project per tool (each tool owns its
 # build/ directory and cache, so none can see another's work) and measures, in
 # one run and interleaving the tools inside every repetition (so machine noise
-# hits them alike; the order rotates each repetition), the median wall time of:
+# hits them alike; the order rotates each repetition and runs backwards every
+# other one, so no tool always follows the same other tool), the median wall
+# time of:
 #
 #   cold        full build with every cache empty (build/ removed; ccache: a
 #               fresh CCACHE_DIR; jmake: `jmake restart --clean`, all untimed)
@@ -16,6 +18,13 @@
 #   clean_warm  build/ removed, cache warm: make+ccache after `rm -rf build`,
 #               jmake `jmake build --clean` (keeps the object cache); ninja and
 #               make have no cache, so there it would be `cold` again: not run
+#
+# Before each timed build, after its preparation, `sync` writes back what the
+# earlier builds and the preparation left dirty, so that no build pays for
+# another's writes. It matters most for cold builds: their preparation deletes
+# thousands of files (ccache and jmake also empty a cache), and until the
+# inode tables are written back, ext4 without a journal (this machine's disk)
+# skips each recently deleted inode when it allocates a new one.
 #
 # jmake runs as `jmake build DIR` through its four daemons, started once (in a
 # private JMAKE_HOME, on shifted ports) and kept warm. Each jmake run is checked
@@ -222,13 +231,16 @@ bump_salt() { # file
 }
 
 # Run one repetition of SCENARIO for every tool, the order rotated by REP so
-# that no tool always runs first (right after another tool's heavy build).
+# that no tool always runs first (right after another tool's heavy build), and
+# reversed on odd repetitions so that no tool always follows the same one.
 one_rep() { # scenario rep
-	local scen=$1 rep=$2 i tool dir
+	local scen=$1 rep=$2 i j tool dir n=${#TOOLS[@]}
 	# One salt per repetition, the same for every tool: each has its own cache.
 	local salt_c="" salt_h=""
-	for ((i = 0; i < ${#TOOLS[@]}; i++)); do
-		tool=${TOOLS[(i + rep) % ${#TOOLS[@]}]}
+	for ((i = 0; i < n; i++)); do
+		j=$(((i + rep) % n))
+		((rep % 2 == 0)) || j=$((n - 1 - j))
+		tool=${TOOLS[j]}
 		dir=$WORK/n$N/$tool
 		local flags=()
 		case $scen in
@@ -252,6 +264,7 @@ one_rep() { # scenario rep
 			esac
 			;;
 		esac
+		sync # untimed: see the top of this file
 		timed "$tool" "$dir" "$scen" "${flags[@]}"
 		TIMES[$scen,$tool]+="$T_US "
 	done
