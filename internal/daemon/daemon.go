@@ -23,8 +23,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/jmake/jmake/internal/pidfile"
 	"github.com/jmake/jmake/internal/settings"
 	"github.com/jmake/jmake/internal/store"
@@ -167,12 +165,11 @@ func (d *Daemon) AddCache(c Cache) {
 	d.caches = append(d.caches, c)
 }
 
-// AddCollector registers more metrics in the daemon's /metrics registry.
-func (d *Daemon) AddCollector(cs ...prometheus.Collector) error {
-	for _, c := range cs {
-		if err := d.metrics.reg.Register(c); err != nil {
-			return fmt.Errorf("%s: metrics: %w", d.opts.Name, err)
-		}
+// AddCounter adds a counter to /metrics, labelled with the daemon's name
+// and read from value at each scrape; name must end in _total.
+func (d *Daemon) AddCounter(name, help string, value func() float64) error {
+	if err := d.metrics.addFunc(name, help, "counter", value); err != nil {
+		return fmt.Errorf("%s: %w", d.opts.Name, err)
 	}
 	return nil
 }

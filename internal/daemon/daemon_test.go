@@ -209,6 +209,52 @@ func TestMetricsPassPromtool(t *testing.T) {
 	}
 }
 
+// TestMetricsText: the histogram's buckets are cumulative with a bound
+// counting the values equal to it, label values are escaped, counters
+// added by a daemon must end in _total, and the text passes promtool.
+func TestMetricsText(t *testing.T) {
+	td := startDaemon(t, t.TempDir(), func(d *Daemon) {
+		if err := d.AddCounter("jmake_things_total", "Things.", func() float64 { return 7 }); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.AddCounter("jmake_things", "No suffix.", func() float64 { return 0 }); err == nil {
+			t.Error("a counter without _total accepted")
+		}
+		if err := d.AddCounter("jmake_things_total", "Again.", func() float64 { return 0 }); err == nil {
+			t.Error("a counter registered twice")
+		}
+	})
+	m := td.metrics
+	for _, d := range []time.Duration{50 * time.Microsecond, 100 * time.Microsecond, 300 * time.Microsecond, time.Hour} {
+		m.observe("odd \"name\"\\\n", 404, d)
+	}
+	text := string(m.render())
+	labels := `daemon="discovery",function="odd \"name\"\\\n"`
+	for _, want := range []string{
+		`jmake_requests_total{code="404",` + labels + `} 4`,
+		`jmake_request_duration_seconds_bucket{` + labels + `,le="0.0001"} 2`,
+		`jmake_request_duration_seconds_bucket{` + labels + `,le="0.0004"} 3`,
+		`jmake_request_duration_seconds_bucket{` + labels + `,le="419.4304"} 3`,
+		`jmake_request_duration_seconds_bucket{` + labels + `,le="+Inf"} 4`,
+		`jmake_request_duration_seconds_count{` + labels + `} 4`,
+		`jmake_things_total{daemon="discovery"} 7`,
+		"process_cpu_seconds_total ",
+		"process_resident_memory_bytes ",
+		"go_goroutines ",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(text)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("promtool check metrics: %v\n%s\n%s", err, out, text)
+		}
+	}
+}
+
 // A graceful stop lets a call in flight finish, runs cleanup hooks in
 // order, logs the summary, saves caches and removes the PID file.
 func TestGracefulShutdown(t *testing.T) {

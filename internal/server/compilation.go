@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/jmake/jmake/internal/compile"
 	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/orchestrator"
@@ -166,19 +164,19 @@ func bindCompilation(d *daemon.Daemon) error {
 		},
 		clear: s.e.ClearCaches})
 	d.OnShutdown("stop the file watcher", func(context.Context) error { return s.e.Close() })
-	labels := prometheus.Labels{"daemon": d.Name()}
-	counter := func(name, help string, v func(compile.Counters) int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
-			func() float64 { return float64(v(s.e.Counters())) })
-	}
-	if err := d.AddCollector(
-		counter("jmake_compiles_total", "Compiler runs.", func(c compile.Counters) int64 { return c.Compiles }),
-		counter("jmake_links_total", "Links of a library or program.", func(c compile.Counters) int64 { return c.Links }),
-		counter("jmake_partial_links_total", "Partial links of link groups.", func(c compile.Counters) int64 { return c.GroupLinks }),
-		counter("jmake_watched_noops_total", "No-op builds answered from the file watch, without a stat.", func(c compile.Counters) int64 { return c.WatchedNoops }),
-		counter("jmake_files_hashed_total", "Input files read and hashed.", func(c compile.Counters) int64 { return c.FilesHashed }),
-	); err != nil {
-		return err
+	for _, c := range []struct {
+		name, help string
+		value      func(compile.Counters) int64
+	}{
+		{"jmake_compiles_total", "Compiler runs.", func(c compile.Counters) int64 { return c.Compiles }},
+		{"jmake_links_total", "Links of a library or program.", func(c compile.Counters) int64 { return c.Links }},
+		{"jmake_partial_links_total", "Partial links of link groups.", func(c compile.Counters) int64 { return c.GroupLinks }},
+		{"jmake_watched_noops_total", "No-op builds answered from the file watch, without a stat.", func(c compile.Counters) int64 { return c.WatchedNoops }},
+		{"jmake_files_hashed_total", "Input files read and hashed.", func(c compile.Counters) int64 { return c.FilesHashed }},
+	} {
+		if err := d.AddCounter(c.name, c.help, func() float64 { return float64(c.value(s.e.Counters())) }); err != nil {
+			return err
+		}
 	}
 	d.Handle("compile", func(ctx context.Context, req *daemon.Request) (any, error) {
 		var a orchestrator.CompileRequest

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/jmake/jmake/internal/client"
 	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/orchestrator"
@@ -42,10 +40,9 @@ func bindOrchestrator(d *daemon.Daemon, peers Peers) error {
 		p.Watch = wt
 		d.OnShutdown("stop the file watcher", func(context.Context) error { wt.Close(); return nil })
 	}
-	if err := d.AddCollector(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "jmake_watched_noops_total", Help: "No-op builds answered from the file watch, without calling the other daemons.",
-		ConstLabels: prometheus.Labels{"daemon": d.Name()},
-	}, func() float64 { return float64(p.WatchedNoops()) })); err != nil {
+	if err := d.AddCounter("jmake_watched_noops_total",
+		"No-op builds answered from the file watch, without calling the other daemons.",
+		func() float64 { return float64(p.WatchedNoops()) }); err != nil {
 		return err
 	}
 	history := d.Cache("history")
