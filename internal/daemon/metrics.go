@@ -161,6 +161,10 @@ func (m *metrics) render() []byte {
 // renderCaches writes the caches' sizes and hit counts.
 func (m *metrics) renderCaches(b *bytes.Buffer) {
 	caches := m.d.cacheList()
+	stats := make([]store.Stats, len(caches)) // read once: an object store may count on disk
+	for i, cache := range caches {
+		stats[i] = cache.Stats()
+	}
 	for _, c := range []struct {
 		name, help, kind string
 		value            func(s store.Stats) float64
@@ -171,8 +175,8 @@ func (m *metrics) renderCaches(b *bytes.Buffer) {
 		{"jmake_cache_misses_total", "Cache lookups that missed.", "counter", func(s store.Stats) float64 { return float64(s.Misses) }},
 	} {
 		family(b, c.name, c.help, c.kind)
-		for _, cache := range caches {
-			sample(b, c.name, "cache="+quoteLabel(cache.Name())+","+m.label, c.value(cache.Stats()))
+		for i, cache := range caches {
+			sample(b, c.name, "cache="+quoteLabel(cache.Name())+","+m.label, c.value(stats[i]))
 		}
 	}
 }

@@ -50,7 +50,7 @@ func newCompileService(c caches, cacheDir string, s settings.Settings, log *slog
 	if err != nil {
 		return nil, err
 	}
-	objects, err := store.OpenObjects(filepath.Join(cacheDir, "objects"), maxBytes)
+	objects, err := store.OpenObjects(filepath.Join(cacheDir, store.ObjectsDir), maxBytes)
 	if err != nil {
 		return nil, err
 	}

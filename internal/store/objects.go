@@ -37,6 +37,10 @@ type Objects struct {
 	spareSeq    int      // makes claimed spares' names unique
 }
 
+// ObjectsDir is the object store's directory inside the compilation
+// daemon's cache directory.
+const ObjectsDir = "objects"
+
 // spareDir holds, inside the store, empty files that a cleared store left
 // behind (RemoveCache) for puts to fill instead of creating files.
 const spareDir = ".spare"
@@ -147,30 +151,27 @@ func (o *Objects) createTemp(dir string) (*os.File, error) {
 		}
 		f, err := openSpare(tmp)
 		if err == nil {
-			return f, nil
+			if err = f.Truncate(0); err == nil {
+				return f, nil
+			}
+			f.Close()
 		}
 		os.Remove(tmp)
 	}
 }
 
-// openSpare opens an empty regular file with one link for writing; a spare
-// is never written through a symlink, into a FIFO, or into a file that
-// another name shares.
+// openSpare opens a file to overwrite, which must be a regular file with
+// one link: a spare is never written through a symlink (O_NOFOLLOW), never
+// waited on as a FIFO that took its name (O_NONBLOCK), and never written
+// into a file that another name shares. Any failure is errNotSpare.
 func openSpare(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, err
+		return nil, errNotSpare
 	}
-	fi, err := f.Stat()
-	if err == nil && (!fi.Mode().IsRegular() || linkCount(fi) != 1) {
-		err = errNotSpare
-	}
-	if err == nil {
-		err = f.Truncate(0)
-	}
-	if err != nil {
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || linkCount(fi) != 1 {
 		f.Close()
-		return nil, err
+		return nil, errNotSpare
 	}
 	return f, nil
 }
@@ -264,15 +265,9 @@ func (o *Objects) overwrite(id, spare string) error {
 		return err
 	}
 	defer in.Close()
-	// O_NOFOLLOW: never write through a symlink; O_NONBLOCK: never wait
-	// on a FIFO that took the spare's name.
-	f, err := os.OpenFile(spare, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := openSpare(spare)
 	if err != nil {
-		return errNotSpare
-	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || linkCount(fi) != 1 {
-		f.Close()
-		return errNotSpare
+		return err
 	}
 	n, err := io.Copy(f, in)
 	if err == nil {
@@ -426,7 +421,7 @@ const maxSpares = 1 << 16
 
 // RemoveCache deletes a daemon's cache directory dir while the daemon is
 // stopped (`jmake restart --clean`), except that the files of the object
-// store at dir/objects are emptied and kept as spares, up to maxSpares.
+// store at dir/ObjectsDir are emptied and kept as spares, up to maxSpares.
 //
 // The point is the next cold build. On ext4 without a journal, allocating
 // an inode skips every inode of its group freed in the last minute (five,
@@ -448,7 +443,7 @@ func RemoveCache(dir string) error {
 	}
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
-		if e.Name() == "objects" && e.IsDir() {
+		if e.Name() == ObjectsDir && e.IsDir() {
 			if err := keepSpares(p); err != nil {
 				return err
 			}
