@@ -126,3 +126,32 @@ func TestInProcessRace(t *testing.T) {
 		}
 	}
 }
+
+// `jmake start <name>` right after a kill -9 of a supervised daemon brings
+// it back and says so: whether the supervisor has not seen the death yet,
+// or has and is waiting out its backoff. (It once answered from the state
+// it was leaving: "exited unexpectedly (the supervisor keeps retrying)".)
+func TestStartRightAfterKill9(t *testing.T) {
+	e := testenv.New(t)
+	e.MustRun("start", "discovery")
+	for i := 0; i < 12; i++ {
+		old := e.PID("discovery")
+		syscall.Kill(old, syscall.SIGKILL)
+		if i%2 == 1 {
+			testenv.WaitFor(t, 5*time.Second, "the supervisor to see the death", func() bool {
+				d := supState(t, e)["discovery"]
+				return d.PID != old
+			})
+		}
+		r := e.Run("start", "discovery")
+		if r.Code != 0 {
+			t.Fatalf("round %d: start after kill -9 of pid %d: exit %d\n%s%s", i, old, r.Code, r.Stdout, r.Stderr)
+		}
+		if pid := healthyPID(e, "discovery"); pid == 0 || pid == old {
+			t.Fatalf("round %d: after start, discovery answers as pid %d (killed: %d)\n%s", i, pid, old, r.Stdout)
+		}
+		if !strings.Contains(r.Stdout, "discovery    started (pid") {
+			t.Errorf("round %d: start said:\n%s", i, r.Stdout)
+		}
+	}
+}

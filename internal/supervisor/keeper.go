@@ -180,7 +180,11 @@ func (k *keeper) sleep(ctx context.Context, wait *time.Duration) bool {
 				c.reply <- fmt.Errorf("%s: not running (restarting in %s)", k.name, time.Until(deadline).Round(time.Millisecond))
 				continue
 			default:
+				// The state leaves "backoff" before the reply: `jmake start`
+				// polls the state next, and must not take the backoff it
+				// just ended for a failed start.
 				k.failures, k.backoff, *wait = nil, k.s.pol.BackoffMin, 0
+				k.set(func(d *lifecycle.Supervised) { d.State = "starting" })
 				c.reply <- nil
 				return true
 			}
@@ -352,7 +356,20 @@ func (k *keeper) monitor(ctx context.Context, in *inst) time.Duration {
 		case c := <-k.cmds:
 			switch c.kind {
 			case cmdStart:
+				if lifecycle.Alive(in.info) {
+					c.reply <- nil
+					continue
+				}
+				// It died and we have not seen it yet (kill -9 just before
+				// `jmake start`): start it now, as asked, without a backoff.
+				if in.proc != nil {
+					<-in.done()
+				}
+				reason := fmt.Sprintf("pid %d exited unexpectedly (%s)", in.info.PID, in.exit())
+				k.logf("warn", "%s; starting it again by request", reason)
+				k.set(func(d *lifecycle.Supervised) { d.State, d.PID, d.LastExit, d.Reason = "starting", 0, in.exit(), reason })
 				c.reply <- nil
+				return 0
 			case cmdReset:
 				k.failures, k.backoff = nil, pol.BackoffMin
 				c.reply <- nil
