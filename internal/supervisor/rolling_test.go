@@ -164,7 +164,7 @@ func rollUnderLoad(t *testing.T, e *testenv.Env, label string) {
 			builds.Add(1)
 			if r.Code != 0 {
 				buildFails.Add(1)
-				buildErrs = append(buildErrs, r.Stdout+r.Stderr)
+				buildErrs = append(buildErrs, time.Now().Format("15:04:05.000000")+" "+r.Stdout+r.Stderr)
 			}
 		}
 	}()

@@ -70,8 +70,27 @@ type Env struct {
 func New(t testing.TB) *Env {
 	t.Helper()
 	e := &Env{T: t, Bin: Binary(t), StateDir: t.TempDir(), Offset: FreeOffset(t)}
-	t.Cleanup(e.KillAll)
+	t.Cleanup(func() {
+		if t.Failed() {
+			e.logTails()
+		}
+		e.KillAll()
+	})
 	return e
+}
+
+// logTails prints the end of each log in the state dir, so that a test
+// failing on CI says what the daemons and the supervisor saw.
+func (e *Env) logTails() {
+	paths, _ := filepath.Glob(filepath.Join(e.StateDir, "logs", "*.log"))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		e.T.Logf("%s (last %d lines):\n%s", p, min(len(lines), 30), strings.Join(lines[max(0, len(lines)-30):], "\n"))
+	}
 }
 
 // FreeOffset finds a port offset whose four ports are free on 127.0.0.1.
