@@ -65,7 +65,7 @@ type Daemon struct {
 	start   time.Time
 	srv     *http.Server
 	ln      net.Listener // set by Serve
-	conns   *connCounter // ln, counting the connections it accepted
+	conns   *connTracker // ln, tracking the connections it accepted
 	metrics *metrics
 
 	requests, errors atomic.Int64
@@ -234,12 +234,13 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	baseCtx, cancelCalls := context.WithCancel(context.Background())
 	defer cancelCalls()
 	d.ln = ln
-	counted := &connCounter{Listener: ln}
-	d.conns = counted
+	tracked := newConnTracker(ln)
+	d.conns = tracked
 	d.srv = &http.Server{
-		Handler:           d.routes(),
+		Handler:           tracked.handler(d.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ConnContext:       tracked.connContext,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
 	if !d.opts.NoPID && d.opts.StateDir != "" {
@@ -251,7 +252,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.log.Info(fmt.Sprintf("[START] %s: listening on %s (pid %d, version %s)", d.opts.Name, ln.Addr(), os.Getpid(), Version))
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- d.srv.Serve(counted) }()
+	go func() { serveErr <- d.srv.Serve(tracked) }()
 
 	var err error
 	select {
@@ -285,12 +286,22 @@ func (d *Daemon) drain(cancelCalls context.CancelFunc) {
 	} else {
 		drainAcceptQueue(d.ln, 500*time.Millisecond)
 	}
+	// Shutdown drops a request it reads after it began, so first stop
+	// accepting and let every accepted connection's request reach a
+	// handler. A client that connected and sends nothing is given a
+	// second, then cut off.
+	d.conns.Close()
+	deadline, _ := ctx.Deadline()
+	freshBy := time.Now().Add(time.Second)
+	if deadline.Before(freshBy) {
+		freshBy = deadline
+	}
+	if !d.conns.waitFresh(freshBy) {
+		d.conns.closeFresh()
+	}
 	err := d.srv.Shutdown(ctx)
-	if err == nil {
-		deadline, _ := ctx.Deadline()
-		if !d.conns.wait(deadline) {
-			err = ctx.Err()
-		}
+	if err == nil && !d.conns.waitOpen(deadline) {
+		err = ctx.Err()
 	}
 	if err != nil {
 		d.log.Warn(fmt.Sprintf("[SHUTDOWN] %s: calls still running after %s; cancelling them", d.opts.Name, timeout))

@@ -287,9 +287,11 @@ func TestGracefulShutdown(t *testing.T) {
 	// New connections are refused once draining has begun.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err := net.DialTimeout("tcp", strings.TrimPrefix(td.url, "http://"), 100*time.Millisecond); err != nil {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(td.url, "http://"), 100*time.Millisecond)
+		if err != nil {
 			break
 		}
+		c.Close()
 		if time.Now().After(deadline) {
 			t.Fatal("still accepting connections after Shutdown")
 		}
@@ -317,6 +319,67 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "cache", "discovery", "tools.log")); !bytes.Contains(b, []byte("cc")) {
 		t.Error("cache not on disk after shutdown")
+	}
+}
+
+// A connection accepted before a stop whose request arrives after the stop
+// began still gets its reply: http.Server.Shutdown would drop that request
+// unanswered (the client sees EOF), as happened to builds in rolling
+// restarts. A connection that never sends is closed after a second's grace
+// (Shutdown alone would wait five).
+func TestRequestAcceptedBeforeStopIsServed(t *testing.T) {
+	td := startDaemon(t, t.TempDir(), nil)
+	addr := strings.TrimPrefix(td.url, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for fresh := 0; fresh != 2; {
+		td.conns.mu.Lock()
+		fresh = len(td.conns.fresh)
+		td.conns.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("%d fresh connections, want 2 (ours, accepted)", fresh)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop := time.Now()
+	td.Shutdown()
+	for {
+		dc, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			break
+		}
+		dc.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("still accepting connections after Shutdown")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("request sent on a connection accepted before the stop: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	<-td.Done()
+	if took := time.Since(stop); took > 4*time.Second {
+		t.Errorf("stop took %s with a silent connection open, want about 1s", took)
+	}
+	silent.SetReadDeadline(time.Now().Add(time.Second))
+	if n, err := silent.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("silent connection after the stop: read %d, %v; want EOF", n, err)
 	}
 }
 
