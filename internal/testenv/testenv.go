@@ -244,6 +244,40 @@ func (e *Env) KillAll() {
 			syscall.Kill(info.PID, syscall.SIGKILL)
 		}
 	}
+	e.killStragglers()
+}
+
+// killStragglers SIGKILLs every other process started with this test's
+// JMAKE_HOME and waits until each is gone. A daemon the supervisor was
+// starting when the test failed has no PID file yet; left alone it
+// outlived the test and kept writing to the state dir as it was removed.
+func (e *Env) killStragglers() {
+	mark := []byte("JMAKE_HOME=" + e.StateDir + "\x00")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var left []int
+		procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+		for _, p := range procs {
+			pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			env, err := os.ReadFile(p)
+			if err != nil || !bytes.Contains(env, mark) || !Alive(pid) {
+				continue
+			}
+			syscall.Kill(pid, syscall.SIGKILL)
+			left = append(left, pid)
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.T.Errorf("processes of %s still alive after SIGKILL: %v", e.StateDir, left)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Alive reports whether pid names a live, non-zombie process.
