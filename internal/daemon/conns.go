@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,20 +69,17 @@ func (l *connTracker) connContext(ctx context.Context, c net.Conn) context.Conte
 }
 
 // handler marks a connection no longer fresh once a request of it reached
-// a handler: from then on Shutdown waits for it.
+// a handler: from then on Shutdown waits for it. Only a connection's first
+// request takes the lock.
 func (l *connTracker) handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tc, ok := r.Context().Value(connKey{}).(*trackedConn); ok {
-			l.settle(tc)
+		if tc, ok := r.Context().Value(connKey{}).(*trackedConn); ok && tc.settled.CompareAndSwap(false, true) {
+			l.mu.Lock()
+			delete(l.fresh, tc)
+			l.mu.Unlock()
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func (l *connTracker) settle(tc *trackedConn) {
-	l.mu.Lock()
-	delete(l.fresh, tc)
-	l.mu.Unlock()
 }
 
 // waitOpen polls until every accepted connection is closed or the
@@ -131,8 +129,9 @@ func (l *connTracker) waitUntil(deadline time.Time, done func() bool) bool {
 
 type trackedConn struct {
 	net.Conn
-	l    *connTracker
-	once sync.Once
+	l       *connTracker
+	once    sync.Once
+	settled atomic.Bool // a request reached a handler
 }
 
 func (c *trackedConn) Close() error {

@@ -83,6 +83,14 @@ func (i *inst) done() <-chan struct{} {
 	return i.proc.Done()
 }
 
+// ended says how the process ended, for the log and the state's reason.
+func (i *inst) ended() string {
+	if i.proc == nil {
+		return fmt.Sprintf("adopted pid %d is gone", i.info.PID)
+	}
+	return fmt.Sprintf("pid %d exited unexpectedly (%s)", i.info.PID, i.exit())
+}
+
 func (i *inst) exit() string {
 	if i.proc == nil {
 		return "gone (exit status unknown: adopted, not our child)"
@@ -311,10 +319,10 @@ func (k *keeper) monitor(ctx context.Context, in *inst) time.Duration {
 			k.stop(in)
 			return 0
 		case <-in.done():
-			return died(fmt.Sprintf("pid %d exited unexpectedly (%s)", in.info.PID, in.exit()))
+			return died(in.ended())
 		case <-aliveC:
 			if !lifecycle.Alive(in.info) {
-				return died(fmt.Sprintf("adopted pid %d is gone", in.info.PID))
+				return died(in.ended())
 			}
 		case <-probeT.C:
 			if probing {
@@ -365,7 +373,7 @@ func (k *keeper) monitor(ctx context.Context, in *inst) time.Duration {
 				if in.proc != nil {
 					<-in.done()
 				}
-				reason := fmt.Sprintf("pid %d exited unexpectedly (%s)", in.info.PID, in.exit())
+				reason := in.ended()
 				k.logf("warn", "%s; starting it again by request", reason)
 				k.set(func(d *lifecycle.Supervised) { d.State, d.PID, d.LastExit, d.Reason = "starting", 0, in.exit(), reason })
 				c.reply <- nil
