@@ -16,6 +16,7 @@ type Stats struct {
 	Requests      int64                  `json:"requests"`
 	CacheHits     int64                  `json:"cache_hits"`
 	CacheMisses   int64                  `json:"cache_misses"`
+	CacheCorrupt  int64                  `json:"cache_corrupt"` // damaged entries found, over all caches
 	Errors        int64                  `json:"errors"`
 	CacheHitRate  float64                `json:"cache_hit_rate"`
 	ErrorRate     float64                `json:"error_rate"`
@@ -43,6 +44,7 @@ func (d *Daemon) stats() Stats {
 		s.Caches[c.Name()] = cs
 		s.CacheHits += cs.Hits
 		s.CacheMisses += cs.Misses
+		s.CacheCorrupt += cs.Corrupt
 	}
 	if n := s.CacheHits + s.CacheMisses; n > 0 {
 		s.CacheHitRate = float64(s.CacheHits) / float64(n)

@@ -70,6 +70,7 @@ type CompileResult struct {
 	Explain         []string `json:"explain,omitempty"`
 	CompileCommands string   `json:"compile_commands,omitempty"`
 	Diagnostics     string   `json:"diagnostics,omitempty"`
+	Warnings        []string `json:"warnings,omitempty"` // about the caches: damaged entries, failed writes
 	NotNoop         bool     `json:"not_noop,omitempty"` // the answer to a NoopOnly request with work to do
 	// InputDirs and OutputDirs are the directories a successful build read
 	// from and wrote to (absolute): a watch over them, the project's root
@@ -264,6 +265,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	res.Stages = append(res.Stages, StageTime{"compilation", time.Since(t).Seconds(), false})
 	res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate = cr.Output, cr.Units, cr.Compiled, cr.Cached, cr.UpToDate
 	res.Linked, res.Explain, res.Diagnostics = cr.Linked, cr.Explain, cr.Diagnostics
+	res.Warnings = append(res.Warnings, cr.Warnings...)
 	if err != nil {
 		return fail("compilation", err)
 	}
