@@ -122,6 +122,7 @@ type Stats struct {
 	Requests      int64                `json:"requests"`
 	CacheHits     int64                `json:"cache_hits"`
 	CacheMisses   int64                `json:"cache_misses"`
+	CacheCorrupt  int64                `json:"cache_corrupt"`
 	Errors        int64                `json:"errors"`
 	CacheHitRate  float64              `json:"cache_hit_rate"`
 	ErrorRate     float64              `json:"error_rate"`
@@ -134,6 +135,7 @@ type CacheStat struct {
 	Bytes   int64 `json:"bytes"`
 	Hits    int64 `json:"hits"`
 	Misses  int64 `json:"misses"`
+	Corrupt int64 `json:"corrupt"` // damaged entries found and dropped
 }
 
 // Stats asks /v1/stats.

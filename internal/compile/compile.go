@@ -208,7 +208,7 @@ func (b *build) fromCache(tc *toolchain, srcIdx int32, srcHash, dk Hash, objAbs 
 			continue // trimmed away
 		}
 		if _, err := b.e.objects.CopyToReusing(id, objAbs, b.spares.take()); err != nil {
-			b.cacheReadFailed(err)
+			b.cacheReadFailed(b.rel(objAbs), err)
 			continue
 		}
 		objSt, err := statPath(objAbs)

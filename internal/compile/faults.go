@@ -23,15 +23,15 @@ type writeFault struct {
 }
 
 // cacheReadFailed reports an object cache entry that could not be
-// restored. A damaged one was removed by the store; the caller goes on as
-// on a miss.
-func (b *build) cacheReadFailed(err error) {
+// restored to obj. A damaged one was removed by the store; the caller
+// goes on as on a miss, and makes obj again.
+func (b *build) cacheReadFailed(obj string, err error) {
 	if !store.IsCorrupt(err) {
-		b.e.log.Warn("cached object not restored", "err", err)
+		b.e.log.Warn("cached object not restored", "object", obj, "err", err)
 		return
 	}
-	b.e.log.Warn(fmt.Sprintf("[CACHE] %v; removed it, compiling again", err))
-	b.warn(fmt.Sprintf("jmake: %v; removed it and compiled again", err))
+	b.e.log.Warn(fmt.Sprintf("[CACHE] %v; removed it, making %s again", err, obj))
+	b.warn(fmt.Sprintf("jmake: %v; removed it and made %s again", err, obj))
 }
 
 // writeFailed records that what (the object cache, the manifests, the

@@ -246,7 +246,7 @@ func (b *build) makeGroup(tool compiler, g *linkGroup) (rec groupRec, why string
 	if b.cache && b.e.objects.Has(id) {
 		_, err := b.e.objects.CopyToReusing(id, g.abs, b.spares.take())
 		if err != nil {
-			b.cacheReadFailed(err)
+			b.cacheReadFailed(b.rel(g.abs), err)
 		}
 		restored = err == nil
 	}
