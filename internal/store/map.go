@@ -162,7 +162,15 @@ func (mp *Map) appendLocked(op byte, key string, value []byte) error {
 	if mp.f == nil {
 		return nil
 	}
-	if _, err := mp.f.Write(encodeRecord(op, key, value)); err != nil {
+	if n, err := mp.f.Write(encodeRecord(op, key, value)); err != nil {
+		// A full disk can take part of a record: cut it off, or every
+		// record appended after it, once there is room again, would be
+		// dropped with it at the next load.
+		if n > 0 {
+			if fi, serr := mp.f.Stat(); serr == nil && fi.Size() >= int64(n) {
+				mp.f.Truncate(fi.Size() - int64(n))
+			}
+		}
 		mp.werr = fmt.Errorf("cache %s: append to %s: %w", mp.name, mp.path, err)
 		return mp.werr
 	}
