@@ -369,3 +369,63 @@ func checkEntries(t *testing.T, dir string) int {
 	}
 	return n
 }
+
+// A bit flipped in any daemon's persisted cache log (the compile state,
+// manifests, file hashes, discovery's scans, setup's configs, ...) while
+// the daemons are stopped is found at the next start by the records'
+// checksums: the damaged record and what follows it are dropped, counted
+// and logged, and the build is still byte for byte a clean one.
+func TestChaosDamagedCacheLogs(t *testing.T) {
+	trials := chaosTrials()
+	seed := chaosSeed(t)
+	t.Logf("%d trials; JMAKE_CHAOS_SEED=%d replays them", trials, seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+
+	proj := genProject(t, 12)
+	ref := testenv.New(t)
+	ref.MustRun("build", "--no-daemon", proj)
+	want := buildFiles(t, proj)
+
+	e := testenv.New(t)
+	e.MustRun("build", "--clean", proj)
+	for trial := range trials {
+		logs, _ := filepath.Glob(filepath.Join(e.StateDir, "cache", "*", "*.log"))
+		var big []string
+		for _, p := range logs {
+			if fi, err := os.Stat(p); err == nil && fi.Size() > 8 { // more than a header
+				big = append(big, p)
+			}
+		}
+		if len(big) == 0 {
+			t.Fatalf("no cache logs with records in %s", e.StateDir)
+		}
+		e.MustRun("stop")
+		p := big[rng.IntN(len(big))]
+		what := damage(t, rng, p, false)
+		daemonName := filepath.Base(filepath.Dir(p))
+		cache := strings.TrimSuffix(filepath.Base(p), ".log")
+		when := fmt.Sprintf("trial %d: %s (%s's %s), then a build", trial, what, daemonName, cache)
+		logPath := filepath.Join(e.StateDir, "logs", daemonName+".log")
+		damagedLogged := func() int { return logCount(logPath, "damaged tail") + logCount(logPath, "moved it to") }
+		before := damagedLogged()
+
+		r := e.Run("build", proj)
+		if r.Code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", when, r.Code, r.Stdout, r.Stderr)
+		}
+		sameFiles(t, when, want, buildFiles(t, proj))
+		st, err := e.Lifecycle().Client(daemonName).Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := st.Caches[cache].Corrupt; n != 1 {
+			t.Fatalf("%s: %s counts %d damaged records in %s, want 1", when, daemonName, n, cache)
+		}
+		if damagedLogged() != before+1 {
+			t.Fatalf("%s: %s does not say once that the cache was damaged", when, logPath)
+		}
+		r = e.MustRun("build", "--clean", proj)
+		sameFiles(t, when+", then a clean build", want, buildFiles(t, proj))
+	}
+	e.MustRun("stop")
+}
