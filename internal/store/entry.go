@@ -66,14 +66,47 @@ func IsCorrupt(err error) bool {
 
 // EntryReader reads the content of an entry and checks it; see Verify.
 type EntryReader struct {
-	id   string
-	r    io.Reader
-	h    hash.Hash
-	want Digest
-	sum  Digest
-	n    int64
-	hdr  bool  // the header was read
-	err  error // sticky: the first error, or io.EOF after a good entry
+	id  string
+	r   io.Reader
+	h   hash.Hash
+	hdr []byte // the header, once read
+	sum Digest
+	n   int64
+	err error // sticky: the first error, or io.EOF after a good entry
+}
+
+// VerifyBytes checks a whole entry held in memory and returns its content
+// (a part of entry) and digest, or a *CorruptError.
+func VerifyBytes(id string, entry []byte) ([]byte, Digest, error) {
+	if len(entry) < EntryHeaderLen {
+		return nil, Digest{}, &CorruptError{ID: id, Reason: fmt.Sprintf("%d bytes, shorter than a header", len(entry))}
+	}
+	if err := checkMagic(id, entry); err != nil {
+		return nil, Digest{}, err
+	}
+	content := entry[EntryHeaderLen:]
+	sum := Digest(sha256.Sum256(content))
+	if err := checkSum(id, entry, sum, len(content)); err != nil {
+		return nil, Digest{}, err
+	}
+	return content, sum, nil
+}
+
+// checkMagic checks the start of an entry's header.
+func checkMagic(id string, hdr []byte) error {
+	if !bytes.Equal(hdr[:len(entryMagic)], []byte(entryMagic)) {
+		return &CorruptError{ID: id, Reason: fmt.Sprintf("no %q header", entryMagic[:len(entryMagic)-1])}
+	}
+	return nil
+}
+
+// checkSum compares the digest of an entry's n bytes of content with the
+// one its header names.
+func checkSum(id string, hdr []byte, sum Digest, n int) error {
+	if want := Digest(hdr[len(entryMagic):EntryHeaderLen]); sum != want {
+		return &CorruptError{ID: id, Reason: fmt.Sprintf("content of %d bytes hashes to %.12s…, its header says %.12s…", n, sum, want)}
+	}
+	return nil
 }
 
 // Verify returns a reader of the content of the entry id read from r. It
@@ -84,41 +117,35 @@ func Verify(id string, r io.Reader) *EntryReader {
 	return &EntryReader{id: id, r: r, h: sha256.New()}
 }
 
-func (v *EntryReader) corrupt(format string, args ...any) error {
-	v.err = &CorruptError{ID: v.id, Reason: fmt.Sprintf(format, args...)}
-	return v.err
-}
-
 // Read implements io.Reader.
 func (v *EntryReader) Read(p []byte) (int, error) {
 	if v.err != nil {
 		return 0, v.err
 	}
-	if !v.hdr {
-		var hdr [EntryHeaderLen]byte
-		if n, err := io.ReadFull(v.r, hdr[:]); err != nil {
+	if v.hdr == nil {
+		hdr := make([]byte, EntryHeaderLen)
+		if n, err := io.ReadFull(v.r, hdr); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return 0, v.corrupt("%d bytes, shorter than a header", n)
+				err = &CorruptError{ID: v.id, Reason: fmt.Sprintf("%d bytes, shorter than a header", n)}
 			}
 			v.err = err
 			return 0, err
 		}
-		if !bytes.Equal(hdr[:len(entryMagic)], []byte(entryMagic)) {
-			return 0, v.corrupt("no %q header", entryMagic[:len(entryMagic)-1])
+		if v.err = checkMagic(v.id, hdr); v.err != nil {
+			return 0, v.err
 		}
-		copy(v.want[:], hdr[len(entryMagic):])
-		v.hdr = true
+		v.hdr = hdr
 	}
 	n, err := v.r.Read(p)
 	v.h.Write(p[:n])
 	v.n += int64(n)
 	if err == io.EOF {
 		v.h.Sum(v.sum[:0])
-		if v.sum != v.want {
-			return n, v.corrupt("content of %d bytes hashes to %.12s…, its header says %.12s…", v.n, v.sum, v.want)
+		if cerr := checkSum(v.id, v.hdr, v.sum, int(v.n)); cerr != nil {
+			err = cerr
 		}
-		v.err = io.EOF
-	} else if err != nil {
+	}
+	if err != nil {
 		v.err = err
 	}
 	return n, err
