@@ -30,6 +30,24 @@ func chaosTrials() int {
 	return 5
 }
 
+// chaosSetup starts a chaos test: the number of trials, a random source
+// (its seed logged), a generated project, the files of its clean
+// --no-daemon build, and an Env whose daemons built it once (so the
+// object cache holds every object).
+func chaosSetup(t *testing.T) (int, *rand.Rand, string, map[string][]byte, *testenv.Env) {
+	trials := chaosTrials()
+	seed := chaosSeed(t)
+	t.Logf("%d trials of each damage; JMAKE_CHAOS_SEED=%d replays them", trials, seed)
+	proj := genProject(t, 12)
+	ref := testenv.New(t) // its own state: nothing cached
+	ref.MustRun("build", "--no-daemon", proj)
+	want := buildFiles(t, proj)
+	e := testenv.New(t)
+	e.MustRun("build", "--clean", proj)
+	sameFiles(t, "first build", want, buildFiles(t, proj))
+	return trials, rand.New(rand.NewPCG(seed, 0)), proj, want, e
+}
+
 // chaosSeed is the random seed of a chaos test, from JMAKE_CHAOS_SEED to
 // replay a run, else the clock; the test logs it.
 func chaosSeed(t *testing.T) uint64 {
@@ -186,19 +204,7 @@ func logCount(path, s string) int {
 // build, the entry is counted once, and the build and the daemon's log
 // say which entry it was.
 func TestChaosDamagedCacheEntries(t *testing.T) {
-	trials := chaosTrials()
-	seed := chaosSeed(t)
-	t.Logf("%d trials of each damage; JMAKE_CHAOS_SEED=%d replays them", trials, seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
-
-	proj := genProject(t, 12)
-	ref := testenv.New(t) // its own state: nothing cached
-	ref.MustRun("build", "--no-daemon", proj)
-	want := buildFiles(t, proj)
-
-	e := testenv.New(t)
-	e.MustRun("build", "--clean", proj) // fills the cache
-	sameFiles(t, "first build", want, buildFiles(t, proj))
+	trials, rng, proj, want, e := chaosSetup(t)
 	logPath := filepath.Join(e.StateDir, "logs", "compilation.log")
 
 	counted := corruptCount(t, e)
@@ -376,18 +382,7 @@ func checkEntries(t *testing.T, dir string) int {
 // checksums: the damaged record and what follows it are dropped, counted
 // and logged, and the build is still byte for byte a clean one.
 func TestChaosDamagedCacheLogs(t *testing.T) {
-	trials := chaosTrials()
-	seed := chaosSeed(t)
-	t.Logf("%d trials; JMAKE_CHAOS_SEED=%d replays them", trials, seed)
-	rng := rand.New(rand.NewPCG(seed, 1))
-
-	proj := genProject(t, 12)
-	ref := testenv.New(t)
-	ref.MustRun("build", "--no-daemon", proj)
-	want := buildFiles(t, proj)
-
-	e := testenv.New(t)
-	e.MustRun("build", "--clean", proj)
+	trials, rng, proj, want, e := chaosSetup(t)
 	for trial := range trials {
 		logs, _ := filepath.Glob(filepath.Join(e.StateDir, "cache", "*", "*.log"))
 		var big []string
