@@ -19,7 +19,9 @@ import (
 // Objects is a content-addressed store of files under dir/<ab>/<id>, where
 // id is a lowercase hex digest chosen by the caller. Files are written to a
 // temp file in the same directory and renamed into place, so a reader (in
-// this or another process) sees a whole object or none.
+// this or another process) sees a whole object or none. Each file is an
+// entry (entry.go): the object behind the digest of its content, which
+// every read checks, so that damage on disk is a miss, never an object.
 type Objects struct {
 	dir      string
 	maxBytes int64
