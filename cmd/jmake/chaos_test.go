@@ -258,32 +258,13 @@ func TestChaosDamagedCacheEntries(t *testing.T) {
 	e.MustRun("stop")
 }
 
-// mountTmpfs mounts a tmpfs of size bytes on a new directory, unmounted
-// when the test ends (after the daemons using it are killed, as cleanups
-// run last-registered first). It skips the test where mounting is not
-// permitted.
-func mountTmpfs(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.Itoa(size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		t.Skipf("mount -t tmpfs on %s is not permitted here (needs root): %v: %s", dir, err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, bytes.TrimSpace(out))
-		}
-	})
-	return dir
-}
-
 // The state directory on a 2 MiB tmpfs that fills while the object cache
 // is being written: the build succeeds from its compiles, names ENOSPC and
 // the path that could not be written, the daemons stay up, the cache
 // holds no half-written entry, and once there is room again builds store
 // objects as before.
 func TestChaosStateDiskFull(t *testing.T) {
-	state := mountTmpfs(t, 2<<20)
+	state := testenv.MountTmpfs(t, 2<<20)
 	proj := genProject(t, 40)
 	e := testenv.New(t)
 	e.StateDir = state // before any process starts: cleanups kill what runs on it
