@@ -123,7 +123,7 @@ func (o *Objects) put(id string, r io.Reader) (Digest, error) {
 	_, err = f.Write(make([]byte, EntryHeaderLen))
 	var n int64
 	if err == nil {
-		n, err = io.CopyBuffer(onlyWriter{io.MultiWriter(f, h)}, r, *buf)
+		n, err = io.CopyBuffer(onlyWriter{io.MultiWriter(f, h)}, struct{ io.Reader }{r}, *buf)
 	}
 	copyBufs.Put(buf)
 	if err == nil {
