@@ -123,7 +123,7 @@ func (o *Objects) put(id string, r io.Reader) (Digest, error) {
 	_, err = f.Write(make([]byte, EntryHeaderLen))
 	var n int64
 	if err == nil {
-		n, err = io.CopyBuffer(onlyWriter{io.MultiWriter(f, h)}, struct{ io.Reader }{r}, *buf)
+		n, err = io.CopyBuffer(onlyWriter{io.MultiWriter(f, h)}, onlyReader{r}, *buf)
 	}
 	copyBufs.Put(buf)
 	if err == nil {
@@ -160,10 +160,13 @@ func (o *Objects) put(id string, r io.Reader) (Digest, error) {
 // allocate again after a collection empties the pool.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
-// onlyWriter hides an *os.File's ReadFrom from io.CopyBuffer, which would
-// otherwise copy through a buffer of its own for a reader that is not a
-// file.
-type onlyWriter struct{ io.Writer }
+// onlyWriter and onlyReader hide an *os.File's ReadFrom and WriteTo from
+// io.CopyBuffer, which would otherwise copy through a buffer of their own
+// when the other side is not a file or a socket.
+type (
+	onlyWriter struct{ io.Writer }
+	onlyReader struct{ io.Reader }
+)
 
 // createTemp opens a new empty temp file in dir: a spare when one is left,
 // else a new file. A spare is claimed by renaming it into dir, which only
