@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmake/jmake/internal/depfile"
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/store"
 )
@@ -289,10 +290,11 @@ func unitsIncluding(tb testing.TB, root string, units []string, header string) [
 		if err != nil {
 			tb.Fatalf("gcc -MM %s: %v", u, err)
 		}
-		df, err := ParseDepfile(deps)
+		rules, err := depfile.ParseDepfile(u+".d", deps)
 		if err != nil {
 			tb.Fatal(err)
 		}
+		df := depfile.Merge(rules)
 		if slices.Contains(df.Prereqs, header) {
 			out = append(out, u)
 		}
