@@ -39,10 +39,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/keylock"
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/store"
-	"github.com/jmake/jmake/internal/watch"
 )
 
 // Options configure an Engine. Nil maps are replaced by in-memory ones, and a
@@ -89,7 +89,7 @@ type Engine struct {
 
 	// watch, when not nil, lets a no-op build answer without a stat; fast
 	// holds each project's part in it.
-	watch  *watch.Watcher
+	watch  *change.Watcher
 	fastMu sync.Mutex // guards fast
 	fast   map[string]*fastState
 
@@ -126,7 +126,7 @@ func New(opts Options) *Engine {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	if !opts.NoWatch {
-		wt, err := watch.New(opts.WatchDir)
+		wt, err := change.New(opts.WatchDir)
 		if err != nil {
 			e.log.Warn("no file watcher: every build will stat its inputs", "err", err)
 		} else {

@@ -64,7 +64,7 @@ func genProject(tb testing.TB, dir string, n int) {
 }
 
 // backdate sets every file under dir an hour into the past, so that no
-// content hash taken now is racy (see racyWindow).
+// content hash taken now is racy (see change.RacyWindow).
 func backdate(tb testing.TB, dir string) {
 	tb.Helper()
 	old := time.Now().Add(-time.Hour)

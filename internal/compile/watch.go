@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/jmake/jmake/internal/watch"
+	"github.com/jmake/jmake/internal/change"
 )
 
 // The watched fast path (package watch says how a watch proves that
@@ -23,7 +23,7 @@ import (
 // fastState is a project's part in the fast path. Builds of a project are
 // serialized (Engine.roots), and only they use its fields.
 type fastState struct {
-	set     *watch.Set
+	set     *change.Set
 	sig     [32]byte
 	result  Result
 	outStat fileStat

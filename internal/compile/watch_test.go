@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/fsnotify/fsnotify"
-	"github.com/jmake/jmake/internal/watch"
+	"github.com/jmake/jmake/internal/change"
 )
 
 // The watched fast path answers a no-op without stats, and never hides a
@@ -281,14 +281,14 @@ func TestWatchReadsRemovalLate(t *testing.T) {
 			close(release)
 		}
 	}
-	watch.HookEvent.Store(&hold)
-	watch.HookSettle.Store(&free)
-	t.Cleanup(func() { watch.HookEvent.Store(nil); watch.HookSettle.Store(nil) })
+	change.HookEvent.Store(&hold)
+	change.HookSettle.Store(&free)
+	t.Cleanup(func() { change.HookEvent.Store(nil); change.HookSettle.Store(nil) })
 
 	te.mustBuild(t, root, func(r *Request) { r.Clean = true })
 	te.mustBuild(t, root, nil) // full: the request differs from the clean one
-	watch.HookEvent.Store(nil)
-	watch.HookSettle.Store(nil)
+	change.HookEvent.Store(nil)
+	change.HookSettle.Store(nil)
 
 	for range 3 {
 		te.mustBuild(t, root, nil)

@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/jmake/jmake/internal/watch"
+	"github.com/jmake/jmake/internal/change"
 )
 
 // The orchestrator's fast path: a no-op build answered without calling the
@@ -25,7 +25,7 @@ import (
 // fastBuild is a project's part in the fast path. Builds of a project are
 // serialized (Pipeline.roots), and only they use its fields.
 type fastBuild struct {
-	set    *watch.Set
+	set    *change.Set
 	result BuildResult
 }
 

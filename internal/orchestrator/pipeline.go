@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/keylock"
-	"github.com/jmake/jmake/internal/watch"
 )
 
 // Files is what discovery found in a project.
@@ -122,7 +122,7 @@ type Pipeline struct {
 
 	// Watch, when not nil, lets a no-op build be answered without calling
 	// the stages (fast.go).
-	Watch *watch.Watcher
+	Watch *change.Watcher
 
 	// roots serializes builds of one project, so that the fast path's
 	// state follows the builds in order.

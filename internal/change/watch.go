@@ -1,6 +1,11 @@
-// Package watch proves, without a stat, that nothing changed in a set of
-// directories since some moment. A daemon that answers a no-op build from
-// memory uses it: a build that stats every input of a 1000-unit project
+// Package change answers, for every daemon, whether anything under a set of
+// inputs changed since some moment. By stat: ID is a file's identity, Racy
+// the racy-clean rule, Inputs a memo's recorded inputs. Without a stat: a
+// Watcher's Set proves with inotify that nothing changed in its
+// directories, and Tree reports the changes under a project as they come.
+//
+// The watch proof: a daemon that answers a no-op build from memory uses it:
+// a build that stats every input of a 1000-unit project
 // spends milliseconds in stat(2), and with an inotify watch on every
 // directory that holds an input the daemon can know that nothing changed
 // without any.
@@ -20,7 +25,7 @@
 // build makes that build's answer suspect, while events in an output
 // directory during the build are the build's own writes, forgotten once the
 // build settles.
-package watch
+package change
 
 import (
 	"errors"
