@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jmake/jmake/internal/lifecycle"
+	"github.com/jmake/jmake/internal/proc"
 	"github.com/jmake/jmake/internal/settings"
 	"github.com/jmake/jmake/internal/store"
 	"github.com/jmake/jmake/internal/supervisor"
@@ -439,7 +440,7 @@ func stopSupervised(ctx context.Context, w io.Writer, env lifecycle.Env, ctl *su
 			syscall.Kill(info.PID, syscall.SIGTERM)
 			// Each daemon drains within drain_timeout; the supervisor
 			// SIGKILLs a group that does not. Bound the wait beyond both.
-			if !lifecycle.WaitGone(ctx, info, env.Settings.DrainTimeout.Duration+20*time.Second) {
+			if !proc.WaitGone(ctx, info.Proc(), env.Settings.DrainTimeout.Duration+20*time.Second) {
 				return fmt.Errorf("supervisor (pid %d) did not stop", info.PID)
 			}
 		}

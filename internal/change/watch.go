@@ -39,7 +39,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
-	"github.com/jmake/jmake/internal/pidfile"
+	"github.com/jmake/jmake/internal/proc"
 )
 
 // cookieWait bounds the wait for a cookie's event. A loaded machine delivers
@@ -107,7 +107,7 @@ func cookieDir(parent string) (string, error) {
 	}
 	if ents, err := os.ReadDir(parent); err == nil {
 		for _, ent := range ents {
-			if pid, err := strconv.Atoi(ent.Name()); err == nil && pid != os.Getpid() && !pidfile.Exists(pid) {
+			if pid, err := strconv.Atoi(ent.Name()); err == nil && pid != os.Getpid() && !proc.Exists(pid) {
 				os.RemoveAll(filepath.Join(parent, ent.Name()))
 			}
 		}

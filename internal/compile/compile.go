@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/depfile"
+	"github.com/jmake/jmake/internal/proc"
 )
 
 // raceWindow: a header first hashed after its compile started, with an mtime
@@ -332,7 +333,7 @@ func (b *build) runCompiler(tc *toolchain, unit, tmpO, tmpD string, out *bytes.B
 	cmd.Dir = b.root
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = waitDelay
-	killGroupOnCancel(cmd)
+	proc.KillGroupOnCancel(cmd)
 	err := cmd.Run()
 	b.e.compiles.Add(1)
 	var ee *exec.ExitError

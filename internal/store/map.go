@@ -78,7 +78,7 @@ func OpenMap(name, path string) (*Map, LoadReport) {
 }
 
 // removeStaleTemps removes the temp files of rewrites of the log at path
-// that a killed process left (WriteFileAtomic's ".<name>.tmp-*"). One
+// that a killed process left (atomicfile.Write's ".<name>.tmp-*"). One
 // younger than a minute may be another instance's rewrite in progress.
 func removeStaleTemps(path string) {
 	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/pidfile"
+	"github.com/jmake/jmake/internal/proc"
 )
 
 type cmdKind int
@@ -260,7 +261,7 @@ func (k *keeper) acquire(ctx context.Context) *inst {
 		select {
 		case <-p.Done():
 		default:
-			lifecycle.KillGroup(p.Info())
+			proc.KillGroup(p.Info().Proc())
 			<-p.Done()
 		}
 		if ctx.Err() != nil {
@@ -321,7 +322,7 @@ func (k *keeper) monitor(ctx context.Context, in *inst) time.Duration {
 		case <-in.done():
 			return died(in.ended())
 		case <-aliveC:
-			if !lifecycle.Alive(in.info) {
+			if !proc.Alive(in.info.Proc()) {
 				return died(in.ended())
 			}
 		case <-probeT.C:
@@ -358,13 +359,13 @@ func (k *keeper) monitor(ctx context.Context, in *inst) time.Duration {
 			if misses < pol.Misses {
 				continue
 			}
-			lifecycle.KillGroup(in.info)
+			proc.KillGroup(in.info.Proc())
 			k.waitExit(in, 5*time.Second)
 			return died(fmt.Sprintf("pid %d hung: %d health probes in a row missed (last: %v); killed its process group", in.info.PID, misses, err))
 		case c := <-k.cmds:
 			switch c.kind {
 			case cmdStart:
-				if lifecycle.Alive(in.info) {
+				if proc.Alive(in.info.Proc()) {
 					c.reply <- nil
 					continue
 				}
@@ -459,7 +460,7 @@ func (k *keeper) waitExit(in *inst, timeout time.Duration) {
 		}
 		return
 	}
-	lifecycle.WaitGone(context.Background(), in.info, timeout)
+	proc.WaitGone(context.Background(), in.info.Proc(), timeout)
 }
 
 // snapshotOf returns daemon name's record.

@@ -20,10 +20,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jmake/jmake/internal/atomicfile"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/pidfile"
 	"github.com/jmake/jmake/internal/settings"
-	"github.com/jmake/jmake/internal/store"
 )
 
 // Policy holds the supervisor's thresholds. Defaults() are the values of
@@ -214,7 +214,7 @@ func (s *Supervisor) writeState() {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	b, _ := json.MarshalIndent(s.snapshot(), "", "  ")
-	if err := store.WriteFileAtomic(s.env.SupervisorStateFile(), append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(s.env.SupervisorStateFile(), append(b, '\n'), 0o600); err != nil {
 		s.log.Error(fmt.Sprintf("[SUPERVISOR] write %s: %v", s.env.SupervisorStateFile(), err))
 	}
 }
