@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jmake/jmake/internal/wire"
 )
 
 // Handler is a daemon function. It returns a JSON-marshalable reply (an
@@ -169,13 +171,7 @@ func (d *Daemon) auth(next http.Handler) http.Handler {
 }
 
 // Health is the /healthz reply.
-type Health struct {
-	Status        string  `json:"status"`
-	Name          string  `json:"name"`
-	PID           int     `json:"pid"`
-	Version       string  `json:"version"`
-	UptimeSeconds float64 `json:"uptime_seconds"`
-}
+type Health = wire.Health
 
 func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 	status := "ok"
@@ -184,7 +180,7 @@ func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 		status = "stopping"
 	default:
 	}
-	writeJSON(w, http.StatusOK, Health{status, d.opts.Name, os.Getpid(), Version, time.Since(d.start).Seconds()})
+	writeJSON(w, http.StatusOK, Health{Status: status, Name: d.opts.Name, PID: os.Getpid(), Version: Version, UptimeSeconds: time.Since(d.start).Seconds()})
 }
 
 func (d *Daemon) serveStats(w http.ResponseWriter, r *http.Request) {
