@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/jmake/jmake/internal/client"
+	"github.com/jmake/jmake/internal/controller"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/server"
@@ -146,7 +147,7 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 			status.finish()
 			// Started as `jmake start` starts them: under a supervisor.
 			fmt.Fprintln(stderr, "jmake: starting the daemons (not all were running)")
-			if serr := startSupervised(ctx, stderr, env, settings.Names, false); serr != nil {
+			if serr := controller.Supervise(env, lifecycle.StartOptions{}).Start(ctx, stderr, settings.Names); serr != nil {
 				return nil, nil, serr
 			}
 			continue
