@@ -52,7 +52,7 @@ func stopCmd(g *globals) *cobra.Command {
 			return controller.For(env).Stop(cmd.Context(), cmd.OutOrStdout(), names, timeout)
 		},
 	}
-	cmd.Flags().DurationVar(&timeout, "timeout", controller.StopTimeout, "how long to wait for a graceful stop before SIGKILL")
+	cmd.Flags().DurationVar(&timeout, "timeout", lifecycle.StopTimeout, "how long to wait for a graceful stop before SIGKILL")
 	return cmd
 }
 
@@ -142,7 +142,7 @@ func restartCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&clean, "clean", false, "delete the daemons' caches before starting them again")
 	cmd.Flags().BoolVar(&rolling, "rolling", false, "start each new instance on the same port before the old one drains (zero downtime)")
-	cmd.Flags().DurationVar(&timeout, "timeout", controller.StopTimeout, "how long to wait for a graceful stop before SIGKILL")
+	cmd.Flags().DurationVar(&timeout, "timeout", lifecycle.StopTimeout, "how long to wait for a graceful stop before SIGKILL")
 	return cmd
 }
 

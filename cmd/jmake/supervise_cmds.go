@@ -133,7 +133,7 @@ func reloadCmd(g *globals) *cobra.Command {
 			}
 			failed := 0
 			for _, n := range names {
-				ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+				ctx, cancel := context.WithTimeout(cmd.Context(), lifecycle.ReloadTimeout)
 				err := env.Client(n).Reload(ctx)
 				cancel()
 				if err != nil {
@@ -195,7 +195,7 @@ func upgradeCmd(g *globals) *cobra.Command {
 			return controller.For(env).Rolling(cmd.Context(), cmd.OutOrStdout(), settings.Names, timeout)
 		},
 	}
-	cmd.Flags().DurationVar(&timeout, "timeout", controller.StopTimeout, "how long an old instance may take to drain before SIGKILL")
+	cmd.Flags().DurationVar(&timeout, "timeout", lifecycle.StopTimeout, "how long an old instance may take to drain before SIGKILL")
 	return cmd
 }
 
@@ -269,5 +269,5 @@ func serviceOpts(env lifecycle.Env) supervisor.ServiceOptions {
 		exe = p
 	}
 	return supervisor.ServiceOptions{Exe: exe, StateDir: env.StateDir, Offset: env.Offset,
-		StopTimeout: env.Settings.DrainTimeout.Duration + 5*time.Second}
+		StopTimeout: env.Settings.DrainTimeout.Duration + lifecycle.KillWait}
 }

@@ -17,14 +17,6 @@ import (
 	"github.com/jmake/jmake/internal/supervisor"
 )
 
-// StopTimeout is how long a daemon may take to stop gracefully (finish its
-// requests, flush its caches) before it is SIGKILLed with its process
-// group, when the command line names no other. A no-op build answers in
-// milliseconds and a cold compile of one unit in about a second; fifteen
-// seconds lets a burst of in-flight compiles finish without letting a hung
-// daemon hold a stop for long.
-const StopTimeout = 15 * time.Second
-
 // Controller is what the lifecycle commands ask of whoever keeps the
 // daemons.
 type Controller interface {

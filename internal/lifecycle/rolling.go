@@ -53,7 +53,7 @@ func (e Env) StopProcess(ctx context.Context, info pidfile.Info, timeout time.Du
 	}
 	if !proc.WaitGone(ctx, info.Proc(), timeout) {
 		proc.KillGroup(info.Proc())
-		if !proc.WaitGone(ctx, info.Proc(), killWait) {
+		if !proc.WaitGone(ctx, info.Proc(), KillWait) {
 			return true, fmt.Errorf("pid %d still alive after SIGKILL", info.PID)
 		}
 		// A daemon removes its own PID file; after a SIGKILL nobody did.

@@ -13,10 +13,10 @@ import (
 	"github.com/jmake/jmake/internal/proc"
 )
 
-// killWait bounds the wait for a process to vanish after SIGKILL, which
+// KillWait bounds the wait for a process to vanish after SIGKILL, which
 // the kernel delivers at once: only a process stuck in uninterruptible
 // sleep (a hung NFS read) takes longer, and then the caller must know.
-const killWait = 5 * time.Second
+const KillWait = 5 * time.Second
 
 // StopResult is what Stop did for one daemon.
 type StopResult struct {
@@ -66,7 +66,7 @@ func (e Env) stopOne(ctx context.Context, name string, timeout time.Duration) (S
 	if !proc.WaitGone(ctx, info.Proc(), timeout) {
 		st.Killed = true
 		proc.KillGroup(info.Proc())
-		if !proc.WaitGone(ctx, info.Proc(), killWait) {
+		if !proc.WaitGone(ctx, info.Proc(), KillWait) {
 			return st, fmt.Errorf("%s: pid %d still alive after SIGKILL", name, info.PID)
 		}
 	}

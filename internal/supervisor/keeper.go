@@ -99,6 +99,10 @@ func (i *inst) exit() string {
 	return i.proc.ExitString()
 }
 
+// reapWait bounds the wait for a child that stopped to be reaped (its
+// Wait to return), which takes microseconds once the process is gone.
+const reapWait = time.Second
+
 func (k *keeper) logf(level string, format string, args ...any) {
 	msg := fmt.Sprintf("[SUPERVISOR] %s: ", k.name) + fmt.Sprintf(format, args...)
 	switch level {
@@ -360,7 +364,7 @@ func (k *keeper) monitor(ctx context.Context, in *inst) time.Duration {
 				continue
 			}
 			proc.KillGroup(in.info.Proc())
-			k.waitExit(in, 5*time.Second)
+			k.waitExit(in, lifecycle.KillWait)
 			return died(fmt.Sprintf("pid %d hung: %d health probes in a row missed (last: %v); killed its process group", in.info.PID, misses, err))
 		case c := <-k.cmds:
 			switch c.kind {
@@ -383,7 +387,7 @@ func (k *keeper) monitor(ctx context.Context, in *inst) time.Duration {
 				k.failures, k.backoff = nil, pol.BackoffMin
 				c.reply <- nil
 			case cmdReload:
-				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				rctx, cancel := context.WithTimeout(ctx, lifecycle.ReloadTimeout)
 				c.reply <- e.Client(k.name).Reload(rctx)
 				cancel()
 			case cmdStop:
@@ -446,7 +450,8 @@ func (k *keeper) stopWithin(in *inst, timeout time.Duration) (killed bool) {
 	if killed {
 		k.logf("warn", "pid %d did not stop within %s: killed its process group", in.info.PID, timeout)
 	}
-	k.waitExit(in, time.Second)
+	// StopProcess saw the process gone; reaping our child follows at once.
+	k.waitExit(in, reapWait)
 	return killed
 }
 

@@ -26,9 +26,8 @@ import (
 	"github.com/jmake/jmake/internal/settings"
 )
 
-// Policy holds the supervisor's thresholds. Defaults() are the values of
-// the issue that asked for a supervisor (jmake issue 4); tests use them as
-// they are.
+// Policy holds the supervisor's thresholds. Tests use Defaults() as they
+// are.
 type Policy struct {
 	// ProbeEvery: /healthz of every daemon once a second, so a hang is
 	// seen within Misses seconds.
@@ -53,7 +52,8 @@ type Policy struct {
 	AliveEvery time.Duration
 }
 
-// Defaults returns the policy of the issue.
+// Defaults returns the supervisor's policy: each value is explained on
+// its field of Policy.
 func Defaults() Policy {
 	return Policy{
 		ProbeEvery:   time.Second,
@@ -64,7 +64,7 @@ func Defaults() Policy {
 		HealthyReset: 30 * time.Second,
 		FailLimit:    5,
 		FailWindow:   60 * time.Second,
-		StopTimeout:  15 * time.Second,
+		StopTimeout:  lifecycle.StopTimeout,
 		AliveEvery:   50 * time.Millisecond,
 	}
 }
