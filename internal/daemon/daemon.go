@@ -1,5 +1,5 @@
 // Package daemon is the runtime every jmake daemon shares: an HTTP/JSON
-// listener on 127.0.0.1 with bearer-token auth, the routes of DESIGN.md
+// listener on 127.0.0.1 with bearer-token auth, the routes of docs/daemons.md
 // (/healthz, /metrics, /v1/stats, /v1/call/<function>, /v1/reload,
 // /v1/shutdown), persistent caches, Prometheus metrics, and a graceful
 // shutdown that drains calls in flight, runs cleanup hooks in order and
