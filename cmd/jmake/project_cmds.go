@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 
@@ -15,8 +16,10 @@ import (
 	"github.com/jmake/jmake/internal/controller"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/orchestrator"
+	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/server"
 	"github.com/jmake/jmake/internal/settings"
+	"github.com/jmake/jmake/internal/setup"
 )
 
 // addProjectCommands adds init, build, clean and stats.
@@ -35,11 +38,11 @@ func initCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			created, err := server.InitProject(dir, typ)
+			created, err := setup.New(setup.Options{}).CreateStructure(dir, typ)
 			if err != nil {
 				return err
 			}
-			for _, f := range created {
+			for _, f := range created.Files {
 				fmt.Fprintln(cmd.OutOrStdout(), "created", f)
 			}
 			return nil
@@ -96,7 +99,7 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 	case f.watch:
 		return runWatch(ctx, env, req, status, stdout)
 	case f.noDaemon:
-		p, closeFn, err := server.LocalPipeline(env)
+		p, closeFn, err := server.LocalPipeline(env, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {
 			return err
 		}
@@ -231,7 +234,7 @@ func cleanCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			removed, err := server.CleanProject(dir)
+			removed, err := project.Clean(dir)
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +34,7 @@ func genProject(t *testing.T, n int) string {
 
 func localPipeline(t *testing.T) *orchestrator.Pipeline {
 	t.Helper()
-	p, closeFn, err := LocalPipeline(lifecycle.Env{StateDir: t.TempDir(), Settings: settings.Default()})
+	p, closeFn, err := LocalPipeline(lifecycle.Env{StateDir: t.TempDir(), Settings: settings.Default()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,4 +196,41 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// An in-process build reports a cache it had to set aside, as a daemon
+// logs it, instead of dropping the warning.
+func TestLocalPipelineLogsCacheWarnings(t *testing.T) {
+	state := t.TempDir()
+	bad := filepath.Join(state, "cache", settings.Setup, "validated.log")
+	if err := os.MkdirAll(filepath.Dir(bad), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("not a cache log\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	_, closeFn, err := LocalPipeline(lifecycle.Env{StateDir: state, Settings: settings.Default()}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeFn()
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(buf.String(), "cache=validated") {
+		t.Fatalf("no warning about the damaged cache; log:\n%s", buf.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
