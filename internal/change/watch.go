@@ -34,7 +34,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -50,6 +49,7 @@ const cookieWait = 100 * time.Millisecond
 // shared by every Set of a daemon.
 type Watcher struct {
 	w         *fsnotify.Watcher
+	hooks     Hooks
 	cookieDir string
 
 	mu      sync.Mutex // guards the fields below and those of every Set
@@ -81,7 +81,10 @@ type Set struct {
 // directory there, and the next start removes those of dead processes),
 // else in a new temp directory. Per-process directories keep two instances
 // during a rolling restart from seeing each other's cookies.
-func New(parent string) (*Watcher, error) {
+func New(parent string) (*Watcher, error) { return NewWithHooks(parent, Hooks{}) }
+
+// NewWithHooks is New with hooks called as the watch works.
+func NewWithHooks(parent string, hooks Hooks) (*Watcher, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
@@ -96,7 +99,7 @@ func New(parent string) (*Watcher, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	wt := &Watcher{w: w, cookieDir: dir, dirs: make(map[string][]ref), cookies: make(map[string]chan struct{})}
+	wt := &Watcher{w: w, hooks: hooks, cookieDir: dir, dirs: make(map[string][]ref), cookies: make(map[string]chan struct{})}
 	go wt.run()
 	return wt, nil
 }
@@ -142,19 +145,24 @@ func (wt *Watcher) run() {
 	}
 }
 
-// Test hooks, nil outside tests: HookEvent runs before the watch handles
-// an event, HookSettle before Settle's sync. They let a test replay an
-// interleaving that a loaded machine produces only by chance.
-var HookEvent, HookSettle atomic.Pointer[func()]
+// Hooks are called at two points of a watch's work, so that a test can
+// replay an interleaving that a loaded machine produces only by chance.
+// Nil hooks, as in production, are not called.
+type Hooks struct {
+	// BeforeEvent runs on the watch's goroutine before it handles an event.
+	BeforeEvent func()
+	// BeforeSettle runs in Settle before its sync.
+	BeforeSettle func()
+}
 
-func runHook(h *atomic.Pointer[func()]) {
-	if f := h.Load(); f != nil {
-		(*f)()
+func runHook(f func()) {
+	if f != nil {
+		f()
 	}
 }
 
 func (wt *Watcher) event(ev fsnotify.Event) {
-	runHook(&HookEvent)
+	runHook(wt.hooks.BeforeEvent)
 	dir := filepath.Dir(ev.Name)
 	wt.mu.Lock()
 	defer wt.mu.Unlock()
@@ -304,7 +312,7 @@ func (s *Set) Settle(inputs, outputs map[string]bool) bool {
 		s.Disarm()
 		return false
 	}
-	runHook(&HookSettle)
+	runHook(s.w.hooks.BeforeSettle)
 	synced := s.w.Sync()
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()

@@ -60,6 +60,9 @@ type Options struct {
 	// WatchDir holds the watch's cookie files (in a per-process
 	// subdirectory); empty means a temp directory.
 	WatchDir string
+	// WatchHooks are called as the watch works (see change.Hooks); zero
+	// outside tests.
+	WatchHooks change.Hooks
 }
 
 // Engine builds projects. It is safe for concurrent use: builds of different
@@ -94,8 +97,8 @@ type Engine struct {
 	fast   map[string]*fastState
 
 	hits, misses, compiles, links, groupLinks, filesHashed, watchedNoops atomic.Int64
+	toolsIdentified, coreYields                                          atomic.Int64
 	tmpSeq                                                               atomic.Int64 // makes temp file names unique
-	identified                                                           atomic.Int64 // tools run for their identity, for tests
 }
 
 // New returns an Engine using the given caches.
@@ -126,7 +129,7 @@ func New(opts Options) *Engine {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	if !opts.NoWatch {
-		wt, err := change.New(opts.WatchDir)
+		wt, err := change.NewWithHooks(opts.WatchDir, opts.WatchHooks)
 		if err != nil {
 			e.log.Warn("no file watcher: every build will stat its inputs", "err", err)
 		} else {
@@ -353,6 +356,12 @@ type Stats struct {
 // without the caches' sizes.
 type Counters struct {
 	Compiles, Links, GroupLinks, WatchedNoops, FilesHashed int64
+	// ToolsIdentified counts compilers run for their identity (version,
+	// target), which the engine remembers per path and stat.
+	ToolsIdentified int64
+	// CoreYields counts builds that left the cores to their compilers
+	// (cores.go).
+	CoreYields int64
 }
 
 // Counters returns the engine's work counts.
@@ -360,6 +369,7 @@ func (e *Engine) Counters() Counters {
 	return Counters{
 		Compiles: e.compiles.Load(), Links: e.links.Load(), GroupLinks: e.groupLinks.Load(),
 		WatchedNoops: e.watchedNoops.Load(), FilesHashed: e.filesHashed.Load(),
+		ToolsIdentified: e.toolsIdentified.Load(), CoreYields: e.coreYields.Load(),
 	}
 }
 

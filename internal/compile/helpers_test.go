@@ -98,6 +98,12 @@ func newEnv(tb testing.TB, maxBytes int64) *testEnv {
 // openEnv opens an engine on the caches in dir, persisted there.
 func openEnv(tb testing.TB, dir string, maxBytes int64) *testEnv {
 	tb.Helper()
+	return openEnvWith(tb, dir, maxBytes, nil)
+}
+
+// openEnvWith is openEnv with the engine's options changed by opt.
+func openEnvWith(tb testing.TB, dir string, maxBytes int64, opt func(*Options)) *testEnv {
+	tb.Helper()
 	objs, err := store.OpenObjects(filepath.Join(dir, "objects"), maxBytes)
 	if err != nil {
 		tb.Fatal(err)
@@ -111,13 +117,17 @@ func openEnv(tb testing.TB, dir string, maxBytes int64) *testEnv {
 		te.maps = append(te.maps, m)
 		return m
 	}
-	te.e = New(Options{
+	opts := Options{
 		Objects:   objs,
 		Manifests: open("manifests"),
 		Files:     open("files"),
 		Builds:    open("builds"),
 		Workers:   2,
-	})
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	te.e = New(opts)
 	tb.Cleanup(te.close)
 	return te
 }

@@ -266,29 +266,32 @@ func TestWatchReadsRemovalLate(t *testing.T) {
 	root := t.TempDir()
 	genProject(t, root, 3)
 	backdate(t, root)
-	te := newEnv(t, 0)
-	for range 3 {
-		te.mustBuild(t, root, nil)
-	}
-
 	// Hold every event from the clean build on, until the second settle
 	// (the clean build's own is the first; its syncs time out).
 	release := make(chan struct{})
 	var settles atomic.Int32
-	hold := func() { <-release }
-	free := func() {
-		if settles.Add(1) == 2 {
-			close(release)
-		}
+	var on atomic.Bool
+	hooks := change.Hooks{
+		BeforeEvent: func() {
+			if on.Load() {
+				<-release
+			}
+		},
+		BeforeSettle: func() {
+			if on.Load() && settles.Add(1) == 2 {
+				close(release)
+			}
+		},
 	}
-	change.HookEvent.Store(&hold)
-	change.HookSettle.Store(&free)
-	t.Cleanup(func() { change.HookEvent.Store(nil); change.HookSettle.Store(nil) })
+	te := openEnvWith(t, t.TempDir(), 0, func(o *Options) { o.WatchHooks = hooks })
+	for range 3 {
+		te.mustBuild(t, root, nil)
+	}
 
+	on.Store(true)
 	te.mustBuild(t, root, func(r *Request) { r.Clean = true })
 	te.mustBuild(t, root, nil) // full: the request differs from the clean one
-	change.HookEvent.Store(nil)
-	change.HookSettle.Store(nil)
+	on.Store(false)
 
 	for range 3 {
 		te.mustBuild(t, root, nil)
