@@ -58,6 +58,6 @@ func (d *Daemon) clearCaches(ctx context.Context, req *Request) (any, error) {
 		}
 		cleared = append(cleared, c.Name())
 	}
-	d.log.Info("[CACHE] " + d.opts.Name + ": caches cleared")
+	d.log.Info("cache: caches cleared")
 	return map[string]any{"cleared": cleared}, nil
 }

@@ -104,14 +104,14 @@ func (i *inst) exit() string {
 const reapWait = time.Second
 
 func (k *keeper) logf(level string, format string, args ...any) {
-	msg := fmt.Sprintf("[SUPERVISOR] %s: ", k.name) + fmt.Sprintf(format, args...)
+	msg := "supervisor: " + fmt.Sprintf(format, args...)
 	switch level {
 	case "warn":
-		k.s.log.Warn(msg)
+		k.s.log.Warn(msg, "daemon", k.name)
 	case "error":
-		k.s.log.Error(msg)
+		k.s.log.Error(msg, "daemon", k.name)
 	default:
-		k.s.log.Info(msg)
+		k.s.log.Info(msg, "daemon", k.name)
 	}
 }
 
