@@ -3,7 +3,11 @@
 // and the CLI) reads them. One definition keeps the two from drifting.
 package wire
 
-import "time"
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
 
 // Health is the /healthz reply.
 type Health struct {
@@ -35,4 +39,18 @@ type CacheStats struct {
 	Bytes   int64 `json:"bytes"`
 	Hits    int64 `json:"hits"`
 	Misses  int64 `json:"misses"`
+}
+
+// WriteJSON writes v as a JSON reply with status, one line.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// WriteError writes the one error shape of the wire:
+// {"success": false, "error": msg}.
+func WriteError(w http.ResponseWriter, status int, msg string) {
+	WriteJSON(w, status, map[string]any{"success": false, "error": msg})
 }
