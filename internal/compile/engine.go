@@ -91,10 +91,10 @@ type Engine struct {
 	manifestMu sync.Mutex
 
 	// watch, when not nil, lets a no-op build answer without a stat; fast
-	// holds each project's part in it.
-	watch  *change.Watcher
-	fastMu sync.Mutex // guards fast
-	fast   map[string]*fastState
+	// holds each project's last full build and the proof that vouches
+	// for it (nil without a watch).
+	watch *change.Watcher
+	fast  *change.Answers[fastAnswer]
 
 	hits, misses, compiles, links, groupLinks, filesHashed, watchedNoops atomic.Int64
 	toolsIdentified, coreYields                                          atomic.Int64
@@ -133,7 +133,7 @@ func New(opts Options) *Engine {
 		if err != nil {
 			e.log.Warn("no file watcher: every build will stat its inputs", "err", err)
 		} else {
-			e.watch, e.fast = wt, make(map[string]*fastState)
+			e.watch, e.fast = wt, change.NewAnswers[fastAnswer](wt)
 		}
 	}
 	return e

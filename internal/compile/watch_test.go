@@ -29,10 +29,8 @@ func TestWatchedFastPath(t *testing.T) {
 	// by the watch.
 	te.mustBuild(t, root, nil)
 	fast := func() bool {
-		te.e.fastMu.Lock()
-		fs := te.e.fast[root]
-		te.e.fastMu.Unlock()
-		return fs != nil && fs.set.Quiet()
+		_, ok := te.e.fast.Quiet(root)
+		return ok
 	}
 	if !fast() {
 		t.Fatal("fast path not armed after two builds")

@@ -128,10 +128,10 @@ type Pipeline struct {
 	// state follows the builds in order.
 	roots keylock.Locks
 
-	mu       sync.Mutex            // guards the fields below
-	last     map[string]Files      // the last discovery per project
-	compiled map[string]string     // the fingerprint last sent to the compiler per project
-	fast     map[string]*fastBuild // per project: its part in the fast path
+	mu       sync.Mutex                   // guards the fields below
+	last     map[string]Files             // the last discovery per project
+	compiled map[string]string            // the fingerprint last sent to the compiler per project
+	fast     *change.Answers[BuildResult] // per project: its last full build and the proof for it
 
 	watchedNoops atomic.Int64
 }
