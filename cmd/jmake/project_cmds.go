@@ -6,12 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/jmake/jmake/internal/client"
 	"github.com/jmake/jmake/internal/lifecycle"
@@ -147,7 +144,7 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 			// Started as `jmake start` starts them: under a supervisor.
 			fmt.Fprintln(stderr, "jmake: starting the daemons (not all were running)")
 			if serr := startSupervised(ctx, stderr, env, settings.Names, false); serr != nil {
-				return nil, nil, serr
+				return nil, nil, &daemonsUnavailable{serr}
 			}
 			continue
 		}
@@ -165,98 +162,6 @@ func daemonDown(err error) bool {
 	var de *client.DownError
 	var ce *client.CallError
 	return errors.As(err, &de) || (errors.As(err, &ce) && ce.Status == 503)
-}
-
-func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, f buildFlags, stdout, stderr io.Writer) error {
-	if res != nil && res.Diagnostics != "" {
-		fmt.Fprint(stderr, res.Diagnostics)
-		if !strings.HasSuffix(res.Diagnostics, "\n") {
-			fmt.Fprintln(stderr)
-		}
-	}
-	if res != nil {
-		for _, w := range res.Warnings {
-			fmt.Fprintln(stderr, w)
-		}
-		for _, e := range res.Explain {
-			fmt.Fprintln(stderr, "explain:", e)
-		}
-	}
-	if err == nil && res != nil {
-		out := res.Output
-		if rel, rerr := filepath.Rel(res.Path, out); rerr == nil && !strings.HasPrefix(rel, "..") {
-			out = rel
-		}
-		summary := fmt.Sprintf("jmake: %s: %d units, %d compiled, %d from cache, %.3f s", out, res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)
-		if f.asJSON {
-			fmt.Fprintln(stderr, summary)
-		} else {
-			fmt.Fprintln(stdout, summary)
-		}
-	}
-	if f.asJSON && raw != nil {
-		fmt.Fprintln(stdout, strings.TrimSpace(string(raw)))
-	}
-	if err != nil {
-		return fmt.Errorf("build failed: %w", err)
-	}
-	return nil
-}
-
-// statusLine prints build progress: a ninja-style line rewritten in place
-// on a terminal, plain lines when piped.
-type statusLine struct {
-	w     io.Writer
-	tty   bool
-	quiet bool
-	width int
-	dirty bool
-}
-
-func newStatusLine(w io.Writer, quiet bool) *statusLine {
-	s := &statusLine{w: w, quiet: quiet, width: 80}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		s.tty = true
-		// A pty may report 0 columns: keep 80 then.
-		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
-			s.width = cols
-		}
-	}
-	return s
-}
-
-func (s *statusLine) event(ev orchestrator.Event) {
-	if s.quiet {
-		return
-	}
-	var verb string
-	switch ev.Event {
-	case "compile":
-		verb = "CC"
-	case "cache":
-		verb = "CACHED"
-	case "link":
-		verb = "LINK"
-	default:
-		return
-	}
-	line := fmt.Sprintf("[%d/%d] %s %s", ev.Done, ev.Total, verb, ev.Unit)
-	if !s.tty {
-		fmt.Fprintln(s.w, line)
-		return
-	}
-	if len(line) > s.width-1 {
-		line = line[:s.width-1]
-	}
-	fmt.Fprintf(s.w, "\r%s\x1b[K", line)
-	s.dirty = true
-}
-
-func (s *statusLine) finish() {
-	if s.dirty {
-		fmt.Fprint(s.w, "\r\x1b[K")
-		s.dirty = false
-	}
 }
 
 func runWatch(ctx context.Context, env lifecycle.Env, req orchestrator.BuildRequest, status *statusLine, stdout io.Writer) error {

@@ -70,7 +70,9 @@ type CompileResult struct {
 	Explain         []string `json:"explain,omitempty"`
 	CompileCommands string   `json:"compile_commands,omitempty"`
 	Diagnostics     string   `json:"diagnostics,omitempty"`
-	NotNoop         bool     `json:"not_noop,omitempty"` // the answer to a NoopOnly request with work to do
+	// Summary, on a failed compilation, names what failed in one line.
+	Summary string `json:"summary,omitempty"`
+	NotNoop bool   `json:"not_noop,omitempty"` // the answer to a NoopOnly request with work to do
 	// InputDirs and OutputDirs are the directories a successful build read
 	// from and wrote to (absolute): a watch over them, the project's root
 	// and discovery's Dirs sees every change that could make the next
@@ -167,6 +169,8 @@ type BuildResult struct {
 	Warnings       []string    `json:"warnings,omitempty"`
 	Explain        []string    `json:"explain,omitempty"`
 	Diagnostics    string      `json:"diagnostics,omitempty"`
+	// Failure, on a failed build, says why in a person's words.
+	Failure *Failure `json:"failure,omitempty"`
 }
 
 // BuildError is a build that ran and failed; Result holds what is known.
@@ -199,9 +203,16 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	}
 	fb := p.armFast(root)
 	res := &BuildResult{Path: root}
-	fail := func(stage string, err error) (*BuildResult, error) {
+	fail := func(stage string, err error, f *Failure) (*BuildResult, error) {
 		res.ElapsedSeconds = time.Since(start).Seconds()
+		if f == nil {
+			f = classify(stage, err)
+		}
+		res.Failure = f
 		return res, &BuildError{Stage: stage, Err: err, Result: res}
+	}
+	if f := checkRoot(root); f != nil {
+		return fail("setup", errors.New(f.Msg), f)
 	}
 
 	// Discovery and validation do not depend on each other: run them at
@@ -238,14 +249,14 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	res.Stages = append(res.Stages, StageTime{"discovery", dTook.Seconds(), files.Cached},
 		StageTime{"setup", vTook.Seconds(), val.Cached})
 	if derr != nil {
-		return fail("discovery", derr)
+		return fail("discovery", derr, nil)
 	}
 	if verr != nil {
-		return fail("setup", verr)
+		return fail("setup", verr, nil)
 	}
 	res.Warnings = val.Warnings
 	if !val.Valid {
-		return fail("setup", errors.New("jmake.toml is not valid:\n  "+strings.Join(val.Errors, "\n  ")))
+		return fail("setup", errors.New("jmake.toml is not valid:\n  "+strings.Join(val.Errors, "\n  ")), invalidConfig(val.Errors))
 	}
 
 	if specFP != "" && serr == nil && files.Fingerprint == specFP {
@@ -265,7 +276,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate = cr.Output, cr.Units, cr.Compiled, cr.Cached, cr.UpToDate
 	res.Linked, res.Explain, res.Diagnostics = cr.Linked, cr.Explain, cr.Diagnostics
 	if err != nil {
-		return fail("compilation", err)
+		return fail("compilation", err, nil)
 	}
 	res.ElapsedSeconds = time.Since(start).Seconds()
 	fb.settle(root, files, cr, res)

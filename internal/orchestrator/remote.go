@@ -48,7 +48,7 @@ func (r remoteCompiler) Compile(ctx context.Context, req CompileRequest, progres
 	}, &res)
 	var ce *client.CallError
 	if errors.As(err, &ce) && res.Diagnostics != "" {
-		return res, &CompileFailed{Msg: ce.Msg, Diagnostics: res.Diagnostics}
+		return res, &CompileFailed{Msg: ce.Msg, Summary: res.Summary, Diagnostics: res.Diagnostics}
 	}
 	if errors.As(err, &ce) && ce.Status == http.StatusConflict {
 		return res, ErrUnknownSources
@@ -60,9 +60,11 @@ func (r remoteCompiler) Compile(ctx context.Context, req CompileRequest, progres
 }
 
 // CompileFailed is a compilation that ran and failed: the compiler's
-// diagnostics are in Diagnostics, verbatim.
+// diagnostics are in Diagnostics, verbatim; Summary names the units that
+// failed (or the link) in one line.
 type CompileFailed struct {
 	Msg         string
+	Summary     string
 	Diagnostics string
 }
 

@@ -106,7 +106,8 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 	}
 	var be *compile.BuildError
 	if errors.As(err, &be) {
-		return out, &orchestrator.CompileFailed{Msg: err.Error(), Diagnostics: out.Diagnostics}
+		out.Summary = be.Summary()
+		return out, &orchestrator.CompileFailed{Msg: err.Error(), Summary: out.Summary, Diagnostics: out.Diagnostics}
 	}
 	return out, err
 }
