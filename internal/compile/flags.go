@@ -78,9 +78,14 @@ func (e *Engine) newToolchain(ctx context.Context, root string, cfg *project.Con
 }
 
 // gccLike reports whether a compiler is GCC or Clang, which both take
-// GCC's driver options; its --version says so.
-func gccLike(c compiler) bool {
-	d := strings.ToLower(c.desc)
+// GCC's driver options.
+func gccLike(c compiler) bool { return c.gccLike }
+
+// isGCCLike reports whether a compiler's --version output is GCC's or
+// Clang's. All of it is read: `cc --version` of Debian's GCC names GCC
+// only in its copyright line, not in the first.
+func isGCCLike(version string) bool {
+	d := strings.ToLower(version)
 	return strings.Contains(d, "gcc") || strings.Contains(d, "clang") || strings.Contains(d, "g++") ||
 		strings.Contains(d, "free software foundation")
 }

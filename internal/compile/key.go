@@ -115,13 +115,17 @@ type compiler struct {
 	path string // resolved by exec.LookPath
 	id   Hash   // path, --version output and -dumpmachine output
 	desc string // first line of --version, for logs
+	// gccLike: its --version says GCC or Clang, which take GCC's driver
+	// options (-pipe, -fdiagnostics-color).
+	gccLike bool
 }
 
 // toolIdentity is a memoized identity, valid while the binary keeps its stat.
 type toolIdentity struct {
-	st   fileStat
-	id   Hash
-	desc string
+	st      fileStat
+	id      Hash
+	desc    string
+	gccLike bool
 }
 
 // resolveTool finds name on PATH and returns its identity, running it with
@@ -158,12 +162,13 @@ func (e *Engine) toolAt(ctx context.Context, name, path string, isCompiler bool)
 		}
 	}
 	if !ok || ti.st != st {
-		id, desc, err := identify(ctx, path, isCompiler)
+		id, version, err := identify(ctx, path, isCompiler)
 		if err != nil {
 			return compiler{}, err
 		}
 		e.identified.Add(1)
-		ti = toolIdentity{st: st, id: id, desc: desc}
+		desc, _, _ := strings.Cut(version, "\n")
+		ti = toolIdentity{st: st, id: id, desc: desc, gccLike: isGCCLike(version)}
 		if err := e.files.Put(toolMemoPrefix+memoKey, ti.encode()); err != nil {
 			e.log.Warn("tool identity not saved", "tool", path, "err", err)
 		}
@@ -172,20 +177,26 @@ func (e *Engine) toolAt(ctx context.Context, name, path string, isCompiler bool)
 	e.mu.Lock()
 	e.tools[memoKey] = ti
 	e.mu.Unlock()
-	return compiler{name: name, path: path, id: ti.id, desc: ti.desc}, nil
+	return compiler{name: name, path: path, id: ti.id, desc: ti.desc, gccLike: ti.gccLike}, nil
 }
 
 // toolMemoPrefix starts the Files memo keys of tool identities; file keys
 // are absolute paths, so they cannot collide.
 const toolMemoPrefix = "\x00tool\x00"
 
-const toolIdentityVersion = 1
+// toolIdentityVersion 2 added gccLike; a version 1 memo is a miss, and the
+// tool is identified again.
+const toolIdentityVersion = 2
 
 func (ti toolIdentity) encode() []byte {
 	b := []byte{toolIdentityVersion}
 	b = appendStat(b, ti.st)
 	b = append(b, ti.id[:]...)
-	return appendString(b, ti.desc)
+	b = appendString(b, ti.desc)
+	if ti.gccLike {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 func decodeToolIdentity(b []byte) (toolIdentity, bool) {
@@ -193,7 +204,7 @@ func decodeToolIdentity(b []byte) (toolIdentity, bool) {
 	if r.byte() != toolIdentityVersion {
 		return toolIdentity{}, false
 	}
-	ti := toolIdentity{st: r.stat(), id: r.hash(), desc: r.string()}
+	ti := toolIdentity{st: r.stat(), id: r.hash(), desc: r.string(), gccLike: r.byte() == 1}
 	return ti, r.done()
 }
 
@@ -212,7 +223,8 @@ func lookPath(name string) (string, error) {
 const identifyTimeout = 30 * time.Second
 
 // identify runs path --version (and -dumpmachine for a compiler) and hashes
-// their output with the path.
+// their output with the path; it returns the hash and what --version
+// printed.
 func identify(ctx context.Context, path string, isCompiler bool) (Hash, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, identifyTimeout)
 	defer cancel()
@@ -223,7 +235,6 @@ func identify(ctx context.Context, path string, isCompiler bool) (Hash, string, 
 		return Hash{}, "", fmt.Errorf("compile: %s --version: %w: %s", path, err, bytes.TrimSpace(out))
 	}
 	k.str(string(out))
-	desc, _, _ := strings.Cut(string(out), "\n")
 	if isCompiler {
 		m, err := exec.CommandContext(ctx, path, "-dumpmachine").Output()
 		if err != nil {
@@ -231,5 +242,5 @@ func identify(ctx context.Context, path string, isCompiler bool) (Hash, string, 
 		}
 		k.str(string(m))
 	}
-	return k.sum(), desc, nil
+	return k.sum(), string(out), nil
 }
