@@ -18,8 +18,9 @@ import (
 // the reply). A failed build returns the pipeline's words for why, which
 // main prints last; the layered error stays in the --json reply.
 func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, f buildFlags, stdout, stderr io.Writer) error {
+	errPal := newPalette(stderr)
 	if res != nil && res.Diagnostics != "" {
-		fmt.Fprint(stderr, res.Diagnostics)
+		fmt.Fprint(stderr, errPal.text(res.Diagnostics))
 		if !strings.HasSuffix(res.Diagnostics, "\n") {
 			fmt.Fprintln(stderr)
 		}
@@ -37,11 +38,11 @@ func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, 
 		if rel, rerr := filepath.Rel(res.Path, out); rerr == nil && !strings.HasPrefix(rel, "..") {
 			out = rel
 		}
-		summary := fmt.Sprintf("jmake: %s: %d units, %d compiled, %d from cache, %.3f s", out, res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)
+		summary := fmt.Sprintf("%s: %d units, %d compiled, %d from cache, %.3f s", out, res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)
 		if f.asJSON {
-			fmt.Fprintln(stderr, summary)
+			fmt.Fprintln(stderr, errPal.green("jmake:"), summary)
 		} else {
-			fmt.Fprintln(stdout, summary)
+			fmt.Fprintln(stdout, newPalette(stdout).green("jmake:"), summary)
 		}
 	}
 	if f.asJSON && raw != nil {

@@ -87,14 +87,15 @@ func main() {
 	signal.Stop(sigs)
 	cancel()
 	code := exitStatus(err, g.parsed, interrupted.Load())
+	prefix := newPalette(os.Stderr).red("jmake:")
 	switch {
 	case code == exitInterrupted:
-		fmt.Fprintln(os.Stderr, "jmake: interrupted")
+		fmt.Fprintln(os.Stderr, prefix, "interrupted")
 	case err == nil || err.Error() == "":
 	case !g.parsed && !strings.Contains(err.Error(), "\n"):
-		fmt.Fprintf(os.Stderr, "jmake: %v (see `jmake --help`)\n", err)
+		fmt.Fprintf(os.Stderr, "%s %v (see `jmake --help`)\n", prefix, err)
 	default:
-		fmt.Fprintln(os.Stderr, "jmake:", err)
+		fmt.Fprintln(os.Stderr, prefix, err)
 	}
 	os.Exit(code)
 }

@@ -86,7 +86,8 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 	if err != nil {
 		return err
 	}
-	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain}
+	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
+		Color: newPalette(stderr).on}
 	status := newStatusLine(stderr, f.asJSON)
 	var res *orchestrator.BuildResult
 	var raw json.RawMessage

@@ -122,6 +122,11 @@ func (e *Engine) newBuild(ctx context.Context, root string, req Request, progres
 			}
 		}
 	}
+	for _, tc := range []*toolchain{b.c, b.cxx} {
+		if tc != nil && req.Color && gccLike(tc.comp) {
+			tc.color = "-fdiagnostics-color=always"
+		}
+	}
 	b.linker = b.c
 	if b.cxx != nil {
 		b.linker = b.cxx

@@ -323,8 +323,11 @@ func (b *build) runCompiler(tc *toolchain, unit, tmpO, tmpD string, out *bytes.B
 	}
 	defer func() { <-b.slots }()
 	b.yieldCores()
-	args := make([]string, 0, len(tc.run)+7)
+	args := make([]string, 0, len(tc.run)+8)
 	args = append(args, tc.run...)
+	if tc.color != "" {
+		args = append(args, tc.color)
+	}
 	args = append(args, "-MD", "-MF", tmpD, "-c", unit, "-o", tmpO)
 	cmd := exec.CommandContext(b.ctx, tc.comp.path, args...)
 	cmd.Dir = b.root

@@ -144,6 +144,10 @@ type Request struct {
 	Jobs    int             // parallel compiles; default [compile] jobs, else the engine's Workers
 	Clean   bool            // remove build outputs and state first; the object cache stays
 	Explain bool            // fill Result.Explain
+	// Color asks GCC and Clang for coloured diagnostics (for a terminal).
+	// It is passed to the compiler only: no key depends on it, so a
+	// coloured and a plain build share every cache entry.
+	Color bool
 	// NoopOnly asks for an answer only if the watch proves nothing
 	// changed; otherwise Build does nothing and returns ErrNotNoop.
 	NoopOnly bool

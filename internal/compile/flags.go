@@ -26,6 +26,10 @@ type toolchain struct {
 	// (-fdebug-prefix-map=<root>=.).
 	run    []string
 	cmdKey Hash // hash of flags: "flags changed" when it differs
+	// color is the option asking for coloured diagnostics when the
+	// caller's terminal shows them, else "". Only the compiler sees it:
+	// it is in no key and not in compile_commands.json.
+	color string
 }
 
 // newToolchain resolves the compiler for C (cxx false) or C++ and renders

@@ -56,6 +56,9 @@ type CompileRequest struct {
 	Jobs     int  `json:"jobs,omitempty"`
 	Clean    bool `json:"clean,omitempty"`
 	Explain  bool `json:"explain,omitempty"`
+	// Color asks the compilers for coloured diagnostics (the caller's
+	// terminal shows them); it changes no key and no object.
+	Color bool `json:"color,omitempty"`
 }
 
 // CompileResult is compilation's reply.
@@ -146,6 +149,7 @@ type BuildRequest struct {
 	Quick          bool   `json:"quick,omitempty"`         // reuse the last discovery
 	Jobs           int    `json:"jobs,omitempty"`
 	Explain        bool   `json:"explain,omitempty"`
+	Color          bool   `json:"color,omitempty"` // coloured diagnostics, for a terminal
 }
 
 // StageTime is how long one stage took.
@@ -270,7 +274,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	t = time.Now()
 	cr, err := p.compile(ctx, CompileRequest{
 		Path: root, Sources: files.Sources, Fingerprint: files.Fingerprint,
-		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain,
+		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain, Color: req.Color,
 	}, progress)
 	res.Stages = append(res.Stages, StageTime{"compilation", time.Since(t).Seconds(), false})
 	res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate = cr.Output, cr.Units, cr.Compiled, cr.Cached, cr.UpToDate
