@@ -15,6 +15,7 @@ import (
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/server"
 	"github.com/jmake/jmake/internal/settings"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // addProjectCommands adds init, build, clean and stats.
@@ -87,7 +88,7 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 		return err
 	}
 	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
-		Color: newPalette(stderr).on}
+		Color: newPalette(stderr).on, Env: toolenv.FromOS()}
 	status := newStatusLine(stderr, f.asJSON)
 	var res *orchestrator.BuildResult
 	var raw json.RawMessage

@@ -331,6 +331,7 @@ func (b *build) runCompiler(tc *toolchain, unit, tmpO, tmpD string, out *bytes.B
 	args = append(args, "-MD", "-MF", tmpD, "-c", unit, "-o", tmpO)
 	cmd := exec.CommandContext(b.ctx, tc.comp.path, args...)
 	cmd.Dir = b.root
+	cmd.Env = b.environ
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = waitDelay
 	killGroupOnCancel(cmd)

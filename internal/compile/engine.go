@@ -42,6 +42,7 @@ import (
 	"github.com/jmake/jmake/internal/keylock"
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/toolenv"
 	"github.com/jmake/jmake/internal/watch"
 )
 
@@ -144,6 +145,10 @@ type Request struct {
 	Jobs    int             // parallel compiles; default [compile] jobs, else the engine's Workers
 	Clean   bool            // remove build outputs and state first; the object cache stays
 	Explain bool            // fill Result.Explain
+	// Env is the caller's PATH, CC, CXX and flags variables (toolenv):
+	// the tools are found on its PATH and run with it, and its flags
+	// come before jmake.toml's. The zero value is the engine's own PATH.
+	Env toolenv.Env
 	// Color asks GCC and Clang for coloured diagnostics (for a terminal).
 	// It is passed to the compiler only: no key depends on it, so a
 	// coloured and a plain build share every cache entry.

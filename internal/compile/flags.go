@@ -3,11 +3,11 @@ package compile
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 
 	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // Default compilers, tried in order on PATH when jmake.toml names none.
@@ -33,30 +33,37 @@ type toolchain struct {
 }
 
 // newToolchain resolves the compiler for C (cxx false) or C++ and renders
-// the flags of its units.
-func (e *Engine) newToolchain(ctx context.Context, root string, cfg *project.Config, cxx bool, unit string) (*toolchain, error) {
+// the flags of its units. The compiler is jmake.toml's, else the caller's
+// CC or CXX, else the first default found on the caller's PATH; the
+// caller's flags variables come first, so jmake.toml's win.
+func (e *Engine) newToolchain(ctx context.Context, root string, cfg *project.Config, env toolenv.Env, cxx bool, unit string) (*toolchain, error) {
 	names := defaultCCompilers
 	configured := cfg.Compile.Compiler
 	if cxx {
 		names, configured = defaultCXXCompilers, cfg.Compile.CXXCompiler
 	}
 	var (
-		comp compiler
-		err  error
+		comp  compiler
+		err   error
+		flags []string
 	)
+	if words := env.Compiler(cxx); configured == "" && len(words) > 0 {
+		configured, flags = words[0], words[1:]
+	}
+	flags = append(flags, env.CompileFlags(cxx)...)
 	if configured != "" {
 		if strings.ContainsRune(configured, '/') {
 			// A path names a file relative to the project root, where
 			// the compiler runs.
 			configured = absPath(root, configured)
 		}
-		comp, err = e.resolveTool(ctx, configured, true)
+		comp, err = e.resolveTool(ctx, env, configured, true)
 	} else {
 		err = fmt.Errorf("compile: no %s compiler found on PATH (tried %s); set [compile] %s",
 			lang(cxx), strings.Join(names, ", "), compilerKey(cxx))
 		for _, n := range names {
-			if p, lerr := exec.LookPath(n); lerr == nil {
-				comp, err = e.toolAt(ctx, n, p, true)
+			if p, lerr := env.LookPath(n); lerr == nil {
+				comp, err = e.toolAt(ctx, env, n, p, true)
 				break
 			}
 		}
@@ -64,7 +71,7 @@ func (e *Engine) newToolchain(ctx context.Context, root string, cfg *project.Con
 	if err != nil {
 		return nil, err
 	}
-	tc := &toolchain{cxx: cxx, comp: comp, flags: unitFlags(cfg, unit)}
+	tc := &toolchain{cxx: cxx, comp: comp, flags: append(flags, unitFlags(cfg, unit)...)}
 	tc.run = tc.flags
 	if hasDebugInfo(tc.flags) {
 		tc.run = append(slices.Clip(tc.run), "-fdebug-prefix-map="+root+"=.")

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // keyVersion salts every key this package makes. Change it whenever what goes
@@ -133,16 +135,17 @@ type toolIdentity struct {
 // mtime or inode changed since last time. PATH is searched on every build
 // (a few stats), so a compiler installed earlier on PATH is picked up as a
 // fresh process would.
-func (e *Engine) resolveTool(ctx context.Context, name string, isCompiler bool) (compiler, error) {
-	path, err := lookPath(name)
+func (e *Engine) resolveTool(ctx context.Context, env toolenv.Env, name string, isCompiler bool) (compiler, error) {
+	path, err := env.LookPath(name)
 	if err != nil {
-		return compiler{}, err
+		return compiler{}, fmt.Errorf("compile: find %w", err)
 	}
-	return e.toolAt(ctx, name, path, isCompiler)
+	return e.toolAt(ctx, env, name, path, isCompiler)
 }
 
 // toolAt returns the identity of the tool name found at path.
-func (e *Engine) toolAt(ctx context.Context, name, path string, isCompiler bool) (compiler, error) {
+// It runs with env's PATH, as a wrapper script may look its compiler up.
+func (e *Engine) toolAt(ctx context.Context, env toolenv.Env, name, path string, isCompiler bool) (compiler, error) {
 	st, err := statPath(path)
 	if err != nil {
 		return compiler{}, fmt.Errorf("compile: stat %s: %w", path, err)
@@ -162,7 +165,7 @@ func (e *Engine) toolAt(ctx context.Context, name, path string, isCompiler bool)
 		}
 	}
 	if !ok || ti.st != st {
-		id, version, err := identify(ctx, path, isCompiler)
+		id, version, err := identify(ctx, path, isCompiler, env.Environ())
 		if err != nil {
 			return compiler{}, err
 		}
@@ -208,15 +211,6 @@ func decodeToolIdentity(b []byte) (toolIdentity, bool) {
 	return ti, r.done()
 }
 
-// lookPath is exec.LookPath with an error that says what was looked for.
-func lookPath(name string) (string, error) {
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return "", fmt.Errorf("compile: find %s: %w", name, err)
-	}
-	return p, nil
-}
-
 // identifyTimeout bounds `cc --version`: a compiler answers in milliseconds;
 // one that hangs (a wrapper waiting on a lock, a broken NFS mount) must not
 // hang every build.
@@ -225,18 +219,22 @@ const identifyTimeout = 30 * time.Second
 // identify runs path --version (and -dumpmachine for a compiler) and hashes
 // their output with the path; it returns the hash and what --version
 // printed.
-func identify(ctx context.Context, path string, isCompiler bool) (Hash, string, error) {
+func identify(ctx context.Context, path string, isCompiler bool, environ []string) (Hash, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, identifyTimeout)
 	defer cancel()
 	k := newKeyHasher("tool")
 	k.str(path)
-	out, err := exec.CommandContext(ctx, path, "--version").CombinedOutput()
+	cmd := exec.CommandContext(ctx, path, "--version")
+	cmd.Env = environ
+	out, err := cmd.CombinedOutput()
 	if err != nil && isCompiler {
 		return Hash{}, "", fmt.Errorf("compile: %s --version: %w: %s", path, err, bytes.TrimSpace(out))
 	}
 	k.str(string(out))
 	if isCompiler {
-		m, err := exec.CommandContext(ctx, path, "-dumpmachine").Output()
+		cmd := exec.CommandContext(ctx, path, "-dumpmachine")
+		cmd.Env = environ
+		m, err := cmd.Output()
 		if err != nil {
 			return Hash{}, "", fmt.Errorf("compile: %s -dumpmachine: %w", path, err)
 		}

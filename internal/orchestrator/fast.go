@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jmake/jmake/internal/toolenv"
 	"github.com/jmake/jmake/internal/watch"
 )
 
@@ -27,6 +28,7 @@ import (
 type fastBuild struct {
 	set    *watch.Set
 	result BuildResult
+	env    toolenv.Env // the caller's tool environment of that build
 }
 
 // answersFast reports whether req may be answered from the watch: a
@@ -43,7 +45,7 @@ func (p *Pipeline) fastNoop(root string, req BuildRequest, start time.Time) (*Bu
 	p.mu.Lock()
 	fb := p.fast[root]
 	p.mu.Unlock()
-	if fb == nil || !fb.set.Unchanged() {
+	if fb == nil || fb.env != req.Env || !fb.set.Unchanged() {
 		return nil, false
 	}
 	res := fb.result
@@ -78,7 +80,7 @@ func (p *Pipeline) armFast(root string) *fastBuild {
 // settle records a successful full build and the directories its
 // stages depend on; the fast path answers the next builds if all of them
 // were watched while it ran.
-func (fb *fastBuild) settle(root string, files Files, cr CompileResult, res *BuildResult) {
+func (fb *fastBuild) settle(root string, env toolenv.Env, files Files, cr CompileResult, res *BuildResult) {
 	if fb == nil {
 		return
 	}
@@ -97,7 +99,7 @@ func (fb *fastBuild) settle(root string, files Files, cr CompileResult, res *Bui
 		outputs[filepath.Clean(d)] = true
 	}
 	fb.set.Settle(inputs, outputs)
-	fb.result = *res
+	fb.result, fb.env = *res, env
 }
 
 // WatchedNoops counts the builds answered by the fast path.

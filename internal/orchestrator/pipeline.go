@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/keylock"
+	"github.com/jmake/jmake/internal/toolenv"
 	"github.com/jmake/jmake/internal/watch"
 )
 
@@ -59,6 +60,8 @@ type CompileRequest struct {
 	// Color asks the compilers for coloured diagnostics (the caller's
 	// terminal shows them); it changes no key and no object.
 	Color bool `json:"color,omitempty"`
+	// Env is the caller's PATH, CC, CXX and flags variables.
+	Env toolenv.Env `json:"env,omitzero"`
 }
 
 // CompileResult is compilation's reply.
@@ -111,7 +114,9 @@ var ErrNotNoop = errors.New("not a no-op")
 
 // Configurer validates a project's jmake.toml.
 type Configurer interface {
-	ValidateConfig(ctx context.Context, root string) (Validation, error)
+	// env is the caller's: compilers jmake.toml names are looked up on
+	// its PATH.
+	ValidateConfig(ctx context.Context, root string, env toolenv.Env) (Validation, error)
 }
 
 // Compiler builds a project.
@@ -150,6 +155,10 @@ type BuildRequest struct {
 	Jobs           int    `json:"jobs,omitempty"`
 	Explain        bool   `json:"explain,omitempty"`
 	Color          bool   `json:"color,omitempty"` // coloured diagnostics, for a terminal
+	// Env is the caller's tool environment (toolenv): the daemons find
+	// and run the tools with it, so a build picks what the caller's shell
+	// would, with or without the daemons.
+	Env toolenv.Env `json:"env,omitzero"`
 }
 
 // StageTime is how long one stage took.
@@ -235,7 +244,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	go func() {
 		defer wg.Done()
 		t := time.Now()
-		val, verr = p.Setup.ValidateConfig(ctx, root)
+		val, verr = p.Setup.ValidateConfig(ctx, root, req.Env)
 		vTook = time.Since(t)
 	}()
 	specFP := p.speculation(root, req)
@@ -243,7 +252,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			spec, serr = p.Compilation.Compile(ctx, CompileRequest{Path: root, Fingerprint: specFP, NoopOnly: true, Jobs: req.Jobs}, nil)
+			spec, serr = p.Compilation.Compile(ctx, CompileRequest{Path: root, Fingerprint: specFP, NoopOnly: true, Jobs: req.Jobs, Env: req.Env}, nil)
 		}()
 	}
 	t := time.Now()
@@ -267,14 +276,14 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		res.Stages = append(res.Stages, StageTime{"compilation", 0, true})
 		res.Output, res.Units, res.UpToDate = spec.Output, spec.Units, spec.UpToDate
 		res.ElapsedSeconds = time.Since(start).Seconds()
-		fb.settle(root, files, spec, res)
+		fb.settle(root, req.Env, files, spec, res)
 		return res, nil
 	}
 
 	t = time.Now()
 	cr, err := p.compile(ctx, CompileRequest{
 		Path: root, Sources: files.Sources, Fingerprint: files.Fingerprint,
-		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain, Color: req.Color,
+		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain, Color: req.Color, Env: req.Env,
 	}, progress)
 	res.Stages = append(res.Stages, StageTime{"compilation", time.Since(t).Seconds(), false})
 	res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate = cr.Output, cr.Units, cr.Compiled, cr.Cached, cr.UpToDate
@@ -283,7 +292,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		return fail("compilation", err, nil)
 	}
 	res.ElapsedSeconds = time.Since(start).Seconds()
-	fb.settle(root, files, cr, res)
+	fb.settle(root, req.Env, files, cr, res)
 	return res, nil
 }
 

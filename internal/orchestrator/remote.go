@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/jmake/jmake/internal/client"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // Remote satisfies the pipeline's interfaces by calling the other daemons
@@ -30,9 +31,9 @@ func (r remoteDiscovery) ScanFiles(ctx context.Context, root string, force bool,
 
 type remoteSetup struct{ c *client.Client }
 
-func (r remoteSetup) ValidateConfig(ctx context.Context, root string) (Validation, error) {
+func (r remoteSetup) ValidateConfig(ctx context.Context, root string, env toolenv.Env) (Validation, error) {
 	var v Validation
-	err := r.c.Call(ctx, "validate_config", map[string]any{"path": root}, &v)
+	err := r.c.Call(ctx, "validate_config", map[string]any{"path": root, "env": env}, &v)
 	return v, err
 }
 

@@ -86,7 +86,7 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		return orchestrator.CompileResult{}, fmt.Errorf("%s: no sources to build (paths.source = %q)", filepath.Join(req.Path, project.FileName), cfg.Paths.Source)
 	}
 	res, err := s.e.Build(ctx, compile.Request{
-		Root: root, Config: cfg, Sources: units, Jobs: req.Jobs, Clean: req.Clean, Explain: req.Explain, NoopOnly: req.NoopOnly, Color: req.Color,
+		Root: root, Config: cfg, Sources: units, Jobs: req.Jobs, Clean: req.Clean, Explain: req.Explain, NoopOnly: req.NoopOnly, Color: req.Color, Env: req.Env,
 	}, func(ev compile.Event) {
 		if progress != nil && ev.Kind != "done" {
 			progress(orchestrator.Event{Event: ev.Kind, Unit: ev.Unit, Done: ev.Done, Total: ev.Total})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/setup"
 	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // setupService adapts the setup package to the pipeline.
@@ -54,19 +56,31 @@ func newSetupService(c caches) *setupService {
 	return &setupService{s: setup.New(setup.Options{}), valid: c.Cache("validated")}
 }
 
-// ValidateConfig validates root/jmake.toml.
-func (s *setupService) ValidateConfig(ctx context.Context, root string) (orchestrator.Validation, error) {
+// ValidateConfig validates root/jmake.toml, looking the compilers it names
+// up on the caller's PATH (a path with a slash is relative to root, where
+// the compiler runs). A verdict is remembered per root and PATH.
+func (s *setupService) ValidateConfig(ctx context.Context, root string, env toolenv.Env) (orchestrator.Validation, error) {
 	file := filepath.Join(root, project.FileName)
 	st, ok := statOf(file)
+	memoKey := root
+	if env.Path != "" {
+		memoKey = root + "\x00" + env.Path
+	}
 	if ok {
 		var m validMemo
-		if b, hit := s.valid.Get(root); hit && json.Unmarshal(b, &m) == nil &&
+		if b, hit := s.valid.Get(memoKey); hit && json.Unmarshal(b, &m) == nil &&
 			m.Stat == st && time.Since(time.Unix(0, st.Mtime)) > racyWindow {
 			m.V.Cached = true
 			return m.V, nil
 		}
 	}
-	v, err := s.s.ValidateConfig(root)
+	v, err := s.s.ValidateConfigWith(root, func(name string) (string, bool) {
+		if strings.ContainsRune(name, '/') && !filepath.IsAbs(name) {
+			name = filepath.Join(root, name)
+		}
+		p, err := env.LookPath(name)
+		return p, err == nil
+	})
 	if err != nil {
 		return orchestrator.Validation{}, err
 	}
@@ -74,9 +88,9 @@ func (s *setupService) ValidateConfig(ctx context.Context, root string) (orchest
 	defer func() {
 		if out.Valid && ok {
 			b, _ := json.Marshal(validMemo{st, out})
-			s.valid.Put(root, b)
+			s.valid.Put(memoKey, b)
 		} else {
-			s.valid.Delete(root)
+			s.valid.Delete(memoKey)
 		}
 	}()
 	for _, e := range v.Errors {
@@ -129,11 +143,14 @@ func bindSetup(d *daemon.Daemon) error {
 		return map[string]any{"path": filepath.Join(a.Path, "jmake.toml"), "config": text}, nil
 	})
 	d.Handle("validate_config", func(ctx context.Context, req *daemon.Request) (any, error) {
-		var a pathArgs
+		var a struct {
+			Path string      `json:"path"`
+			Env  toolenv.Env `json:"env"`
+		}
 		if err := decodePath(req, &a, &a.Path); err != nil {
 			return nil, err
 		}
-		v, err := s.ValidateConfig(ctx, a.Path)
+		v, err := s.ValidateConfig(ctx, a.Path, a.Env)
 		if err != nil {
 			return nil, daemon.Errorf(400, "validate_config: %v", err)
 		}
