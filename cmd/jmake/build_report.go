@@ -17,7 +17,7 @@ import (
 // config's warnings, the explanations, then the summary (or, with --json,
 // the reply). A failed build returns the pipeline's words for why, which
 // main prints last; the layered error stays in the --json reply.
-func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, f buildFlags, stdout, stderr io.Writer) error {
+func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, f buildFlags, status *statusLine, stdout, stderr io.Writer) error {
 	errPal := newPalette(stderr)
 	if res != nil && res.Diagnostics != "" {
 		fmt.Fprint(stderr, errPal.text(res.Diagnostics))
@@ -27,7 +27,9 @@ func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, 
 	}
 	if res != nil {
 		for _, w := range res.Warnings {
-			fmt.Fprintln(stderr, w)
+			if !status.warned[w] {
+				fmt.Fprintln(stderr, w)
+			}
 		}
 		for _, e := range res.Explain {
 			fmt.Fprintln(stderr, "explain:", e)
@@ -60,8 +62,11 @@ type statusLine struct {
 	w     io.Writer
 	tty   bool
 	quiet bool
-	width int
-	dirty bool
+	// warned holds the config's warnings printed as they came, before
+	// the compiles, so that the report does not print them again.
+	warned map[string]bool
+	width  int
+	dirty  bool
 }
 
 func newStatusLine(w io.Writer, quiet bool) *statusLine {
@@ -77,6 +82,15 @@ func newStatusLine(w io.Writer, quiet bool) *statusLine {
 }
 
 func (s *statusLine) event(ev orchestrator.Event) {
+	if ev.Event == "warning" {
+		s.finish()
+		fmt.Fprintln(s.w, ev.Msg)
+		if s.warned == nil {
+			s.warned = make(map[string]bool)
+		}
+		s.warned[ev.Msg] = true
+		return
+	}
 	if s.quiet {
 		return
 	}

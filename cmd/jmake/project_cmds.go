@@ -49,8 +49,8 @@ func initCmd(g *globals) *cobra.Command {
 }
 
 type buildFlags struct {
-	clean, quick, watch, asJSON, noDaemon, explain bool
-	jobs                                           int
+	clean, quick, watch, asJSON, noDaemon, explain, strict bool
+	jobs                                                   int
 }
 
 func buildCmd(g *globals) *cobra.Command {
@@ -78,6 +78,7 @@ func buildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.asJSON, "json", false, "print the orchestrator's reply as the last line of stdout")
 	fl.BoolVar(&f.noDaemon, "no-daemon", false, "build in-process, without the daemons (same pipeline, same results)")
 	fl.BoolVar(&f.explain, "explain", false, "say why each unit was rebuilt")
+	fl.BoolVar(&f.strict, "strict", false, "fail on unknown keys in jmake.toml instead of warning")
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "compilers to run at once (default: core count)")
 	return cmd
 }
@@ -88,7 +89,7 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 		return err
 	}
 	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
-		Color: newPalette(stderr).on, Env: toolenv.FromOS()}
+		Color: newPalette(stderr).on, Env: toolenv.FromOS(), Strict: f.strict}
 	status := newStatusLine(stderr, f.asJSON)
 	var res *orchestrator.BuildResult
 	var raw json.RawMessage
@@ -106,11 +107,11 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 		if res != nil {
 			raw, _ = json.Marshal(withSuccess(res, err))
 		}
-		return reportBuild(res, raw, err, f, stdout, stderr)
+		return reportBuild(res, raw, err, f, status, stdout, stderr)
 	default:
 		res, raw, err = buildViaDaemons(ctx, env, req, status, stderr)
 		status.finish()
-		return reportBuild(res, raw, err, f, stdout, stderr)
+		return reportBuild(res, raw, err, f, status, stdout, stderr)
 	}
 }
 

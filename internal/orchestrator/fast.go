@@ -29,6 +29,7 @@ type fastBuild struct {
 	set    *watch.Set
 	result BuildResult
 	env    toolenv.Env // the caller's tool environment of that build
+	strict bool        // that build was strict (a strict one may fail where it passed)
 }
 
 // answersFast reports whether req may be answered from the watch: a
@@ -45,7 +46,7 @@ func (p *Pipeline) fastNoop(root string, req BuildRequest, start time.Time) (*Bu
 	p.mu.Lock()
 	fb := p.fast[root]
 	p.mu.Unlock()
-	if fb == nil || fb.env != req.Env || !fb.set.Unchanged() {
+	if fb == nil || fb.env != req.Env || fb.strict != req.Strict || !fb.set.Unchanged() {
 		return nil, false
 	}
 	res := fb.result
@@ -80,7 +81,7 @@ func (p *Pipeline) armFast(root string) *fastBuild {
 // settle records a successful full build and the directories its
 // stages depend on; the fast path answers the next builds if all of them
 // were watched while it ran.
-func (fb *fastBuild) settle(root string, env toolenv.Env, files Files, cr CompileResult, res *BuildResult) {
+func (fb *fastBuild) settle(root string, req BuildRequest, files Files, cr CompileResult, res *BuildResult) {
 	if fb == nil {
 		return
 	}
@@ -99,7 +100,7 @@ func (fb *fastBuild) settle(root string, env toolenv.Env, files Files, cr Compil
 		outputs[filepath.Clean(d)] = true
 	}
 	fb.set.Settle(inputs, outputs)
-	fb.result, fb.env = *res, env
+	fb.result, fb.env, fb.strict = *res, req.Env, req.Strict
 }
 
 // WatchedNoops counts the builds answered by the fast path.

@@ -40,7 +40,10 @@ type Validation struct {
 	Valid    bool     `json:"valid"`
 	Errors   []string `json:"errors"`   // "file:line:col: message"
 	Warnings []string `json:"warnings"` // same form
-	Cached   bool     `json:"cached"`
+	// Unknown are the warnings about unknown keys and tables, which a
+	// strict build makes errors.
+	Unknown []string `json:"unknown,omitempty"`
+	Cached  bool     `json:"cached"`
 }
 
 // CompileRequest asks compilation to build a project.
@@ -89,7 +92,7 @@ type CompileResult struct {
 
 // Event is a progress event of a build, as streamed to the CLI.
 type Event struct {
-	Event string `json:"event"`           // "stage", "compile", "cache", "link", "rebuild"
+	Event string `json:"event"`           // "stage", "compile", "cache", "link", "rebuild", "warning"
 	Stage string `json:"stage,omitempty"` // for "stage"
 	Unit  string `json:"unit,omitempty"`
 	Done  int    `json:"done,omitempty"`
@@ -154,7 +157,8 @@ type BuildRequest struct {
 	Quick          bool   `json:"quick,omitempty"`         // reuse the last discovery
 	Jobs           int    `json:"jobs,omitempty"`
 	Explain        bool   `json:"explain,omitempty"`
-	Color          bool   `json:"color,omitempty"` // coloured diagnostics, for a terminal
+	Color          bool   `json:"color,omitempty"`  // coloured diagnostics, for a terminal
+	Strict         bool   `json:"strict,omitempty"` // unknown keys in jmake.toml are errors
 	// Env is the caller's tool environment (toolenv): the daemons find
 	// and run the tools with it, so a build picks what the caller's shell
 	// would, with or without the daemons.
@@ -267,7 +271,19 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	if verr != nil {
 		return fail("setup", verr, nil)
 	}
+	if req.Strict && len(val.Unknown) > 0 {
+		errs := make([]string, len(val.Unknown))
+		for i, w := range val.Unknown {
+			errs[i] = strings.Replace(w, ": warning: ", ": error: ", 1)
+		}
+		return fail("setup", errors.New("jmake.toml has unknown keys (--strict):\n  "+strings.Join(errs, "\n  ")), invalidConfig(errs))
+	}
+	// The config's warnings go out before anything compiles, where they
+	// are seen, not after the compiler's output.
 	res.Warnings = val.Warnings
+	for _, w := range val.Warnings {
+		progress(Event{Event: "warning", Msg: w})
+	}
 	if !val.Valid {
 		return fail("setup", errors.New("jmake.toml is not valid:\n  "+strings.Join(val.Errors, "\n  ")), invalidConfig(val.Errors))
 	}
@@ -276,7 +292,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		res.Stages = append(res.Stages, StageTime{"compilation", 0, true})
 		res.Output, res.Units, res.UpToDate = spec.Output, spec.Units, spec.UpToDate
 		res.ElapsedSeconds = time.Since(start).Seconds()
-		fb.settle(root, req.Env, files, spec, res)
+		fb.settle(root, req, files, spec, res)
 		return res, nil
 	}
 
@@ -292,7 +308,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		return fail("compilation", err, nil)
 	}
 	res.ElapsedSeconds = time.Since(start).Seconds()
-	fb.settle(root, req.Env, files, cr, res)
+	fb.settle(root, req, files, cr, res)
 	return res, nil
 }
 

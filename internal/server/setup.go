@@ -98,6 +98,9 @@ func (s *setupService) ValidateConfig(ctx context.Context, root string, env tool
 	}
 	for _, w := range v.Warnings {
 		out.Warnings = append(out.Warnings, w.String())
+		if w.UnknownKey {
+			out.Unknown = append(out.Unknown, w.String())
+		}
 	}
 	return out, nil
 }
