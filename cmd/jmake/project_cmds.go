@@ -205,22 +205,3 @@ func cleanCmd(g *globals) *cobra.Command {
 		},
 	}
 }
-
-func statsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "stats",
-		Short: "Print the four daemons' statistics, aggregated by the orchestrator (JSON)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
-			raw, err := env.Client(settings.Orchestrator).CallRaw(cmd.Context(), "get_stats", []byte("{}"))
-			if err != nil {
-				return err
-			}
-			fmt.Fprint(cmd.OutOrStdout(), string(raw))
-			return nil
-		},
-	}
-}

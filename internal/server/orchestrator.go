@@ -163,8 +163,10 @@ func buildReply(res *orchestrator.BuildResult, err error) (any, error) {
 	return nil, err
 }
 
+// recordBuild keeps res as its project's last build; a path that was no
+// project (no stage ran) is not one.
 func recordBuild(history *store.Map, res *orchestrator.BuildResult, err error) {
-	if res == nil {
+	if res == nil || len(res.Stages) == 0 {
 		return
 	}
 	h := historyEntry{Path: res.Path, Time: time.Now().UTC(), Success: err == nil, Units: res.Units,
