@@ -24,6 +24,13 @@ type usageError struct{ err error }
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
+// projectError is a project file that is wrong or in the way (init over
+// an existing jmake.toml, clean of a directory that is no project).
+type projectError struct{ err error }
+
+func (e *projectError) Error() string { return e.err.Error() }
+func (e *projectError) Unwrap() error { return e.err }
+
 // buildFailed is a build that ran and failed, with the pipeline's words
 // for why.
 type buildFailed struct{ f *orchestrator.Failure }
@@ -53,6 +60,7 @@ func (e *exitError) Error() string { return e.msg }
 func exitStatus(err error, parsed, interrupted bool) int {
 	var ee *exitError
 	var ue *usageError
+	var pe *projectError
 	var bf *buildFailed
 	var du *daemonsUnavailable
 	var down *client.DownError
@@ -64,7 +72,7 @@ func exitStatus(err error, parsed, interrupted bool) int {
 		return exitInterrupted
 	case errors.As(err, &ee):
 		return ee.code
-	case !parsed || errors.As(err, &ue):
+	case !parsed || errors.As(err, &ue), errors.As(err, &pe):
 		return exitUsage
 	case errors.As(err, &bf):
 		switch bf.f.Kind {

@@ -23,31 +23,6 @@ func addProjectCommands(root *cobra.Command, g *globals) {
 	root.AddCommand(initCmd(g), buildCmd(g), cleanCmd(g), statsCmd(g))
 }
 
-func initCmd(g *globals) *cobra.Command {
-	var typ string
-	cmd := &cobra.Command{
-		Use:   "init [dir]",
-		Short: "Create a new project: src/, include/, a hello source, jmake.toml, .gitignore",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
-			}
-			created, err := server.InitProject(dir, typ)
-			if err != nil {
-				return err
-			}
-			for _, f := range created {
-				fmt.Fprintln(cmd.OutOrStdout(), "created", f)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&typ, "type", "c", "project type: c, cpp or binary")
-	return cmd
-}
-
 type buildFlags struct {
 	clean, quick, watch, asJSON, noDaemon, explain, strict bool
 	jobs                                                   int
@@ -196,9 +171,16 @@ func cleanCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			removed, err := server.CleanProject(dir)
+			abs, err := filepath.Abs(dir)
 			if err != nil {
 				return err
+			}
+			if f := orchestrator.CheckRoot(abs); f != nil {
+				return &projectError{errors.New(f.Msg)}
+			}
+			removed, err := server.CleanProject(dir)
+			if err != nil {
+				return &projectError{err}
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "removed", removed)
 			return nil

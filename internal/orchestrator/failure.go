@@ -29,9 +29,9 @@ type Failure struct {
 	Msg  string `json:"message"`
 }
 
-// checkRoot reports a build path that is not a project, in the words a
+// CheckRoot reports a build path that is not a project, in the words a
 // person needs: a missing directory, or one without a jmake.toml.
-func checkRoot(root string) *Failure {
+func CheckRoot(root string) *Failure {
 	st, err := os.Stat(root)
 	switch {
 	case errors.Is(err, os.ErrNotExist):

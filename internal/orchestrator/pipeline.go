@@ -228,7 +228,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		res.Failure = f
 		return res, &BuildError{Stage: stage, Err: err, Result: res}
 	}
-	if f := checkRoot(root); f != nil {
+	if f := CheckRoot(root); f != nil {
 		return fail("setup", errors.New(f.Msg), f)
 	}
 
