@@ -64,7 +64,7 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 		return err
 	}
 	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
-		Color: newPalette(stderr).on, Env: toolenv.FromOS(), Strict: f.strict}
+		Color: !f.asJSON && newPalette(stderr).on, Env: toolenv.FromOS(), Strict: f.strict}
 	status := newStatusLine(stderr, f.asJSON)
 	var res *orchestrator.BuildResult
 	var raw json.RawMessage
