@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jmake/jmake/internal/client"
+	"github.com/jmake/jmake/internal/server"
 	"github.com/jmake/jmake/internal/settings"
 )
 
@@ -53,21 +54,10 @@ type statsReply struct {
 		client.Stats
 		Error string `json:"error"`
 	} `json:"daemons"`
-	CacheHits    int64       `json:"cache_hits"`
-	CacheMisses  int64       `json:"cache_misses"`
-	CacheHitRate float64     `json:"cache_hit_rate"`
-	Builds       []lastBuild `json:"builds"`
-}
-
-// lastBuild is one project's last build in a get_stats reply.
-type lastBuild struct {
-	Path           string    `json:"path"`
-	Time           time.Time `json:"time"`
-	Success        bool      `json:"success"`
-	Units          int       `json:"units"`
-	Compiled       int       `json:"compiled"`
-	Cached         int       `json:"cached"`
-	ElapsedSeconds float64   `json:"elapsed_seconds"`
+	CacheHits    int64                `json:"cache_hits"`
+	CacheMisses  int64                `json:"cache_misses"`
+	CacheHitRate float64              `json:"cache_hit_rate"`
+	Builds       []server.BuildRecord `json:"builds"`
 }
 
 // write prints the reply as ccache -s does: a table a person reads, one
@@ -103,7 +93,7 @@ func (st statsReply) write(w io.Writer) {
 	if len(st.Builds) == 0 {
 		return
 	}
-	slices.SortFunc(st.Builds, func(a, b lastBuild) int { return b.Time.Compare(a.Time) })
+	slices.SortFunc(st.Builds, func(a, b server.BuildRecord) int { return b.Time.Compare(a.Time) })
 	fmt.Fprintln(w, "\nlast build of each project:")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROJECT\tWHEN\tRESULT\tUNITS\tCOMPILED\tFROM CACHE\tSECONDS")

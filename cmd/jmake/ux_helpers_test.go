@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -36,26 +35,6 @@ func writeProject(t *testing.T, files map[string]string) string {
 		}
 	}
 	return dir
-}
-
-// runWith runs jmake with extra environment variables (they win over the
-// test's), in dir when not "".
-func runWith(t *testing.T, e *testenv.Env, extra []string, args ...string) testenv.Result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, e.Bin, args...)
-	cmd.Env = append(e.Environ(), extra...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("jmake %s: %v", strings.Join(args, " "), err)
-	}
-	return testenv.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
 }
 
 // runTerminal runs jmake under a pseudo-terminal made by script(1), as a

@@ -152,10 +152,10 @@ func TestCallerEnvironment(t *testing.T) {
 	viaDaemons := writeProject(t, map[string]string{"src/main.c": "int main(void) { return 1; }\n"})
 	inProcess := writeProject(t, map[string]string{"src/main.c": "int main(void) { return 2; }\n"})
 
-	if r := runWith(t, e, withWrapper, "build", viaDaemons); r.Code != 0 || !strings.Contains(compiled(), "-c src/main.c") {
+	if r := e.RunWith("", withWrapper, "build", viaDaemons); r.Code != 0 || !strings.Contains(compiled(), "-c src/main.c") {
 		t.Fatalf("daemon build did not run the wrapper on the caller's PATH: exit %d\n%s", r.Code, r.Stderr)
 	}
-	if r := runWith(t, e, withWrapper, "build", "--no-daemon", inProcess); r.Code != 0 || !strings.Contains(compiled(), "-c src/main.c") {
+	if r := e.RunWith("", withWrapper, "build", "--no-daemon", inProcess); r.Code != 0 || !strings.Contains(compiled(), "-c src/main.c") {
 		t.Fatalf("--no-daemon build did not run the wrapper: exit %d\n%s", r.Code, r.Stderr)
 	}
 	// Without the wrapper the compiler differs: the object is rebuilt,
@@ -174,7 +174,7 @@ func TestCallerEnvironment(t *testing.T) {
 		{[]string{"CFLAGS=-DFROM_ENV=2"}, 1},
 		{[]string{"CC=gcc"}, 1}, // a compiler other than cc
 	} {
-		r := runWith(t, e, tc.env, "build", "--json", viaDaemons)
+		r := e.RunWith("", tc.env, "build", "--json", viaDaemons)
 		lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
 		var rep buildReply
 		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil || !rep.Success || rep.Compiled != tc.compiled {

@@ -15,9 +15,9 @@ import (
 	"github.com/jmake/jmake/internal/watch"
 )
 
-// historyEntry is the last build of a project, kept in the orchestrator's
-// history cache.
-type historyEntry struct {
+// BuildRecord is the last build of a project, kept in the orchestrator's
+// history cache and listed by get_stats.
+type BuildRecord struct {
 	Path           string    `json:"path"`
 	Time           time.Time `json:"time"`
 	Success        bool      `json:"success"`
@@ -131,9 +131,9 @@ func bindOrchestrator(d *daemon.Daemon, peers Peers) error {
 		if hits+misses > 0 {
 			rate = float64(hits) / float64(hits+misses)
 		}
-		var last []historyEntry
+		var last []BuildRecord
 		history.Range(func(k string, v []byte) bool {
-			var h historyEntry
+			var h BuildRecord
 			if json.Unmarshal(v, &h) == nil {
 				last = append(last, h)
 			}
@@ -169,7 +169,7 @@ func recordBuild(history *store.Map, res *orchestrator.BuildResult, err error) {
 	if res == nil || len(res.Stages) == 0 {
 		return
 	}
-	h := historyEntry{Path: res.Path, Time: time.Now().UTC(), Success: err == nil, Units: res.Units,
+	h := BuildRecord{Path: res.Path, Time: time.Now().UTC(), Success: err == nil, Units: res.Units,
 		Compiled: res.Compiled, Cached: res.Cached, ElapsedSeconds: res.ElapsedSeconds}
 	b, _ := json.Marshal(h)
 	history.Put(res.Path, b)
