@@ -48,6 +48,11 @@ func bindOrchestrator(d *daemon.Daemon, peers Peers) error {
 	history := d.Cache("history")
 	build := func(ctx context.Context, req *daemon.Request, br orchestrator.BuildRequest) (any, error) {
 		res, err := p.Build(ctx, br, func(ev orchestrator.Event) { req.Progress(ev) })
+		if err != nil {
+			// The client shows a line for people (BuildResult.Failure);
+			// the log keeps the whole error, with each stage's part.
+			d.Logger().Info("build failed", "path", br.Path, "err", err)
+		}
 		recordBuild(history, res, err)
 		return buildReply(res, err)
 	}
