@@ -19,11 +19,14 @@ import (
 // main prints last; the layered error stays in the --json reply.
 func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, f buildFlags, status *statusLine, stdout, stderr io.Writer) error {
 	errPal := newPalette(stderr)
-	if res != nil && res.Diagnostics != "" {
-		fmt.Fprint(stderr, errPal.text(res.Diagnostics))
-		if !strings.HasSuffix(res.Diagnostics, "\n") {
-			fmt.Fprintln(stderr)
+	if res != nil {
+		// What the status line showed as each unit finished is not
+		// printed again; the rest (a failed link's output) is.
+		diag := res.Diagnostics
+		for _, out := range status.shown {
+			diag = strings.Replace(diag, out, "", 1)
 		}
+		writeOutput(stderr, errPal, diag)
 	}
 	if res != nil {
 		for _, w := range res.Warnings {
@@ -56,12 +59,29 @@ func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, 
 	return err
 }
 
+// writeOutput prints a compiler's output as pal shows it, ending with a
+// newline.
+func writeOutput(w io.Writer, pal palette, out string) {
+	if out == "" {
+		return
+	}
+	fmt.Fprint(w, pal.text(out))
+	if !strings.HasSuffix(out, "\n") {
+		fmt.Fprintln(w)
+	}
+}
+
 // statusLine prints build progress: a ninja-style line rewritten in place
-// on a terminal, plain lines when piped.
+// on a terminal, plain lines when piped; a unit's compiler output right
+// below its line, as the unit finishes.
 type statusLine struct {
 	w     io.Writer
+	pal   palette
 	tty   bool
 	quiet bool
+	// shown holds the compiler outputs printed as their units finished,
+	// which the report leaves out of the build's diagnostics.
+	shown []string
 	// warned holds the config's warnings printed as they came, before
 	// the compiles, so that the report does not print them again.
 	warned map[string]bool
@@ -70,7 +90,7 @@ type statusLine struct {
 }
 
 func newStatusLine(w io.Writer, quiet bool) *statusLine {
-	s := &statusLine{w: w, quiet: quiet, width: 80}
+	s := &statusLine{w: w, pal: newPalette(w), quiet: quiet, width: 80}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		s.tty = true
 		// A pty may report 0 columns: keep 80 then.
@@ -106,15 +126,24 @@ func (s *statusLine) event(ev orchestrator.Event) {
 		return
 	}
 	line := fmt.Sprintf("[%d/%d] %s %s", ev.Done, ev.Total, verb, ev.Unit)
-	if !s.tty {
+	switch {
+	case !s.tty:
 		fmt.Fprintln(s.w, line)
-		return
+	case ev.Output != "":
+		// The line stays, above the unit's output, as ninja leaves it.
+		fmt.Fprintf(s.w, "\r%s\x1b[K\n", line)
+		s.dirty = false
+	default:
+		if len(line) > s.width-1 {
+			line = line[:s.width-1]
+		}
+		fmt.Fprintf(s.w, "\r%s\x1b[K", line)
+		s.dirty = true
 	}
-	if len(line) > s.width-1 {
-		line = line[:s.width-1]
+	if ev.Output != "" {
+		writeOutput(s.w, s.pal, ev.Output)
+		s.shown = append(s.shown, ev.Output)
 	}
-	fmt.Fprintf(s.w, "\r%s\x1b[K", line)
-	s.dirty = true
 }
 
 func (s *statusLine) finish() {

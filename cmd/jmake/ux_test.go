@@ -45,6 +45,10 @@ func TestTerminalDiagnostics(t *testing.T) {
 	if r.Code != exitFailed || strings.Count(r.Stderr, msg) != 1 || strings.Contains(r.Stderr+r.Stdout, "\x1b[") {
 		t.Fatalf("pipe: exit %d, want the error once and no escapes:\n%q", r.Code, r.Stderr)
 	}
+	// Right below its unit's line, as the unit finished.
+	if !strings.Contains(r.Stderr, "CC src/main.c\nsrc/main.c: In function") {
+		t.Fatalf("pipe: the error does not follow its unit's line:\n%s", r.Stderr)
+	}
 
 	// The warning's compile ran at a terminal (coloured); its replay from
 	// the cache through a pipe is plain.

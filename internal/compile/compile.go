@@ -157,7 +157,7 @@ func (b *build) restoreUnit(c *unitCheck, total int) bool {
 	b.addOutput(unit, output)
 	b.cached.Add(1)
 	b.e.hits.Add(1)
-	b.emit(Event{Kind: "cache", Unit: unit, Done: int(b.done.Add(1)), Total: total})
+	b.emit(Event{Kind: "cache", Unit: unit, Done: int(b.done.Add(1)), Total: total, Output: output})
 	return true
 }
 
@@ -296,7 +296,7 @@ func (b *build) compileUnit(c *unitCheck, srcIdx int32, src *curFile, dk Hash, o
 	b.saveUnit(unit, rec)
 	b.addOutput(unit, out.String())
 	b.compiled.Add(1)
-	b.emit(Event{Kind: "compile", Unit: unit, Done: int(b.done.Add(1)), Total: total})
+	b.emit(Event{Kind: "compile", Unit: unit, Done: int(b.done.Add(1)), Total: total, Output: out.String()})
 }
 
 // addOutput keeps what the compiler printed for unit (warnings), for the
@@ -430,5 +430,5 @@ func (b *build) fail(unit, output string, err error, total int) {
 	}
 	b.mu.Unlock()
 	b.e.log.Debug("unit failed", "root", b.root, "unit", unit, "err", err)
-	b.emit(Event{Kind: "compile", Unit: unit, Done: int(b.done.Add(1)), Total: total})
+	b.emit(Event{Kind: "compile", Unit: unit, Done: int(b.done.Add(1)), Total: total, Output: output})
 }

@@ -187,6 +187,11 @@ type Event struct {
 	Unit  string `json:"unit,omitempty"`
 	Done  int    `json:"done"`
 	Total int    `json:"total"`
+	// Output is what the compiler (or linker) printed for this unit, as
+	// it finished, or replayed from the cache: a terminal shows it then,
+	// as ninja does, not at the end of the build. Result.Diagnostics
+	// holds it too.
+	Output string `json:"output,omitempty"`
 }
 
 // ErrNotNoop is Build's answer to a NoopOnly request that would have work

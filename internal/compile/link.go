@@ -73,7 +73,7 @@ func (b *build) link() (bool, error) {
 	settled()
 	b.saveProject()
 	b.e.links.Add(1)
-	b.emit(Event{Kind: "link", Unit: b.rel(b.outAbs), Done: len(b.units), Total: len(b.units)})
+	b.emit(Event{Kind: "link", Unit: b.rel(b.outAbs), Done: len(b.units), Total: len(b.units), Output: b.linkOutput})
 	return true, nil
 }
 

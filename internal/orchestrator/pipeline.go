@@ -98,6 +98,9 @@ type Event struct {
 	Done  int    `json:"done,omitempty"`
 	Total int    `json:"total,omitempty"`
 	Msg   string `json:"msg,omitempty"`
+	// Output is what the compiler printed for Unit ("compile", "cache")
+	// or the linker for the output ("link"), as it finished.
+	Output string `json:"output,omitempty"`
 }
 
 // Discoverer finds a project's files. known is the fingerprint of the

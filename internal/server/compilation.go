@@ -89,7 +89,7 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		Root: root, Config: cfg, Sources: units, Jobs: req.Jobs, Clean: req.Clean, Explain: req.Explain, NoopOnly: req.NoopOnly, Color: req.Color, Env: req.Env,
 	}, func(ev compile.Event) {
 		if progress != nil && ev.Kind != "done" {
-			progress(orchestrator.Event{Event: ev.Kind, Unit: ev.Unit, Done: ev.Done, Total: ev.Total})
+			progress(orchestrator.Event{Event: ev.Kind, Unit: ev.Unit, Done: ev.Done, Total: ev.Total, Output: ev.Output})
 		}
 	})
 	var out orchestrator.CompileResult
