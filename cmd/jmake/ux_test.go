@@ -45,8 +45,11 @@ func TestTerminalDiagnostics(t *testing.T) {
 	if r.Code != exitFailed || strings.Count(r.Stderr, msg) != 1 || strings.Contains(r.Stderr+r.Stdout, "\x1b[") {
 		t.Fatalf("pipe: exit %d, want the error once and no escapes:\n%q", r.Code, r.Stderr)
 	}
-	// Right below its unit's line, as the unit finished.
-	if !strings.Contains(r.Stderr, "CC src/main.c\nsrc/main.c: In function") {
+	// Right below its unit's line, as the unit finished, before the
+	// next unit's (one compile at a time, in unit order).
+	two := writeProject(t, map[string]string{"src/a.c": "int a(void) { return undefined_var; }\n", "src/b.c": "int main(void) { return 0; }\n"})
+	r = e.Run("build", "-j", "1", two)
+	if !strings.Contains(r.Stderr, "CC src/a.c\nsrc/a.c: In function") || strings.Index(r.Stderr, msg) > strings.Index(r.Stderr, "CC src/b.c") {
 		t.Fatalf("pipe: the error does not follow its unit's line:\n%s", r.Stderr)
 	}
 
