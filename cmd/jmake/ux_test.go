@@ -82,24 +82,27 @@ func TestExitStatuses(t *testing.T) {
 		name string
 		args []string
 		code int
-		msg  string // in stderr
+		msg  string   // in stderr
+		env  []string // besides the test's
 	}{
-		{"success", []string{"build", "--no-daemon", good}, exitOK, ""},
-		{"compile error", []string{"build", "--no-daemon", bad}, exitFailed, "jmake: src/main.c did not compile\n"},
-		{"unknown flag", []string{"build", "--frobnicate"}, exitUsage, "unknown flag: --frobnicate"},
-		{"bad init type", []string{"init", t.TempDir(), "--type", "rust"}, exitUsage, `--type "rust": want c, cpp or binary`},
+		{"success", []string{"build", "--no-daemon", good}, exitOK, "", nil},
+		{"compile error", []string{"build", "--no-daemon", bad}, exitFailed, "jmake: src/main.c did not compile\n", nil},
+		{"unknown flag", []string{"build", "--frobnicate"}, exitUsage, "unknown flag: --frobnicate", nil},
+		{"bad init type", []string{"init", t.TempDir(), "--type", "rust"}, exitUsage, `--type "rust": want c, cpp or binary`, nil},
 		{"no jmake.toml", []string{"build", "--no-daemon", empty}, exitUsage,
-			"jmake: No jmake.toml in " + empty + ": run `jmake init` there, or pass the project directory.\n"},
+			"jmake: No jmake.toml in " + empty + ": run `jmake init` there, or pass the project directory.\n", nil},
 		{"wrong path", []string{"build", "--no-daemon", missing}, exitUsage,
-			"jmake: " + missing + " does not exist: pass the directory that holds jmake.toml\n"},
+			"jmake: " + missing + " does not exist: pass the directory that holds jmake.toml\n", nil},
 		{"invalid jmake.toml", []string{"build", "--no-daemon", invalid}, exitUsage,
-			"jmake: " + filepath.Join(invalid, "jmake.toml") + ":2:1: error: opt_level \"9\" is not one of"},
+			"jmake: " + filepath.Join(invalid, "jmake.toml") + ":2:1: error: opt_level \"9\" is not one of", nil},
 		{"strict unknown key", []string{"build", "--no-daemon", "--strict", typo}, exitUsage,
-			"error: unknown key compile.flgas (did you mean flags?)"},
-		{"daemons unavailable", []string{"stats"}, exitDaemons, "daemon at 127.0.0.1:"},
+			"error: unknown key compile.flgas (did you mean flags?)", nil},
+		{"CC not found", []string{"build", "--no-daemon", good}, exitUsage,
+			"jmake: C compiler \"no-such-cc\" (CC) not found on PATH; set CC to one that is\n", []string{"CC=no-such-cc"}},
+		{"daemons unavailable", []string{"stats"}, exitDaemons, "daemon at 127.0.0.1:", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := e.Run(tc.args...)
+			r := e.RunWith("", tc.env, tc.args...)
 			if r.Code != tc.code || !strings.Contains(r.Stderr, tc.msg) {
 				t.Fatalf("jmake %s: exit %d, want %d and %q in stderr:\n%s", strings.Join(tc.args, " "), r.Code, tc.code, tc.msg, r.Stderr)
 			}

@@ -46,9 +46,10 @@ func (e *Engine) newToolchain(ctx context.Context, root string, cfg *project.Con
 		comp  compiler
 		err   error
 		flags []string
+		from  = "[compile] " + compilerKey(cxx)
 	)
 	if words := env.Compiler(cxx); configured == "" && len(words) > 0 {
-		configured, flags = words[0], words[1:]
+		configured, flags, from = words[0], words[1:], envName(cxx)
 	}
 	flags = append(flags, env.CompileFlags(cxx)...)
 	if configured != "" {
@@ -57,10 +58,13 @@ func (e *Engine) newToolchain(ctx context.Context, root string, cfg *project.Con
 			// the compiler runs.
 			configured = absPath(root, configured)
 		}
+		if _, lerr := env.LookPath(configured); lerr != nil {
+			return nil, &ToolError{Msg: fmt.Sprintf("%s compiler %q (%s) not found on PATH; set %s to one that is", lang(cxx), configured, from, from)}
+		}
 		comp, err = e.resolveTool(ctx, env, configured, true)
 	} else {
-		err = fmt.Errorf("compile: no %s compiler found on PATH (tried %s); set [compile] %s",
-			lang(cxx), strings.Join(names, ", "), compilerKey(cxx))
+		err = &ToolError{Msg: fmt.Sprintf("no %s compiler found on PATH (tried %s); set %s or [compile] %s",
+			lang(cxx), strings.Join(names, ", "), envName(cxx), compilerKey(cxx))}
 		for _, n := range names {
 			if p, lerr := env.LookPath(n); lerr == nil {
 				comp, err = e.toolAt(ctx, env, n, p, true)
@@ -106,6 +110,20 @@ func lang(cxx bool) string {
 		return "C++"
 	}
 	return "C"
+}
+
+// ToolError is a compiler that the project or the caller's environment
+// names and that cannot be found: the caller's to fix, not a failed build.
+type ToolError struct{ Msg string }
+
+func (e *ToolError) Error() string { return e.Msg }
+
+// envName is the environment variable that names the compiler.
+func envName(cxx bool) string {
+	if cxx {
+		return "CXX"
+	}
+	return "CC"
 }
 
 func compilerKey(cxx bool) string {

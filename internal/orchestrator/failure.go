@@ -29,6 +29,14 @@ type Failure struct {
 	Msg  string `json:"message"`
 }
 
+// ConfigError is a stage's error that the project's files or the caller's
+// environment cause (a compiler they name is missing): the caller's to
+// fix.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // CheckRoot reports a build path that is not a project, in the words a
 // person needs: a missing directory, or one without a jmake.toml.
 func CheckRoot(root string) *Failure {
@@ -67,7 +75,8 @@ func classify(stage string, err error) *Failure {
 	if errors.As(err, &cf) {
 		return &Failure{FailBuild, cf.Summary}
 	}
-	if stage != "compilation" || (errors.As(err, &ce) && ce.Status == http.StatusBadRequest) {
+	var cfe *ConfigError
+	if stage != "compilation" || errors.As(err, &cfe) || (errors.As(err, &ce) && ce.Status == http.StatusBadRequest) {
 		return &Failure{FailProject, lastLayer(err)}
 	}
 	return &Failure{FailBuild, lastLayer(err)}

@@ -247,7 +247,7 @@ func (v *validator) check(c *Config, lookTool func(string) (string, bool)) {
 				continue
 			}
 			if _, ok := lookTool(t.name); !ok {
-				v.at(SeverityError, t.key, "%s %q not found", t.key[len("compile."):], t.name)
+				v.at(SeverityError, t.key, "%s %q not found on PATH", t.key[len("compile."):], t.name)
 			}
 		}
 	}

@@ -104,6 +104,10 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 	if errors.Is(err, compile.ErrNotNoop) {
 		return out, orchestrator.ErrNotNoop
 	}
+	var te *compile.ToolError
+	if errors.As(err, &te) {
+		return out, &orchestrator.ConfigError{Err: err}
+	}
 	var be *compile.BuildError
 	if errors.As(err, &be) {
 		out.Summary = be.Summary()
@@ -204,7 +208,8 @@ func bindCompilation(d *daemon.Daemon) error {
 				return nil, daemon.Errorf(400, "compile: %v", err)
 			}
 			var pe *project.PositionError
-			if errors.As(err, &pe) {
+			var ce *orchestrator.ConfigError
+			if errors.As(err, &pe) || errors.As(err, &ce) {
 				return nil, daemon.Errorf(400, "compile: %v", err)
 			}
 			return nil, err
