@@ -41,7 +41,7 @@ func (e *buildFailed) Error() string { return e.f.Msg }
 // running and could not be started.
 type daemonsUnavailable struct{ err error }
 
-func (e *daemonsUnavailable) Error() string { return e.err.Error() }
+func (e *daemonsUnavailable) Error() string { return "the daemons could not start: " + e.err.Error() }
 func (e *daemonsUnavailable) Unwrap() error { return e.err }
 
 // exitError carries an explicit exit status (status exits 3 when a daemon

@@ -77,6 +77,9 @@ func TestExitStatuses(t *testing.T) {
 	typo := writeProject(t, map[string]string{"src/main.c": "int main(void) { return 0; }\n",
 		"jmake.toml": "[compile]\nflgas = [\"-g\"]\n[binary]\nlibrary_type = \"executable\"\n"})
 	empty := t.TempDir()
+	// A state directory where logs/ cannot be made: no daemon can start.
+	brokenHome := t.TempDir()
+	os.WriteFile(filepath.Join(brokenHome, "logs"), nil, 0o644)
 	missing := filepath.Join(t.TempDir(), "nonexistent")
 	for _, tc := range []struct {
 		name string
@@ -99,7 +102,8 @@ func TestExitStatuses(t *testing.T) {
 			"error: unknown key compile.flgas (did you mean flags?)", nil},
 		{"CC not found", []string{"build", "--no-daemon", good}, exitUsage,
 			"jmake: C compiler \"no-such-cc\" (CC) not found on PATH; set CC to one that is\n", []string{"CC=no-such-cc"}},
-		{"daemons unavailable", []string{"stats"}, exitDaemons, "daemon at 127.0.0.1:", nil},
+		{"daemons not running", []string{"stats"}, exitDaemons, "daemon at 127.0.0.1:", nil},
+		{"daemons cannot start", []string{"build", good}, exitDaemons, "jmake: the daemons could not start: ", []string{"JMAKE_HOME=" + brokenHome}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.RunWith("", tc.env, tc.args...)
