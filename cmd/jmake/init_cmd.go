@@ -51,6 +51,9 @@ shared library (--type overrides that).`,
 					n = "1 C/C++ source"
 				}
 				fmt.Fprintf(out, "found %s in %s: wrote jmake.toml only (no template sources), building %s\n", n, dir, what)
+				if done.Program && len(done.Mains) > 1 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "jmake: warning: %d sources define main(); the program is linked from every source: list all but one under [compile] exclude\n", len(done.Mains))
+				}
 			}
 			for _, f := range done.Files {
 				fmt.Fprintln(out, "created", f)
