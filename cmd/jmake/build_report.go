@@ -91,7 +91,8 @@ type statusLine struct {
 
 func newStatusLine(w io.Writer, quiet bool) *statusLine {
 	s := &statusLine{w: w, pal: newPalette(w), quiet: quiet, width: 80}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	// A dumb terminal cannot erase a line: it gets plain lines, as a pipe.
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
 		s.tty = true
 		// A pty may report 0 columns: keep 80 then.
 		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
