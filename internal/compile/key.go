@@ -169,7 +169,7 @@ func (e *Engine) toolAt(ctx context.Context, env toolenv.Env, name, path string,
 		if err != nil {
 			return compiler{}, err
 		}
-		e.identified.Add(1)
+		e.toolsIdentified.Add(1)
 		desc, _, _ := strings.Cut(version, "\n")
 		ti = toolIdentity{st: st, id: id, desc: desc, gccLike: isGCCLike(version)}
 		if err := e.files.Put(toolMemoPrefix+memoKey, ti.encode()); err != nil {
