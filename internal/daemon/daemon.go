@@ -67,6 +67,7 @@ type Daemon struct {
 	ln      net.Listener // set by Serve
 	conns   *connTracker // ln, tracking the connections it accepted
 	metrics *metrics
+	lim     limits
 
 	requests, errors atomic.Int64
 
@@ -105,6 +106,7 @@ func New(opts Options) (*Daemon, error) {
 		done:     make(chan struct{}),
 		handlers: make(map[string]Handler),
 		settings: opts.Settings,
+		lim:      defaultLimits(),
 	}
 	d.metrics = newMetrics(d)
 	d.Handle("cache_stats", d.cacheStats)
@@ -237,12 +239,12 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	tracked := newConnTracker(ln)
 	d.conns = tracked
 	d.srv = &http.Server{
-		Handler:           tracked.handler(d.routes()),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return baseCtx },
-		ConnContext:       tracked.connContext,
-		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+		Handler:     tracked.handler(d.routes()),
+		BaseContext: func(net.Listener) context.Context { return baseCtx },
+		ConnContext: tracked.connContext,
+		ErrorLog:    slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
+	d.lim.apply(d.srv)
 	if !d.opts.NoPID && d.opts.StateDir != "" {
 		if err := pidfile.Write(pidfile.Path(d.opts.StateDir, d.opts.Name), d.opts.Name, port); err != nil {
 			ln.Close()

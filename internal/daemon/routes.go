@@ -161,7 +161,7 @@ func (d *Daemon) auth(next http.Handler) http.Handler {
 		got := []byte(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="jmake"`)
-			writeError(w, http.StatusUnauthorized, d.opts.Name+": missing or wrong token (see $JMAKE_HOME/token)")
+			refuse(w, http.StatusUnauthorized, d.opts.Name+": missing or wrong token (see $JMAKE_HOME/token)")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -225,14 +225,9 @@ func (d *Daemon) call(w http.ResponseWriter, r *http.Request, name string, fn Ha
 	if fn == nil {
 		return writeError(w, http.StatusNotFound, fmt.Sprintf("%s: unknown function %q", d.opts.Name, name))
 	}
-	body, err := readBody(w, r, d.Settings().MaxBody)
+	body, err := d.lim.readBody(w, r, d.Settings().MaxBody)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return writeError(w, http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("%s: %s: request body over the limit of %d bytes", d.opts.Name, name, mbe.Limit))
-		}
-		return writeError(w, http.StatusBadRequest, fmt.Sprintf("%s: %s: read body: %v", d.opts.Name, name, err))
+		return d.bodyError(w, name, err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
@@ -274,12 +269,6 @@ func (d *Daemon) call(w http.ResponseWriter, r *http.Request, name string, fn Ha
 		return writeError(w, status, err.Error())
 	}
 	return writeReply(w, req.stream, http.StatusOK, reply, true, "")
-}
-
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	var buf bytes.Buffer
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	return buf.Bytes(), err
 }
 
 // writeReply renders reply (an object) with "success" (and "error") put
