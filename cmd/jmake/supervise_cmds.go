@@ -101,7 +101,7 @@ func checkHealth(ctx context.Context, w io.Writer, env lifecycle.Env, names []st
 		case info.PID == 0 && stale != "":
 			line = "DOWN (stale PID file: " + stale + ")"
 		case info.PID == 0:
-			line = "DOWN (not running)"
+			line = holderLine(ctx, env, n)
 		default:
 			begin := time.Now()
 			h, err := env.Probe(ctx, n, timeout)
@@ -120,6 +120,19 @@ func checkHealth(ctx context.Context, w io.Writer, env lifecycle.Env, names []st
 		}
 	}
 	return down
+}
+
+// holderLine describes daemon n when no PID file names it: down, or
+// running without its PID file, or its port held by a daemon not ours.
+func holderLine(ctx context.Context, env lifecycle.Env, n string) string {
+	h, answered, err := env.PortOwner(ctx, n)
+	switch {
+	case !answered:
+		return "DOWN (not running)"
+	case err != nil:
+		return "NOT OURS (" + err.Error() + ")"
+	}
+	return fmt.Sprintf("ok (pid %d, port %d; its PID file is missing: the daemon writes it again)", h.PID, env.Port(n))
 }
 
 // restartDown brings the named daemons back: through the supervisor when
@@ -342,6 +355,11 @@ func serviceOpts(env lifecycle.Env) supervisor.ServiceOptions {
 // running, or has failed a start (the supervisor keeps retrying it).
 func startSupervised(ctx context.Context, w io.Writer, env lifecycle.Env, names []string, noPersist bool) error {
 	begin := time.Now()
+	// Refuse before anything starts when another state dir's daemons hold
+	// the ports (the supervisor would only retry into FATAL).
+	if err := env.ClaimAll(ctx, names); err != nil {
+		return err
+	}
 	already := map[string]bool{}
 	for _, n := range names {
 		if info, _ := env.Inspect(n); info.PID != 0 {

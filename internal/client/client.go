@@ -104,6 +104,8 @@ type Health struct {
 	PID           int     `json:"pid"`
 	Version       string  `json:"version"`
 	UptimeSeconds float64 `json:"uptime_seconds"`
+	StateDir      string  `json:"state_dir,omitempty"` // the daemon's state dir
+	StateID       string  `json:"state_id,omitempty"`  // daemon.StateID of its token
 }
 
 // Health asks /healthz.

@@ -68,6 +68,7 @@ type Daemon struct {
 	conns   *connTracker // ln, tracking the connections it accepted
 	metrics *metrics
 	lim     limits
+	stateID string // StateID(token), for /healthz
 
 	requests, errors atomic.Int64
 
@@ -107,6 +108,7 @@ func New(opts Options) (*Daemon, error) {
 		handlers: make(map[string]Handler),
 		settings: opts.Settings,
 		lim:      defaultLimits(),
+		stateID:  StateID(opts.Token),
 	}
 	d.metrics = newMetrics(d)
 	d.Handle("cache_stats", d.cacheStats)
@@ -221,6 +223,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		}
 	}
 	if ln == nil {
+		if err := d.checkPortHolder(d.opts.Addr); err != nil {
+			return fmt.Errorf("%s: %w", d.opts.Name, err)
+		}
 		var err error
 		ln, err = Listen(d.opts.Addr)
 		if err != nil {
@@ -249,6 +254,11 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		if err := pidfile.Write(pidfile.Path(d.opts.StateDir, d.opts.Name), d.opts.Name, port); err != nil {
 			ln.Close()
 			return fmt.Errorf("%s: write PID file: %w", d.opts.Name, err)
+		}
+		if o, err := NewOwner(d.opts.StateDir, d.opts.Token); err != nil {
+			d.log.Error(fmt.Sprintf("[OWNER] %s: %v; not watching it", d.opts.Name, err))
+		} else {
+			go d.watchOwner(o, port)
 		}
 	}
 	d.log.Info(fmt.Sprintf("[START] %s: listening on %s (pid %d, version %s)", d.opts.Name, ln.Addr(), os.Getpid(), Version))

@@ -175,6 +175,10 @@ type Health struct {
 	PID           int     `json:"pid"`
 	Version       string  `json:"version"`
 	UptimeSeconds float64 `json:"uptime_seconds"`
+	// StateDir and StateID (see StateID) say whose daemon this is, so a
+	// starter can tell its own daemons from another state dir's.
+	StateDir string `json:"state_dir,omitempty"`
+	StateID  string `json:"state_id,omitempty"`
 }
 
 func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
@@ -184,7 +188,8 @@ func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 		status = "stopping"
 	default:
 	}
-	writeJSON(w, http.StatusOK, Health{status, d.opts.Name, os.Getpid(), Version, time.Since(d.start).Seconds()})
+	writeJSON(w, http.StatusOK, Health{Status: status, Name: d.opts.Name, PID: os.Getpid(), Version: Version,
+		UptimeSeconds: time.Since(d.start).Seconds(), StateDir: d.opts.StateDir, StateID: d.stateID})
 }
 
 func (d *Daemon) serveStats(w http.ResponseWriter, r *http.Request) {

@@ -242,6 +242,19 @@ func (k *keeper) acquire(ctx context.Context) *inst {
 	if stale != "" {
 		os.Remove(e.PIDFile(k.name))
 	}
+	if k.s.ownerLost() {
+		return nil
+	}
+	if in, err := k.claim(ctx); err != nil || in != nil {
+		if err != nil {
+			k.logf("error", "not starting: %v", err)
+			k.set(func(d *lifecycle.Supervised) { d.Reason = "start refused: " + err.Error() })
+			return nil
+		}
+		k.logf("info", "adopting pid %d: it answers on port %d as our daemon (its PID file was missing)", in.info.PID, e.Port(k.name))
+		k.set(func(d *lifecycle.Supervised) { d.State, d.PID, d.Adopted = "running", in.info.PID, true })
+		return in
+	}
 	restart := k.spawned
 	k.spawned = true
 	k.set(func(d *lifecycle.Supervised) {

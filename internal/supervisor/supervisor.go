@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/pidfile"
 	"github.com/jmake/jmake/internal/settings"
@@ -96,6 +97,10 @@ type Supervisor struct {
 	state   map[string]*lifecycle.Supervised
 	ready   bool // READY=1 was sent
 	socket  string
+
+	owner    *daemon.Owner           // set by Run; see owner.go
+	abandon  context.CancelCauseFunc // ends Run when the state dir is lost
+	lostOnce sync.Once
 }
 
 // New makes a supervisor; nothing runs until Run.
@@ -141,6 +146,18 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err := pidfile.Write(e.SupervisorPIDFile(), lifecycle.SupervisorName, 0); err != nil {
 		return fmt.Errorf("supervisor: write PID file: %w", err)
 	}
+	// The token is made before any daemon starts, so they share it, and the
+	// state dir's owner is recorded with it.
+	token, err := daemon.LoadOrCreateToken(e.StateDir)
+	if err != nil {
+		return fmt.Errorf("supervisor: %w", err)
+	}
+	if s.owner, err = daemon.NewOwner(e.StateDir, token); err != nil {
+		return fmt.Errorf("supervisor: %w", err)
+	}
+	ctx, s.abandon = context.WithCancelCause(ctx)
+	defer s.abandon(nil)
+	go s.watchOwner(ctx)
 	defer pidfile.RemoveIfOurs(e.SupervisorPIDFile())
 	ln, err := listenControl(e.SupervisorSocket())
 	if err != nil {
@@ -182,6 +199,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.writeState()
 	os.Remove(e.SupervisorStateFile())
 	s.log.Info("[SUPERVISOR] stopped")
+	if cause := context.Cause(ctx); errors.Is(cause, errLost) {
+		return cause
+	}
 	return nil
 }
 

@@ -1,0 +1,257 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jmake/jmake/internal/pidfile"
+)
+
+// This file keeps one owner per state dir.
+//
+// A daemon belongs to the state dir it started in: its token, PID file and
+// caches live there. When that directory is removed or replaced (rm -rf
+// $JMAKE_HOME, or another token written in), the daemon can no longer be
+// reached by the clients of that state dir, and a new `jmake start` would
+// put a second set of daemons beside it. So a daemon checks, every
+// OwnerCheckEvery, that its state dir is still the one it started in and
+// still holds its token, and when not, logs why and shuts down gracefully
+// (calls in flight finish): the next `jmake build` starts a fresh set.
+// What is merely missing is put back instead: the PID file, and the token
+// file while the directory is the same.
+//
+// /healthz reports the state dir and a StateID derived from the token, so a
+// starter can tell a daemon of its own state dir from another's, and a
+// daemon refuses to bind its port (SO_REUSEPORT would let it) next to a live
+// daemon of another state dir.
+
+// OwnerCheckEvery is how often a daemon (and the supervisor) checks that it
+// still owns its state dir: a stat and a read of a 65-byte file, so a second
+// costs nothing measurable, and a removed state dir is noticed well within
+// the time a person takes to type the next command.
+const OwnerCheckEvery = time.Second
+
+// StateID identifies a state dir by its token without revealing it: the
+// first 8 bytes of a SHA-256 of the token, in hex. A state dir removed and
+// made again gets a new token, hence a new StateID, even at the same path.
+func StateID(token string) string {
+	sum := sha256.Sum256([]byte("jmake state id\x00" + token))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Owner checks that a process still owns its state dir.
+type Owner struct {
+	dir        string
+	token      string
+	checkToken bool // the token file held our token at start
+	dev, ino   uint64
+}
+
+// NewOwner records what dir is now (its device and inode, and whether its
+// token file holds token), for Check to compare with later.
+func NewOwner(dir, token string) (*Owner, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return nil, fmt.Errorf("state dir %s: %w", dir, err)
+	}
+	o := &Owner{dir: dir, token: token, dev: uint64(st.Dev), ino: st.Ino}
+	if tok, err := ReadToken(dir); err == nil && tok == token {
+		o.checkToken = true
+	}
+	return o, nil
+}
+
+// Check returns why the state dir is no longer ours ("" while it is): the
+// directory is gone or is another one now, or its token file holds another
+// token. A token file that is merely missing is written back, and restored
+// says so.
+func (o *Owner) Check() (lost, restored string) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(o.dir, &st); err != nil {
+		return fmt.Sprintf("state dir %s was removed", o.dir), ""
+	}
+	if uint64(st.Dev) != o.dev || st.Ino != o.ino {
+		return fmt.Sprintf("state dir %s was replaced by another directory", o.dir), ""
+	}
+	if !o.checkToken {
+		return "", ""
+	}
+	b, err := os.ReadFile(TokenPath(o.dir))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := restoreToken(o.dir, o.token); err != nil {
+			return fmt.Sprintf("token %s was removed and could not be written back: %v", TokenPath(o.dir), err), ""
+		}
+		// Another process may have made a token first: read what won.
+		if tok, _ := ReadToken(o.dir); tok != o.token {
+			return fmt.Sprintf("token %s was replaced", TokenPath(o.dir)), ""
+		}
+		return "", fmt.Sprintf("token %s was removed; wrote it back", TokenPath(o.dir))
+	case err != nil:
+		return "", "" // unreadable for now (EMFILE, EINTR): try again later
+	case strings.TrimSpace(string(b)) != o.token && len(b) > 0:
+		return fmt.Sprintf("token %s was replaced", TokenPath(o.dir)), ""
+	}
+	return "", ""
+}
+
+// restoreToken writes token back to dir's token file unless one exists by
+// then: a temp file linked into place, as LoadOrCreateToken does.
+func restoreToken(dir, token string) error {
+	path := TokenPath(dir)
+	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
+	if err := os.WriteFile(tmp, []byte(token+"\n"), 0o600); err != nil {
+		return err
+	}
+	err := os.Link(tmp, path)
+	os.Remove(tmp)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	return err
+}
+
+// watchOwner checks every OwnerCheckEvery, until shutdown begins, that the
+// daemon still owns its state dir; when not, it shuts the daemon down. A
+// missing PID file (or one naming a dead process) is written again, so
+// `jmake status` and `jmake stop` keep finding the daemon; one naming
+// another live instance of this daemon is a successor's (rolling restart)
+// and is left alone.
+func (d *Daemon) watchOwner(o *Owner, port int) {
+	t := time.NewTicker(OwnerCheckEvery)
+	defer t.Stop()
+	pidPath := pidfile.Path(d.opts.StateDir, d.opts.Name)
+	for {
+		select {
+		case <-d.stopping:
+			return
+		case <-t.C:
+		}
+		lost, restored := o.Check()
+		if lost != "" {
+			d.log.Warn(fmt.Sprintf("[OWNER] %s: %s; shutting down (pid %d): a daemon no client of that state dir can reach must not hold the port", d.opts.Name, lost, os.Getpid()))
+			d.Shutdown()
+			return
+		}
+		if restored != "" {
+			d.log.Warn(fmt.Sprintf("[OWNER] %s: %s", d.opts.Name, restored))
+		}
+		info, err := pidfile.Read(pidPath)
+		if err == nil && info.PID == os.Getpid() {
+			continue
+		}
+		if err == nil {
+			if ok, _ := pidfile.Verify(info, d.opts.Name); ok {
+				continue // a successor's
+			}
+		}
+		select {
+		case <-d.stopping:
+			return // cleanup removes it; do not race that
+		default:
+		}
+		if err := pidfile.Write(pidPath, d.opts.Name, port); err != nil {
+			d.log.Error(fmt.Sprintf("[OWNER] %s: PID file %s missing; writing it again: %v", d.opts.Name, pidPath, err))
+			continue
+		}
+		d.log.Warn(fmt.Sprintf("[OWNER] %s: PID file %s was missing or stale; wrote it again", d.opts.Name, pidPath))
+	}
+}
+
+// PortHeldError says a daemon's port is held by a jmake daemon of another
+// state dir (or of this one's removed predecessor).
+type PortHeldError struct {
+	Port     int
+	Name     string // the holder's daemon name
+	PID      int
+	StateDir string // the holder's; "" when it does not say (an older jmake)
+	// Replaced: the holder names our state dir's path, but with another
+	// token: it belongs to a state dir that was removed or replaced.
+	Replaced bool
+}
+
+func (e *PortHeldError) Error() string {
+	switch {
+	case e.Replaced:
+		return fmt.Sprintf("port %d is held by jmake %s (pid %d) of a removed or replaced state dir %s; it shuts itself down within %s of noticing; or stop it: kill %d",
+			e.Port, e.Name, e.PID, e.StateDir, OwnerCheckEvery, e.PID)
+	case e.StateDir == "":
+		return fmt.Sprintf("port %d is held by jmake %s (state dir unknown, pid %d); use PORT_OFFSET", e.Port, e.Name, e.PID)
+	}
+	return fmt.Sprintf("port %d is held by jmake (state dir %s, pid %d); use PORT_OFFSET", e.Port, e.StateDir, e.PID)
+}
+
+// probeHTTP makes one fresh connection per probe: a kept-alive one could
+// reach an instance that is going away.
+var probeHTTP = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+
+// ProbeHolder asks /healthz at addr who holds it. answered is false when
+// nothing answers as a jmake daemon (the port is free, or another program
+// holds it: binding then fails on its own).
+func ProbeHolder(ctx context.Context, addr string, timeout time.Duration) (h Health, answered bool) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/healthz", nil)
+	if err != nil {
+		return h, false
+	}
+	resp, err := probeHTTP.Do(req)
+	if err != nil {
+		return h, false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&h) != nil || h.Name == "" || h.PID == 0 {
+		return Health{}, false
+	}
+	return h, true
+}
+
+// Foreign returns a *PortHeldError when h, the holder of port, is not
+// daemon name of the state dir stateDir with token's StateID; nil when it
+// is (our own instance: a rolling restart's predecessor, or the daemon a
+// starter finds already running).
+func Foreign(h Health, port int, name, stateDir, stateID string) error {
+	if h.Name == name && h.StateDir == stateDir && h.StateID == stateID {
+		return nil
+	}
+	return &PortHeldError{Port: port, Name: h.Name, PID: h.PID, StateDir: h.StateDir,
+		Replaced: h.StateDir == stateDir && h.StateID != stateID}
+}
+
+// checkPortHolder refuses to bind addr while a jmake daemon of another
+// state dir answers there: with SO_REUSEPORT both would bind, and the
+// kernel would split connections between two daemons with different
+// tokens.
+func (d *Daemon) checkPortHolder(addr string) error {
+	// Loopback /healthz answers within a millisecond; a second covers a
+	// loaded machine. Nothing listening is refused at once.
+	h, ok := ProbeHolder(context.Background(), addr, time.Second)
+	if !ok {
+		return nil
+	}
+	_, p, _ := net.SplitHostPort(addr)
+	port := 0
+	fmt.Sscan(p, &port)
+	err := Foreign(h, port, d.opts.Name, d.opts.StateDir, d.stateID)
+	if err != nil && h.StateDir == "" && h.Name == d.opts.Name && d.opts.StateDir != "" {
+		// An older jmake, which does not say its state dir: ours when our
+		// PID file names it (an upgrade rolling onto this binary).
+		if info, rerr := pidfile.Read(pidfile.Path(d.opts.StateDir, d.opts.Name)); rerr == nil && info.PID == h.PID {
+			if ok, _ := pidfile.Verify(info, d.opts.Name); ok {
+				return nil
+			}
+		}
+	}
+	return err
+}
