@@ -258,6 +258,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		if o, err := NewOwner(d.opts.StateDir, d.opts.Token); err != nil {
 			d.log.Error(fmt.Sprintf("[OWNER] %s: %v; not watching it", d.opts.Name, err))
 		} else {
+			if d.Settings().Persist {
+				o.Keep(d.CacheDir())
+			}
 			go d.watchOwner(o, port)
 		}
 	}

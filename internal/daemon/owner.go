@@ -56,6 +56,17 @@ type Owner struct {
 	token      string
 	checkToken bool // the token file held our token at start
 	dev, ino   uint64
+	keep       []string // directories inside that must stay (caches)
+}
+
+// Keep adds a directory inside the state dir whose removal also means the
+// state dir is lost (a daemon's cache dir: a state dir removed and made
+// again can get the same inode number, but not the old cache dirs). A
+// directory that does not exist now is not watched.
+func (o *Owner) Keep(dir string) {
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		o.keep = append(o.keep, dir)
+	}
 }
 
 // NewOwner records what dir is now (its device and inode, and whether its
@@ -83,6 +94,11 @@ func (o *Owner) Check() (lost, restored string) {
 	}
 	if uint64(st.Dev) != o.dev || st.Ino != o.ino {
 		return fmt.Sprintf("state dir %s was replaced by another directory", o.dir), ""
+	}
+	for _, k := range o.keep {
+		if _, err := os.Stat(k); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Sprintf("%s was removed", k), ""
+		}
 	}
 	if !o.checkToken {
 		return "", ""
