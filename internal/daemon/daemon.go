@@ -70,6 +70,10 @@ type Daemon struct {
 	lim     limits
 	stateID string // StateID(token), for /healthz
 
+	// conflict is set when a daemon of another state dir bound the port
+	// first (checkSharedPort); Serve returns it.
+	conflict atomic.Pointer[PortHeldError]
+
 	requests, errors atomic.Int64
 
 	stopOnce sync.Once
@@ -222,6 +226,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			d.log.Info(fmt.Sprintf("[START] %s: sharing the listening socket of the running instance (rolling restart)", d.opts.Name))
 		}
 	}
+	bound := ln == nil // we bind the port ourselves, with SO_REUSEPORT
 	if ln == nil {
 		if err := d.checkPortHolder(d.opts.Addr); err != nil {
 			return fmt.Errorf("%s: %w", d.opts.Name, err)
@@ -268,6 +273,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- d.srv.Serve(tracked) }()
+	if bound {
+		go d.checkSharedPort(port)
+	}
 
 	var err error
 	select {
@@ -279,6 +287,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.Shutdown()
 	d.drain(cancelCalls)
 	d.cleanup()
+	if err == nil {
+		err = d.portConflict()
+	}
 	return err
 }
 

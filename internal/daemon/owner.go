@@ -271,3 +271,80 @@ func (d *Daemon) checkPortHolder(addr string) error {
 	}
 	return err
 }
+
+// sharedPortChecks is how many times, OwnerCheckEvery apart, a daemon
+// that bound its port itself checks for another state dir's daemon on it.
+// The race it settles is between daemons started within milliseconds of
+// each other; the first check of whichever bound last sees both sockets,
+// but the one that must yield may have checked before the other bound, so
+// a few more over the first seconds make sure both look.
+const sharedPortChecks = 5
+
+// checkSharedPort settles two state dirs' daemons started at the same
+// moment: both find the port free before they bind, and SO_REUSEPORT lets
+// both bind. When another socket listens on the port, /healthz is asked on
+// fresh connections (the kernel spreads them over the sockets) until
+// another process answers. If that is a daemon of another state dir that
+// started before this one, this one shuts down and Serve returns the
+// conflict: the younger always yields, so exactly one stays. Our own
+// instance (a rolling restart) is fine.
+func (d *Daemon) checkSharedPort(port int) {
+	for i := range sharedPortChecks {
+		if i > 0 {
+			select {
+			case <-d.stopping:
+				return
+			case <-time.After(OwnerCheckEvery):
+			}
+		}
+		if d.yieldPort(port) {
+			return
+		}
+	}
+}
+
+// yieldPort is one check of checkSharedPort; it reports whether this
+// daemon gave way.
+func (d *Daemon) yieldPort(port int) bool {
+	if len(listeningInodes(port)) < 2 {
+		return false
+	}
+	me, err := pidfile.StartTicks(os.Getpid())
+	if err != nil {
+		return false
+	}
+	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
+	// 32 probes miss the other of two sockets with odds of 2^-32.
+	for range 32 {
+		select {
+		case <-d.stopping:
+			return false
+		default:
+		}
+		h, ok := ProbeHolder(context.Background(), addr, time.Second)
+		if !ok || h.PID == os.Getpid() {
+			continue
+		}
+		var held *PortHeldError
+		if !errors.As(Foreign(h, port, d.opts.Name, d.opts.StateDir, d.stateID), &held) {
+			return false
+		}
+		them, err := pidfile.StartTicks(h.PID)
+		if err != nil || them > me || them == me && h.PID > os.Getpid() {
+			return false // it is the younger: it yields
+		}
+		d.conflict.Store(held)
+		d.log.Error(fmt.Sprintf("[OWNER] %s: %v (it started first); shutting down", d.opts.Name, held))
+		d.Shutdown()
+		return true
+	}
+	return false
+}
+
+// portConflict is the error Serve returns when checkSharedPort gave way.
+func (d *Daemon) portConflict() error {
+	if held := d.conflict.Load(); held != nil {
+		return fmt.Errorf("%s: %w", d.opts.Name, held)
+	}
+	return nil
+}

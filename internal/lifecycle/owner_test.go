@@ -213,3 +213,54 @@ func TestOwnerFilesRestoredOrDaemonExits(t *testing.T) {
 		t.Errorf("setup's log does not say why it stopped:\n%s", log)
 	}
 }
+
+// Two state dirs started at the same moment on the same ports: whatever
+// each start says, soon after one daemon listens on each port, and every
+// daemon still running is the one answering on its port (a daemon that
+// lost the race yields within a few probes of starting).
+func TestTwoStateDirsStartingAtOnce(t *testing.T) {
+	a := testenv.New(t)
+	b := &testenv.Env{T: t, Bin: a.Bin, StateDir: t.TempDir(), Offset: a.Offset}
+	t.Cleanup(b.KillAll)
+	for round := range 3 {
+		var wg sync.WaitGroup
+		for _, e := range []*testenv.Env{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e.Run("start", "--no-supervise")
+			}()
+		}
+		wg.Wait()
+		var problem string
+		settled := func() bool {
+			for _, n := range settings.Names {
+				port := a.Port(n)
+				if got := listeners(t, port); got != 1 {
+					problem = fmt.Sprintf("%s: %d sockets listen on port %d, want 1", n, got, port)
+					return false
+				}
+				for _, e := range []*testenv.Env{a, b} {
+					pid := e.PID(n)
+					if pid == 0 || !testenv.Alive(pid) {
+						continue
+					}
+					if h, err := e.Lifecycle().Probe(t.Context(), n, 2*time.Second); err != nil || h.PID != pid {
+						problem = fmt.Sprintf("%s of %s (pid %d) runs but port %d answers %+v (%v)", n, e.StateDir, pid, port, h, err)
+						return false
+					}
+				}
+			}
+			return true
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for !settled() {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: after 5 s: %s", round, problem)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		a.Run("stop")
+		b.Run("stop")
+	}
+}
