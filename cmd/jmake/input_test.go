@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,12 +67,32 @@ func TestHugeConfigIsRefused(t *testing.T) {
 	if took > 10*time.Second {
 		t.Errorf("refusing the file took %s", took)
 	}
+	// A request body far over max_body (4 MiB) is cut off at the limit.
+	req, _ := http.NewRequest("POST", fmt.Sprintf("http://127.0.0.1:%d/v1/call/validate_config", e.Port(settings.Setup)),
+		io.LimitReader(spaces{}, 64<<20))
+	req.Header.Set("Authorization", "Bearer "+e.Token())
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("64 MiB body: status %d, want 413", resp.StatusCode)
+		}
+		resp.Body.Close()
+	}
 	// A daemon idles at 15-30 MB; parsing the file took over a gigabyte.
 	for _, n := range []string{settings.Setup, settings.Compilation, settings.Discovery, settings.Orchestrator} {
 		if rss := rssBytes(t, e.PID(n)); rss > 100<<20 {
 			t.Errorf("%s holds %d MB after the refused file", n, rss>>20)
 		}
 	}
+}
+
+// spaces reads as an endless run of spaces.
+type spaces struct{}
+
+func (spaces) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
 }
 
 // A build directory outside the project is refused, naming the key and its
