@@ -306,7 +306,7 @@ func (d *Daemon) checkSharedPort(port int) {
 // yieldPort is one check of checkSharedPort; it reports whether this
 // daemon gave way.
 func (d *Daemon) yieldPort(port int) bool {
-	if len(listeningInodes(port)) < 2 {
+	if Listeners(port) < 2 {
 		return false
 	}
 	me, err := pidfile.StartTicks(os.Getpid())
@@ -348,3 +348,7 @@ func (d *Daemon) portConflict() error {
 	}
 	return nil
 }
+
+// Listeners is the number of TCP sockets listening on port: more than one
+// means processes share it through SO_REUSEPORT.
+func Listeners(port int) int { return len(listeningInodes(port)) }

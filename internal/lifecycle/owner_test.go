@@ -1,49 +1,22 @@
 package lifecycle_test
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/pidfile"
 	"github.com/jmake/jmake/internal/settings"
 	"github.com/jmake/jmake/internal/testenv"
 )
-
-// listeners is the number of TCP sockets listening on port (one per
-// daemon: two means two daemons share it with SO_REUSEPORT).
-func listeners(t *testing.T, port int) int {
-	t.Helper()
-	n := 0
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		f, err := os.Open(table)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fs := strings.Fields(sc.Text())
-			if len(fs) < 4 || fs[3] != "0A" {
-				continue
-			}
-			_, p, _ := strings.Cut(fs[1], ":")
-			if v, err := strconv.ParseInt(p, 16, 32); err == nil && int(v) == port {
-				n++
-			}
-		}
-		f.Close()
-	}
-	return n
-}
 
 // exampleLib copies examples/c/lib to a temp dir.
 func exampleLib(t *testing.T) string {
@@ -102,7 +75,7 @@ func TestSecondStateDirOnSamePortsIsRefused(t *testing.T) {
 		if a.PID(n) != pids[n] || !testenv.Alive(pids[n]) {
 			t.Errorf("%s: pid %d replaced or gone (PID file says %d)", n, pids[n], a.PID(n))
 		}
-		if got := listeners(t, a.Port(n)); got != 1 {
+		if got := daemon.Listeners(a.Port(n)); got != 1 {
 			t.Errorf("%s: %d sockets listen on port %d, want 1", n, got, a.Port(n))
 		}
 	}
@@ -159,7 +132,7 @@ func TestStateDirRemovedWhileRunning(t *testing.T) {
 			if now[n] == old[n] {
 				t.Errorf("round %d: %s still pid %d", round, n, old[n])
 			}
-			if got := listeners(t, e.Port(n)); got != 1 {
+			if got := daemon.Listeners(e.Port(n)); got != 1 {
 				t.Errorf("round %d: %s: %d sockets listen on port %d, want 1", round, n, got, e.Port(n))
 			}
 		}
@@ -236,7 +209,7 @@ func TestTwoStateDirsStartingAtOnce(t *testing.T) {
 		settled := func() bool {
 			for _, n := range settings.Names {
 				port := a.Port(n)
-				if got := listeners(t, port); got != 1 {
+				if got := daemon.Listeners(port); got != 1 {
 					problem = fmt.Sprintf("%s: %d sockets listen on port %d, want 1", n, got, port)
 					return false
 				}
