@@ -329,6 +329,11 @@ func (d *Daemon) yieldPort(port int) bool {
 		if !errors.As(Foreign(h, port, d.opts.Name, d.opts.StateDir, d.stateID), &held) {
 			return false
 		}
+		if held.StateDir == "" {
+			// An older jmake, which does not say its state dir: most
+			// likely our predecessor in an upgrade; never yield to it.
+			return false
+		}
 		them, err := pidfile.StartTicks(h.PID)
 		if err != nil || them > me || them == me && h.PID > os.Getpid() {
 			return false // it is the younger: it yields
