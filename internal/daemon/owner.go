@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,8 +51,10 @@ func StateID(token string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// Owner checks that a process still owns its state dir.
+// Owner checks that a process still owns its state dir. Check may be
+// called from several goroutines (the supervisor's keepers).
 type Owner struct {
+	mu         sync.Mutex // serializes Check: a token is written back once
 	dir        string
 	token      string
 	checkToken bool // the token file held our token at start
@@ -88,6 +91,8 @@ func NewOwner(dir, token string) (*Owner, error) {
 // token. A token file that is merely missing is written back, and restored
 // says so.
 func (o *Owner) Check() (lost, restored string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	var st syscall.Stat_t
 	if err := syscall.Stat(o.dir, &st); err != nil {
 		return fmt.Sprintf("state dir %s was removed", o.dir), ""
