@@ -228,12 +228,13 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	bound := ln == nil // we bind the port ourselves, with SO_REUSEPORT
 	if ln == nil {
-		if err := d.checkPortHolder(d.opts.Addr); err != nil {
-			return fmt.Errorf("%s: %w", d.opts.Name, err)
-		}
 		var err error
 		ln, err = Listen(d.opts.Addr)
 		if err != nil {
+			return fmt.Errorf("%s: %w", d.opts.Name, err)
+		}
+		if err := d.checkPortHolder(ln); err != nil {
+			ln.Close()
 			return fmt.Errorf("%s: %w", d.opts.Name, err)
 		}
 	}

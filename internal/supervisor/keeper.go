@@ -129,7 +129,11 @@ func (k *keeper) run(ctx context.Context) {
 				switch c.kind {
 				case cmdStart, cmdReset, cmdRestart, cmdRolling:
 					k.want, k.fatal, k.failures, k.backoff, wait = true, false, nil, pol.BackoffMin, 0
-					k.set(func(d *lifecycle.Supervised) { d.Reason = "started by request after " + cmdNames[c.kind] })
+					// The state leaves "fatal" before the reply, as in sleep:
+					// the caller polls the state next.
+					k.set(func(d *lifecycle.Supervised) {
+						d.State, d.Reason = "starting", "started by request after "+cmdNames[c.kind]
+					})
 					c.reply <- nil
 				case cmdStop:
 					c.reply <- nil
