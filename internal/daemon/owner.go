@@ -34,7 +34,7 @@ import (
 //
 // /healthz reports the state dir and a StateID derived from the token, so a
 // starter can tell a daemon of its own state dir from another's, and a
-// daemon refuses to bind its port (SO_REUSEPORT would let it) next to a live
+// daemon does not keep a port it bound (SO_REUSEPORT lets it) next to a live
 // daemon of another state dir.
 
 // OwnerCheckEvery is how often a daemon (and the supervisor) checks that it
