@@ -171,9 +171,6 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 	}
 }
 
-// daemonDown reports an error that starting the daemons may cure: the
-// orchestrator not answering, or the orchestrator saying that another
-// daemon does not (503).
 // refusedToken reports whether a daemon answered 401: it does not know
 // our token.
 func refusedToken(err error) bool {
@@ -181,6 +178,9 @@ func refusedToken(err error) bool {
 	return errors.As(err, &ce) && ce.Status == 401
 }
 
+// daemonDown reports an error that starting the daemons may cure: the
+// orchestrator not answering, or the orchestrator saying that another
+// daemon does not (503).
 func daemonDown(err error) bool {
 	var de *client.DownError
 	var ce *client.CallError

@@ -146,6 +146,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err := pidfile.Write(e.SupervisorPIDFile(), lifecycle.SupervisorName, 0); err != nil {
 		return fmt.Errorf("supervisor: write PID file: %w", err)
 	}
+	defer pidfile.RemoveIfOurs(e.SupervisorPIDFile())
 	// The token is made before any daemon starts, so they share it, and the
 	// state dir's owner is recorded with it.
 	token, err := daemon.LoadOrCreateToken(e.StateDir)
@@ -158,7 +159,6 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	ctx, s.abandon = context.WithCancelCause(ctx)
 	defer s.abandon(nil)
 	go s.watchOwner(ctx)
-	defer pidfile.RemoveIfOurs(e.SupervisorPIDFile())
 	ln, err := listenControl(e.SupervisorSocket())
 	if err != nil {
 		return err
