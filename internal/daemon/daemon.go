@@ -261,14 +261,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			ln.Close()
 			return fmt.Errorf("%s: write PID file: %w", d.opts.Name, err)
 		}
-		if o, err := NewOwner(d.opts.StateDir, d.opts.Token); err != nil {
-			d.log.Error(fmt.Sprintf("[OWNER] %s: %v; not watching it", d.opts.Name, err))
-		} else {
-			if d.Settings().Persist {
-				o.Keep(d.CacheDir())
-			}
-			go d.watchOwner(o, port)
-		}
+		d.startOwnerWatch(port)
 	}
 	d.log.Info(fmt.Sprintf("[START] %s: listening on %s (pid %d, version %s)", d.opts.Name, ln.Addr(), os.Getpid(), Version))
 

@@ -143,6 +143,20 @@ func restoreToken(dir, token string) error {
 	return err
 }
 
+// startOwnerWatch records the state dir as it is now and starts
+// watchOwner on it.
+func (d *Daemon) startOwnerWatch(port int) {
+	o, err := NewOwner(d.opts.StateDir, d.opts.Token)
+	if err != nil {
+		d.log.Error(fmt.Sprintf("[OWNER] %s: %v; not watching it", d.opts.Name, err))
+		return
+	}
+	if d.Settings().Persist {
+		o.Keep(d.CacheDir())
+	}
+	go d.watchOwner(o, port)
+}
+
 // watchOwner checks every OwnerCheckEvery, until shutdown begins, that the
 // daemon still owns its state dir; when not, it shuts the daemon down. A
 // missing PID file (or one naming a dead process) is written again, so
