@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/pidfile"
+	"github.com/jmake/jmake/internal/proc"
 )
 
 // This file keeps one owner per state dir.
@@ -148,7 +149,7 @@ func restoreToken(dir, token string) error {
 func (d *Daemon) startOwnerWatch(port int) {
 	o, err := NewOwner(d.opts.StateDir, d.opts.Token)
 	if err != nil {
-		d.log.Error(fmt.Sprintf("[OWNER] %s: %v; not watching it", d.opts.Name, err))
+		d.log.Error("owner: state dir not watched", "err", err)
 		return
 	}
 	if d.Settings().Persist {
@@ -175,12 +176,12 @@ func (d *Daemon) watchOwner(o *Owner, port int) {
 		}
 		lost, restored := o.Check()
 		if lost != "" {
-			d.log.Warn(fmt.Sprintf("[OWNER] %s: %s; shutting down (pid %d): a daemon no client of that state dir can reach must not hold the port", d.opts.Name, lost, os.Getpid()))
+			d.log.Warn("owner: state dir lost; shutting down: no client of it can reach this daemon", "why", lost, "pid", os.Getpid())
 			d.Shutdown()
 			return
 		}
 		if restored != "" {
-			d.log.Warn(fmt.Sprintf("[OWNER] %s: %s", d.opts.Name, restored))
+			d.log.Warn("owner: "+restored)
 		}
 		info, err := pidfile.Read(pidPath)
 		if err == nil && info.PID == os.Getpid() {
@@ -197,10 +198,10 @@ func (d *Daemon) watchOwner(o *Owner, port int) {
 		default:
 		}
 		if err := pidfile.Write(pidPath, d.opts.Name, port); err != nil {
-			d.log.Error(fmt.Sprintf("[OWNER] %s: PID file %s missing; writing it again: %v", d.opts.Name, pidPath, err))
+			d.log.Error("owner: PID file missing; writing it again failed", "path", pidPath, "err", err)
 			continue
 		}
-		d.log.Warn(fmt.Sprintf("[OWNER] %s: PID file %s was missing or stale; wrote it again", d.opts.Name, pidPath))
+		d.log.Warn("owner: PID file was missing or stale; wrote it again", "path", pidPath)
 	}
 }
 
@@ -335,7 +336,7 @@ func (d *Daemon) yieldPort(port int) bool {
 	if Listeners(port) < 2 {
 		return false
 	}
-	me, err := pidfile.StartTicks(os.Getpid())
+	me, err := proc.StartTicks(os.Getpid())
 	if err != nil {
 		return false
 	}
@@ -360,12 +361,12 @@ func (d *Daemon) yieldPort(port int) bool {
 			// likely our predecessor in an upgrade; never yield to it.
 			return false
 		}
-		them, err := pidfile.StartTicks(h.PID)
+		them, err := proc.StartTicks(h.PID)
 		if err != nil || them > me || them == me && h.PID > os.Getpid() {
 			return false // it is the younger: it yields
 		}
 		d.conflict.Store(held)
-		d.log.Error(fmt.Sprintf("[OWNER] %s: %v (it started first); shutting down", d.opts.Name, held))
+		d.log.Error("owner: port shared with another state dir's daemon that started first; shutting down", "err", held)
 		d.Shutdown()
 		return true
 	}

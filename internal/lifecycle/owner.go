@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/pidfile"
+	"github.com/jmake/jmake/internal/proc"
 )
 
 // Foreign is the state of a daemon whose port is answered by a jmake daemon
@@ -66,7 +67,7 @@ func (e Env) awaitPortOwner(ctx context.Context, name string) (h daemon.Health, 
 // within a second), as the PID file would.
 func ownDaemon(name string, h daemon.Health) (pidfile.Info, bool) {
 	info := pidfile.Info{PID: h.PID, Name: name}
-	info.Start, _ = pidfile.StartTicks(h.PID)
+	info.Start, _ = proc.StartTicks(h.PID)
 	if ok, _ := pidfile.Verify(info, name); !ok {
 		return pidfile.Info{}, false
 	}

@@ -182,7 +182,7 @@ func TestOwnerFilesRestoredOrDaemonExits(t *testing.T) {
 		return true
 	})
 	log, _ := os.ReadFile(filepath.Join(e.StateDir, "logs", "setup.log"))
-	if !strings.Contains(string(log), "was replaced; shutting down") {
+	if !strings.Contains(string(log), "state dir lost; shutting down") || !strings.Contains(string(log), "was replaced") {
 		t.Errorf("setup's log does not say why it stopped:\n%s", log)
 	}
 }

@@ -41,9 +41,9 @@ func (s *Supervisor) watchOwner(ctx context.Context) {
 			continue
 		}
 		if err := pidfile.Write(path, lifecycle.SupervisorName, 0); err != nil {
-			s.log.Error(fmt.Sprintf("[SUPERVISOR] PID file %s missing; writing it again: %v", path, err))
+			s.log.Error("supervisor: PID file missing; writing it again failed", "path", path, "err", err)
 		} else {
-			s.log.Warn(fmt.Sprintf("[SUPERVISOR] PID file %s was missing or stale; wrote it again", path))
+			s.log.Warn("supervisor: PID file was missing or stale; wrote it again", "path", path)
 		}
 	}
 }
@@ -58,13 +58,13 @@ func (s *Supervisor) ownerLost() bool {
 	}
 	lost, restored := s.owner.Check()
 	if restored != "" {
-		s.log.Warn("[SUPERVISOR] " + restored)
+		s.log.Warn("supervisor: " + restored)
 	}
 	if lost == "" {
 		return false
 	}
 	s.lostOnce.Do(func() {
-		s.log.Warn(fmt.Sprintf("[SUPERVISOR] %s; stopping the daemons and exiting (pid %d)", lost, os.Getpid()))
+		s.log.Warn("supervisor: state dir lost; stopping the daemons and exiting", "why", lost, "pid", os.Getpid())
 		s.abandon(fmt.Errorf("%w: %s", errLost, lost))
 	})
 	return true
