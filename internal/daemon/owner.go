@@ -181,7 +181,7 @@ func (d *Daemon) watchOwner(o *Owner, port int) {
 			return
 		}
 		if restored != "" {
-			d.log.Warn("owner: "+restored)
+			d.log.Warn("owner: " + restored)
 		}
 		info, err := pidfile.Read(pidPath)
 		if err == nil && info.PID == os.Getpid() {
