@@ -44,14 +44,23 @@ func (e Env) PortOwner(ctx context.Context, name string) (h daemon.Health, answe
 
 // awaitPortOwner is PortOwner that waits, up to StartTimeout, for a daemon
 // of a removed or replaced state dir at our path to go: it shuts itself down
-// within daemon.OwnerCheckEvery of noticing, after its calls in flight.
+// within daemon.OwnerCheckEvery of noticing, after its calls in flight. It
+// waits for the process to end, not only for the port: the daemon's
+// cleanup, after it stops listening, still writes under the path.
 func (e Env) awaitPortOwner(ctx context.Context, name string) (h daemon.Health, answered bool, err error) {
 	deadline := time.Now().Add(StartTimeout)
+	var old proc.ID // the replaced daemon seen last
 	for {
 		h, answered, err = e.PortOwner(ctx, name)
 		var held *daemon.PortHeldError
 		if !errors.As(err, &held) || !held.Replaced || time.Now().After(deadline) {
+			if old.PID != 0 && (held == nil || !held.Replaced) {
+				proc.WaitGone(ctx, old, time.Until(deadline))
+			}
 			return h, answered, err
+		}
+		if id, perr := proc.Of(held.PID); perr == nil {
+			old = id
 		}
 		select {
 		case <-ctx.Done():

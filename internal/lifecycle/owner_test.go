@@ -142,6 +142,15 @@ func TestStateDirRemovedWhileRunning(t *testing.T) {
 		if r := e.Run("health"); r.Code != 0 {
 			t.Errorf("round %d: health: exit %d\n%s", round, r.Code, r.Stdout)
 		}
+		// The old supervisor, going, left the new one's files alone.
+		for _, f := range []string{e.Lifecycle().SupervisorSocket(), e.Lifecycle().SupervisorStateFile()} {
+			if _, err := os.Stat(f); err != nil {
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+	}
+	if r := e.Run("stop"); r.Code != 0 || strings.Count(r.Stdout, "stopped") != 4 {
+		t.Errorf("stop through the new supervisor: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
 

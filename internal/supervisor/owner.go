@@ -64,6 +64,7 @@ func (s *Supervisor) ownerLost() bool {
 		return false
 	}
 	s.lostOnce.Do(func() {
+		s.lost.Store(true)
 		s.log.Warn("supervisor: state dir lost; stopping the daemons and exiting", "why", lost, "pid", os.Getpid())
 		s.abandon(fmt.Errorf("%w: %s", errLost, lost))
 	})

@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmake/jmake/internal/atomicfile"
@@ -101,6 +102,7 @@ type Supervisor struct {
 	owner    *daemon.Owner           // set by Run; see owner.go
 	abandon  context.CancelCauseFunc // ends Run when the state dir is lost
 	lostOnce sync.Once
+	lost     atomic.Bool // the state dir is lost: touch nothing under its path
 }
 
 // New makes a supervisor; nothing runs until Run.
@@ -197,7 +199,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	cancel()
 	wg.Wait()
 	s.writeState()
-	os.Remove(e.SupervisorStateFile())
+	if !s.lost.Load() {
+		// A supervisor that lost its state dir leaves the path alone: it
+		// may hold the next supervisor's files by now.
+		os.Remove(e.SupervisorStateFile())
+		os.Remove(e.SupervisorSocket())
+	}
 	s.log.Info("supervisor: stopped")
 	if cause := context.Cause(ctx); errors.Is(cause, errLost) {
 		return cause
@@ -233,6 +240,9 @@ func (s *Supervisor) snapshot() lifecycle.SupervisorState {
 func (s *Supervisor) writeState() {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	if s.lost.Load() {
+		return // the file at the path is the next supervisor's
+	}
 	b, _ := json.MarshalIndent(s.snapshot(), "", "  ")
 	if err := atomicfile.Write(s.env.SupervisorStateFile(), append(b, '\n'), 0o600); err != nil {
 		s.log.Error("supervisor: state file not written", "path", s.env.SupervisorStateFile(), "err", err)
@@ -307,6 +317,11 @@ func contains(list []string, s string) bool {
 func listenControl(path string) (net.Listener, error) {
 	os.Remove(path)
 	ln, err := net.Listen("unix", path)
+	if err == nil {
+		// Run removes the socket file itself, and only while the state dir
+		// is still its own (see owner.go).
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("supervisor: control socket %s: %w", path, err)
 	}
