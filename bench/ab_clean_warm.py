@@ -6,8 +6,11 @@ cache (`jmake build --clean`, every object restored from the cache).
 
 Each binary gets its own generated project (bench/gen_project.py -n 1000),
 its own JMAKE_HOME and port offset under WORKDIR, and one cold build to fill
-its cache (reused when WORKDIR is kept). Then RUNS (default 41) clean builds
-of each, interleaved, the order alternating from round to round so that
+its cache (reused when WORKDIR is kept). Both sides' daemons are restarted
+and warmed with a few clean builds, so that neither runs with the larger heap
+of a daemon that served more builds (a daemon started just before measuring
+against one that had run for 40 minutes came out 15-20% slower here). Then
+RUNS (default 41) clean builds of each, interleaved, the order alternating from round to round so that
 neither always follows the other. Prints the medians of the wall time of the
 `jmake build --clean` command and of the time jmake reports, and the mean CPU
 time of the compilation daemon per build. The daemons are left running
@@ -37,6 +40,7 @@ def main():
             subprocess.run([sys.executable, os.path.join(HERE, "gen_project.py"), "-n", "1000", proj],
                            check=True, stdout=subprocess.DEVNULL)
         env = dict(os.environ, JMAKE_HOME=home, PORT_OFFSET=off)
+        subprocess.run([binary, "stop"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         subprocess.run([binary, "build", proj], env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -53,8 +57,9 @@ def main():
         reported = float(re.search(r"([0-9.]+) s$", r.stdout.strip()).group(1))
         return wall, reported, cpu(pid) - cpu0
 
-    for side in sides:  # settle each side once
-        build(side)
+    for _ in range(5):  # warm both sides alike
+        for side in sides:
+            build(side)
     res = {side: ([], [], []) for side in sides}
     for i in range(runs):
         for side in (["old", "new"] if i % 2 == 0 else ["new", "old"]):
