@@ -8,8 +8,9 @@ Each binary gets its own generated project (bench/gen_project.py -n 1000),
 its own JMAKE_HOME and port offset under WORKDIR, and one cold build to fill
 its cache (reused when WORKDIR is kept). Both sides' daemons are restarted
 and warmed with a few clean builds, so that neither runs with the larger heap
-of a daemon that served more builds (a daemon started just before measuring
-against one that had run for 40 minutes came out 15-20% slower here). Then
+of a daemon that served more builds (daemons started just before measuring,
+against ones that had served builds for 40 minutes, came out 15-23% slower
+here). Then
 RUNS (default 41) clean builds of each, interleaved, the order alternating from round to round so that
 neither always follows the other. Prints the medians of the wall time of the
 `jmake build --clean` command and of the time jmake reports, and the mean CPU
