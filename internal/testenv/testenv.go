@@ -33,7 +33,7 @@ var (
 	buildErr  error
 )
 
-// Binary builds cmd/jmake once per test process and returns its path.
+// Binary builds cmd/jmaked once per test process and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -42,13 +42,13 @@ func Binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "jmake")
+		binPath = filepath.Join(dir, "jmaked")
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/jmake")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/jmaked")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/jmake: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build ./cmd/jmaked: %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
