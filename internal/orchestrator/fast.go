@@ -67,7 +67,7 @@ func (p *Pipeline) fastNoop(root string, req BuildRequest, start time.Time) (*Bu
 	res := a.res
 	res.Compiled, res.Cached, res.UpToDate, res.Linked = 0, 0, res.Units, false
 	res.Explain, res.Diagnostics = nil, ""
-	res.Stages = []StageTime{{"discovery", 0, true}, {"setup", 0, true}, {"compilation", 0, true}}
+	res.Stages = []StageTime{{Name: "discovery", Seconds: 0, Cached: true}, {Name: "setup", Seconds: 0, Cached: true}, {Name: "compilation", Seconds: 0, Cached: true}}
 	res.ElapsedSeconds = time.Since(start).Seconds()
 	p.watchedNoops.Add(1)
 	return &res, true

@@ -1,21 +1,21 @@
-package main
+package render
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 
-	"github.com/jmake/jmake/internal/orchestrator"
+	"github.com/jmake/jmake/internal/buildapi"
 )
 
-// reportBuild prints a finished build: the compiler's output once, the
-// config's warnings, the explanations, then the summary (or, with --json,
-// the reply). A failed build returns the pipeline's words for why, which
-// main prints last; the layered error stays in the --json reply.
-func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, f buildFlags, status *statusLine, stdout, stderr io.Writer) error {
-	errPal := newPalette(stderr)
+// Report prints a finished build: the compiler's output once, the
+// config's warnings, the explanations, then the summary (or, with asJSON,
+// the reply raw). A failed build returns the pipeline's words for why (a
+// *BuildFailed), which main prints last; the layered error stays in the
+// --json reply.
+func Report(res *buildapi.BuildResult, raw []byte, err error, asJSON bool, status *StatusLine, stdout, stderr io.Writer) error {
+	errPal := NewPalette(stderr)
 	if res != nil {
 		// What the status line showed as each unit finished is not
 		// printed again; the rest (a failed link's output) is.
@@ -23,7 +23,7 @@ func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, 
 		for _, out := range status.shown {
 			diag = strings.Replace(diag, out, "", 1)
 		}
-		writeOutput(stderr, errPal, diag)
+		WriteOutput(stderr, errPal, diag)
 	}
 	if res != nil {
 		for _, w := range res.Warnings {
@@ -41,28 +41,28 @@ func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, 
 			out = rel
 		}
 		summary := fmt.Sprintf("%s: %d units, %d compiled, %d from cache, %.3f s", out, res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)
-		if f.asJSON {
-			fmt.Fprintln(stderr, errPal.green("jmake:"), summary)
+		if asJSON {
+			fmt.Fprintln(stderr, errPal.Green("jmake:"), summary)
 		} else {
-			fmt.Fprintln(stdout, newPalette(stdout).green("jmake:"), summary)
+			fmt.Fprintln(stdout, NewPalette(stdout).Green("jmake:"), summary)
 		}
 	}
-	if f.asJSON && raw != nil {
+	if asJSON && raw != nil {
 		fmt.Fprintln(stdout, strings.TrimSpace(string(raw)))
 	}
 	if err != nil && res != nil && res.Failure != nil {
-		return &buildFailed{res.Failure}
+		return &BuildFailed{res.Failure}
 	}
 	return err
 }
 
 // writeOutput prints a compiler's output as pal shows it, ending with a
 // newline.
-func writeOutput(w io.Writer, pal palette, out string) {
+func WriteOutput(w io.Writer, pal Palette, out string) {
 	if out == "" {
 		return
 	}
-	fmt.Fprint(w, pal.text(out))
+	fmt.Fprint(w, pal.Text(out))
 	if !strings.HasSuffix(out, "\n") {
 		fmt.Fprintln(w)
 	}
