@@ -43,6 +43,9 @@ type Options struct {
 	Logger   *slog.Logger
 	LogLevel *slog.LevelVar // changed by reload; may be nil
 	NoPID    bool           // do not write a PID file (tests running several at once)
+	// Socket is a unix socket path to listen on besides Addr (see
+	// unixSocket); empty for none.
+	Socket string
 }
 
 // Cache is anything a daemon reports in its statistics and clears on
@@ -65,7 +68,8 @@ type Daemon struct {
 	start   time.Time
 	srv     *http.Server
 	ln      net.Listener // set by Serve
-	conns   *connTracker // ln, tracking the connections it accepted
+	conns   connGroup    // ln and the unix socket, tracking the connections they accepted
+	sock    *unixSocket  // nil when not listening on a unix socket
 	metrics *metrics
 
 	requests, errors atomic.Int64
@@ -235,9 +239,19 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	defer cancelCalls()
 	d.ln = ln
 	tracked := newConnTracker(ln)
-	d.conns = tracked
+	d.conns = connGroup{tracked}
+	if d.opts.Socket != "" {
+		// Without the socket the daemon still serves its port, which
+		// every client can use; the small client falls back to it.
+		if sock, err := listenUnix(d.opts.Socket); err != nil {
+			d.log.Warn("start: no unix socket; clients use the TCP port", "err", err)
+		} else {
+			d.sock = sock
+			d.conns = append(d.conns, newConnTracker(sock.ln))
+		}
+	}
 	d.srv = &http.Server{
-		Handler:           tracked.handler(d.routes()),
+		Handler:           trackRequests(d.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ConnContext:       tracked.connContext,
@@ -245,14 +259,17 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	if !d.opts.NoPID && d.opts.StateDir != "" {
 		if err := pidfile.Write(pidfile.Path(d.opts.StateDir, d.opts.Name), d.opts.Name, port); err != nil {
-			ln.Close()
+			d.conns.Close()
+			d.unlinkSocket()
 			return fmt.Errorf("%s: write PID file: %w", d.opts.Name, err)
 		}
 	}
 	d.log.Info("start: listening", "addr", ln.Addr().String(), "pid", os.Getpid(), "version", Version)
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- d.srv.Serve(tracked) }()
+	serveErr := make(chan error, len(d.conns))
+	for _, l := range d.conns {
+		go func() { serveErr <- d.srv.Serve(l) }()
+	}
 
 	var err error
 	select {
@@ -281,6 +298,9 @@ func (d *Daemon) drain(cancelCalls context.CancelFunc) {
 	// before closing (the kernel resets those otherwise), at most half a
 	// second: under steady load the queue never empties.
 	d.srv.SetKeepAlivesEnabled(false)
+	// A successor renamed its socket over ours; alone, the socket goes
+	// now, so that no new client connects to a daemon that is stopping.
+	d.unlinkSocket()
 	if d.hasSuccessor() {
 		time.Sleep(successorGrace)
 	} else {
@@ -332,10 +352,22 @@ func (d *Daemon) cleanup() {
 	st := d.stats()
 	d.log.Info("shutdown: requests served", "requests", st.Requests,
 		"cache_hit_rate", fmt.Sprintf("%.1f%%", st.CacheHitRate*100), "uptime", fmt.Sprintf("%.1fs", st.UptimeSeconds))
+	d.unlinkSocket()
 	if !d.opts.NoPID && d.opts.StateDir != "" {
 		if err := pidfile.RemoveIfOurs(pidfile.Path(d.opts.StateDir, d.opts.Name)); err != nil {
 			d.log.Error("shutdown: remove PID file failed", "err", err)
 		}
+	}
+}
+
+// unlinkSocket removes the unix socket's path unless a successor owns it
+// now; a failure is logged.
+func (d *Daemon) unlinkSocket() {
+	if d.sock == nil {
+		return
+	}
+	if err := d.sock.unlink(); err != nil {
+		d.log.Error("shutdown: remove unix socket failed", "err", err)
 	}
 }
 
