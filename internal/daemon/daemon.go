@@ -26,11 +26,12 @@ import (
 	"github.com/jmake/jmake/internal/pidfile"
 	"github.com/jmake/jmake/internal/settings"
 	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/version"
 )
 
-// Version is jmake's version, reported by /healthz; set at link time with
-// -ldflags "-X github.com/jmake/jmake/internal/daemon.Version=...".
-var Version = "0.1.0-dev"
+// Version is jmake's version (internal/version, where the linker sets
+// it), reported by /healthz.
+var Version = version.Version
 
 // Options configure a daemon.
 type Options struct {
