@@ -13,6 +13,7 @@ import (
 
 	"github.com/jmake/jmake/internal/client"
 	"github.com/jmake/jmake/internal/controller"
+	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/project"
@@ -121,6 +122,18 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 		if raw != nil {
 			json.Unmarshal(raw, &res)
 		}
+		if attempt == 0 && refusedToken(err) {
+			// Our token refused: the daemon on the port is another state
+			// dir's (say whose), or one of a state dir removed at our path
+			// (start waits for it to go, then starts ours).
+			if _, _, oerr := env.PortOwner(ctx, settings.Orchestrator); oerr != nil {
+				var held *daemon.PortHeldError
+				if !errors.As(oerr, &held) || !held.Replaced {
+					return nil, nil, fmt.Errorf("%s: %w", settings.Orchestrator, oerr)
+				}
+				err = &client.DownError{Name: settings.Orchestrator, Addr: env.Addr(settings.Orchestrator), Err: oerr}
+			}
+		}
 		if attempt == 0 && daemonDown(err) {
 			status.Finish()
 			// Started as `jmake start` starts them: under a supervisor.
@@ -135,6 +148,13 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 		}
 		return &res, raw, err
 	}
+}
+
+// refusedToken reports whether a daemon answered 401: it does not know
+// our token.
+func refusedToken(err error) bool {
+	var ce *client.CallError
+	return errors.As(err, &ce) && ce.Status == 401
 }
 
 // daemonDown reports an error that starting the daemons may cure: the

@@ -72,6 +72,12 @@ type Daemon struct {
 	conns   connGroup    // ln and the unix socket, tracking the connections they accepted
 	sock    *unixSocket  // nil when not listening on a unix socket
 	metrics *metrics
+	lim     limits
+	stateID string // StateID(token), for /healthz
+
+	// conflict is set when a daemon of another state dir bound the port
+	// first (checkSharedPort); Serve returns it.
+	conflict atomic.Pointer[PortHeldError]
 
 	requests, errors atomic.Int64
 
@@ -110,6 +116,8 @@ func New(opts Options) (*Daemon, error) {
 		done:     make(chan struct{}),
 		handlers: make(map[string]Handler),
 		settings: opts.Settings,
+		lim:      defaultLimits(),
+		stateID:  StateID(opts.Token),
 	}
 	d.metrics = newMetrics(d)
 	d.Handle("cache_stats", d.cacheStats)
@@ -223,10 +231,15 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			d.log.Info("start: sharing the listening socket of the running instance (rolling restart)")
 		}
 	}
+	bound := ln == nil // we bind the port ourselves, with SO_REUSEPORT
 	if ln == nil {
 		var err error
 		ln, err = Listen(d.opts.Addr)
 		if err != nil {
+			return fmt.Errorf("%s: %w", d.opts.Name, err)
+		}
+		if err := d.checkPortHolder(ln); err != nil {
+			ln.Close()
 			return fmt.Errorf("%s: %w", d.opts.Name, err)
 		}
 	}
@@ -252,24 +265,28 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		}
 	}
 	d.srv = &http.Server{
-		Handler:           trackRequests(d.routes()),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return baseCtx },
-		ConnContext:       tracked.connContext,
-		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+		Handler:     trackRequests(d.routes()),
+		BaseContext: func(net.Listener) context.Context { return baseCtx },
+		ConnContext: tracked.connContext,
+		ErrorLog:    slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
+	d.lim.apply(d.srv)
 	if !d.opts.NoPID && d.opts.StateDir != "" {
 		if err := pidfile.Write(pidfile.Path(d.opts.StateDir, d.opts.Name), d.opts.Name, port); err != nil {
 			d.conns.Close()
 			d.unlinkSocket()
 			return fmt.Errorf("%s: write PID file: %w", d.opts.Name, err)
 		}
+		d.startOwnerWatch(port)
 	}
 	d.log.Info("start: listening", "addr", ln.Addr().String(), "pid", os.Getpid(), "version", Version)
 
 	serveErr := make(chan error, len(d.conns))
 	for _, l := range d.conns {
 		go func() { serveErr <- d.srv.Serve(l) }()
+	}
+	if bound {
+		go d.checkSharedPort(port)
 	}
 
 	var err error
@@ -282,6 +299,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.Shutdown()
 	d.drain(cancelCalls)
 	d.cleanup()
+	if err == nil {
+		err = d.portConflict()
+	}
 	return err
 }
 

@@ -50,6 +50,9 @@ type PathsSection struct {
 	Source string `toml:"source,omitempty"` // default "src"
 	Build  string `toml:"build,omitempty"`  // default "build"
 	Output string `toml:"output,omitempty"` // where the library or program goes; default = build
+	// AllowOutsideRoot lets build and output lie outside the project root;
+	// without it such a directory is an error (see inside.go).
+	AllowOutsideRoot bool `toml:"allow_outside_root,omitempty"`
 }
 
 // CompileSection is [compile].

@@ -51,7 +51,7 @@ func (d Diagnostic) String() string {
 // a file that cannot be read; problems in it are Diagnostics.
 func Validate(dir string, lookTool func(name string) (string, bool)) ([]Diagnostic, error) {
 	file := filepath.Join(dir, FileName)
-	data, err := os.ReadFile(file)
+	data, err := ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("validate: %w", err)
 	}
@@ -261,6 +261,11 @@ func (v *validator) check(c *Config, lookTool func(string) (string, bool)) {
 		return
 	}
 	v.checkIncludeDirs(c, root)
+	if !v.broken("paths") {
+		for _, key := range c.OutsideRoot(v.dir) {
+			v.at(SeverityError, key, "%s", c.outsideMessage(v.dir, key))
+		}
+	}
 	if v.broken("paths", "compile.sources", "compile.exclude") {
 		return
 	}
