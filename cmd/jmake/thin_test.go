@@ -6,13 +6,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jmake/jmake/internal/statedir"
 	"github.com/jmake/jmake/internal/testenv"
@@ -109,20 +107,9 @@ func TestFindsJmaked(t *testing.T) {
 	// run runs bin with PATH set to path, as a shell that found bin there.
 	run := func(bin, path string, args ...string) testenv.Result {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = append(e.Environ(), path)
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return testenv.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+		c := *e
+		c.Bin = bin
+		return c.RunWith("", []string{path}, args...)
 	}
 	// Only the client's symlink is on PATH; jmaked sits beside its target.
 	if r := run(filepath.Join(onPath, "jmake"), pathWithout(onPath), "start"); r.Code != 0 || !strings.Contains(r.Stdout+r.Stderr, "orchestrator") {

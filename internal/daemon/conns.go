@@ -96,11 +96,7 @@ func (g connGroup) Close() {
 
 // waitFresh is connTracker.waitFresh over all listeners.
 func (g connGroup) waitFresh(deadline time.Time) bool {
-	ok := true
-	for _, l := range g {
-		ok = l.waitFresh(deadline) && ok
-	}
-	return ok
+	return g.every(func(l *connTracker) bool { return l.waitFresh(deadline) })
 }
 
 // closeFresh is connTracker.closeFresh over all listeners.
@@ -112,9 +108,15 @@ func (g connGroup) closeFresh() {
 
 // waitOpen is connTracker.waitOpen over all listeners.
 func (g connGroup) waitOpen(deadline time.Time) bool {
+	return g.every(func(l *connTracker) bool { return l.waitOpen(deadline) })
+}
+
+// every runs wait on each listener in turn (they share one deadline) and
+// reports whether all of them returned true.
+func (g connGroup) every(wait func(*connTracker) bool) bool {
 	ok := true
 	for _, l := range g {
-		ok = l.waitOpen(deadline) && ok
+		ok = wait(l) && ok
 	}
 	return ok
 }
