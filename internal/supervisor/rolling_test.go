@@ -218,6 +218,11 @@ func rollUnderLoad(t *testing.T, e *testenv.Env, label string) {
 	if buildFails.Load() > 0 {
 		t.Errorf("%d builds failed during the rolling restart: %s", buildFails.Load(), buildErrs[0])
 	}
+	// The new orchestrator owns the socket now (the old one, stopping,
+	// left it alone).
+	if r := alone.RunIn(proj, "build"); r.Code != 0 {
+		t.Errorf("build through the socket after the rolling restart: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
 	if rate < 1000 {
 		t.Logf("note: load was %.0f req/s, under the 1,000 asked for", rate)
 	}
