@@ -6,12 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/jmake/jmake/internal/client"
 	"github.com/jmake/jmake/internal/lifecycle"
@@ -20,9 +16,9 @@ import (
 	"github.com/jmake/jmake/internal/settings"
 )
 
-// addProjectCommands adds init, build, clean and stats.
+// addProjectCommands adds init, build, clean, stats, run, test and install.
 func addProjectCommands(root *cobra.Command, g *globals) {
-	root.AddCommand(initCmd(g), buildCmd(g), cleanCmd(g), statsCmd(g))
+	root.AddCommand(initCmd(g), buildCmd(g), cleanCmd(g), statsCmd(g), runCmd(g), testCmd(g), installCmd(g))
 }
 
 func initCmd(g *globals) *cobra.Command {
@@ -53,23 +49,20 @@ func initCmd(g *globals) *cobra.Command {
 type buildFlags struct {
 	clean, quick, watch, asJSON, noDaemon, explain bool
 	jobs                                           int
+	sel                                            orchestrator.Select
 }
 
 func buildCmd(g *globals) *cobra.Command {
 	var f buildFlags
 	cmd := &cobra.Command{
-		Use:   "build [dir]",
-		Short: "Build the project in dir (default .) through the daemons, starting them if none run",
-		Args:  cobra.MaximumNArgs(1),
+		Use:   "build [dir] [target...]",
+		Short: "Build the project in dir (default .), or the named targets, through the daemons, starting them if none run",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
-			}
-			abs, err := filepath.Abs(dir)
+			abs, names, err := projectArgs(args)
 			if err != nil {
 				return err
 			}
+			f.sel.Targets = names
 			return runBuild(cmd.Context(), g, abs, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -81,6 +74,7 @@ func buildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.noDaemon, "no-daemon", false, "build in-process, without the daemons (same pipeline, same results)")
 	fl.BoolVar(&f.explain, "explain", false, "say why each unit was rebuilt")
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "compilers to run at once (default: core count)")
+	profileFlags(cmd, &f.sel)
 	return cmd
 }
 
@@ -89,7 +83,7 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 	if err != nil {
 		return err
 	}
-	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain}
+	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain, Select: f.sel}
 	status := newStatusLine(stderr, f.asJSON)
 	var res *orchestrator.BuildResult
 	var raw json.RawMessage
@@ -165,98 +159,6 @@ func daemonDown(err error) bool {
 	var de *client.DownError
 	var ce *client.CallError
 	return errors.As(err, &de) || (errors.As(err, &ce) && ce.Status == 503)
-}
-
-func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, f buildFlags, stdout, stderr io.Writer) error {
-	if res != nil && res.Diagnostics != "" {
-		fmt.Fprint(stderr, res.Diagnostics)
-		if !strings.HasSuffix(res.Diagnostics, "\n") {
-			fmt.Fprintln(stderr)
-		}
-	}
-	if res != nil {
-		for _, w := range res.Warnings {
-			fmt.Fprintln(stderr, w)
-		}
-		for _, e := range res.Explain {
-			fmt.Fprintln(stderr, "explain:", e)
-		}
-	}
-	if err == nil && res != nil {
-		out := res.Output
-		if rel, rerr := filepath.Rel(res.Path, out); rerr == nil && !strings.HasPrefix(rel, "..") {
-			out = rel
-		}
-		summary := fmt.Sprintf("jmake: %s: %d units, %d compiled, %d from cache, %.3f s", out, res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)
-		if f.asJSON {
-			fmt.Fprintln(stderr, summary)
-		} else {
-			fmt.Fprintln(stdout, summary)
-		}
-	}
-	if f.asJSON && raw != nil {
-		fmt.Fprintln(stdout, strings.TrimSpace(string(raw)))
-	}
-	if err != nil {
-		return fmt.Errorf("build failed: %w", err)
-	}
-	return nil
-}
-
-// statusLine prints build progress: a ninja-style line rewritten in place
-// on a terminal, plain lines when piped.
-type statusLine struct {
-	w     io.Writer
-	tty   bool
-	quiet bool
-	width int
-	dirty bool
-}
-
-func newStatusLine(w io.Writer, quiet bool) *statusLine {
-	s := &statusLine{w: w, quiet: quiet, width: 80}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		s.tty = true
-		// A pty may report 0 columns: keep 80 then.
-		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
-			s.width = cols
-		}
-	}
-	return s
-}
-
-func (s *statusLine) event(ev orchestrator.Event) {
-	if s.quiet {
-		return
-	}
-	var verb string
-	switch ev.Event {
-	case "compile":
-		verb = "CC"
-	case "cache":
-		verb = "CACHED"
-	case "link":
-		verb = "LINK"
-	default:
-		return
-	}
-	line := fmt.Sprintf("[%d/%d] %s %s", ev.Done, ev.Total, verb, ev.Unit)
-	if !s.tty {
-		fmt.Fprintln(s.w, line)
-		return
-	}
-	if len(line) > s.width-1 {
-		line = line[:s.width-1]
-	}
-	fmt.Fprintf(s.w, "\r%s\x1b[K", line)
-	s.dirty = true
-}
-
-func (s *statusLine) finish() {
-	if s.dirty {
-		fmt.Fprint(s.w, "\r\x1b[K")
-		s.dirty = false
-	}
 }
 
 func runWatch(ctx context.Context, env lifecycle.Env, req orchestrator.BuildRequest, status *statusLine, stdout io.Writer) error {

@@ -147,6 +147,33 @@ type Request struct {
 	// NoopOnly asks for an answer only if the watch proves nothing
 	// changed; otherwise Build does nothing and returns ErrNotNoop.
 	NoopOnly bool
+
+	// Target names one of several outputs of the root (each with a build
+	// state of its own); "" is the root's single output.
+	Target string
+	// LinkInputs are files the link reads besides the objects (absolute):
+	// libraries of the project, version and linker scripts. A change of
+	// one's stat relinks.
+	LinkInputs []string
+	// Slots, when not nil, is shared by builds that run at once, so that
+	// their compilers together stay within its capacity.
+	Slots chan struct{}
+	// BeforeLink, when not nil, runs after the compiles and before the
+	// link decision: it waits for the libraries the output links.
+	BeforeLink func() error
+	// NoFast skips the watched fast path: a library this output links
+	// may have changed.
+	NoFast bool
+}
+
+// stateKey names the build state (lock, fast path, records) of req's
+// output under root. A target's key cannot start with root+"\x00", the
+// prefix of the single output's records.
+func stateKey(root string, req Request) string {
+	if req.Target == "" {
+		return root
+	}
+	return root + "\x01" + req.Target
 }
 
 // Result describes a build. On a compile failure it describes what did
@@ -199,7 +226,8 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 		return nil, fmt.Errorf("compile: project root %q is not absolute", req.Root)
 	}
 	root := filepath.Clean(req.Root)
-	unlock, err := e.roots.Lock(ctx, root)
+	key := stateKey(root, req)
+	unlock, err := e.roots.Lock(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("compile: %s: waiting for another build: %w", root, err)
 	}
@@ -207,7 +235,7 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	e.clearMu.RLock()
 	defer e.clearMu.RUnlock()
 
-	if res, ok := e.fastNoop(root, req, start); ok {
+	if res, ok := e.fastNoop(key, req, start); ok {
 		if progress != nil {
 			progress(Event{Kind: "done", Done: res.Units, Total: res.Units})
 		}
@@ -216,7 +244,7 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	if req.NoopOnly {
 		return nil, ErrNotNoop
 	}
-	e.armFast(root)
+	e.armFast(key)
 	b, err := e.newBuild(ctx, root, req, progress)
 	if err != nil {
 		return nil, err
@@ -226,7 +254,7 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 			return nil, err
 		}
 	}
-	b.st = e.stateFor(root)
+	b.st = e.stateFor(key, root)
 	res, err := b.run()
 	b.coresOnce.Do(func() {}) // no compile starts after run
 	if b.releaseCores != nil {
@@ -247,7 +275,7 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	if err == nil && res != nil {
 		b.recordDirs(res)
 	}
-	e.settleFast(root, req, res, err)
+	e.settleFast(key, req, res, err)
 	b.emit(Event{Kind: "done", Done: res.UpToDate + res.Compiled + res.Cached, Total: res.Units})
 	if err == nil {
 		e.log.Debug("build done", "root", root, "units", res.Units, "compiled", res.Compiled,
@@ -259,18 +287,18 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	return res, err
 }
 
-// stateFor returns root's build state, loading it from Builds the first time.
-// The caller holds root's lock.
-func (e *Engine) stateFor(root string) *projectState {
+// stateFor returns the build state under key (of an output of root),
+// loading it from Builds the first time. The caller holds key's lock.
+func (e *Engine) stateFor(key, root string) *projectState {
 	e.mu.Lock()
-	st := e.projects[root]
+	st := e.projects[key]
 	e.mu.Unlock()
 	if st != nil {
 		return st
 	}
-	st = e.loadState(root)
+	st = e.loadState(key, root)
 	e.mu.Lock()
-	e.projects[root] = st
+	e.projects[key] = st
 	e.mu.Unlock()
 	return st
 }
@@ -292,9 +320,9 @@ func (e *Engine) clean(b *build) error {
 		}
 	}
 	e.mu.Lock()
-	delete(e.projects, b.root)
+	delete(e.projects, b.key)
 	e.mu.Unlock()
-	prefix := b.root + "\x00"
+	prefix := b.key + "\x00"
 	var keys []string
 	e.builds.Range(func(k string, _ []byte) bool {
 		if strings.HasPrefix(k, prefix) {

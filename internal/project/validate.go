@@ -255,6 +255,10 @@ func (v *validator) check(c *Config, lookTool func(string) (string, bool)) {
 	if err != nil {
 		v.add(SeverityWarning, 0, 0, "listing %s: %v", root, err)
 	}
+	if c.HasTargets() {
+		v.checkTargets(c, root, files)
+		return
+	}
 	v.checkSources(c, root, files, explicitSrc)
 }
 

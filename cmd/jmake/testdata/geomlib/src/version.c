@@ -1,0 +1,6 @@
+#include "geom/shape.h"
+
+const char *geom_version(void)
+{
+    return GEOM_VERSION;
+}
