@@ -32,7 +32,8 @@ func ApplyPkgConfig(dir string, ts []*Target) error {
 				memo[pkg] = got
 			}
 			t.Config.Compile.Flags = append(t.Config.Compile.Flags, got[0]...)
-			t.Config.Compile.LinkFlags = append(t.Config.Compile.LinkFlags, got[1]...)
+			// After the project's own libraries, which may need them.
+			t.Config.Compile.LinkLibraries = append(t.Config.Compile.LinkLibraries, got[1]...)
 		}
 	}
 	return nil

@@ -13,7 +13,7 @@ func (v *validator) checkTargets(c *Config, root string, files []string) {
 	ts, err := c.Targets(v.dir, Profile{})
 	if err != nil {
 		line, msg := splitLine(v.file, err)
-		v.add(SeverityError, line, 0, "%s", msg)
+		v.add(SeverityError, line, min(line, 1), "%s", msg)
 		return
 	}
 	var units []string
@@ -26,12 +26,12 @@ func (v *validator) checkTargets(c *Config, root string, files []string) {
 		bad := false
 		for _, g := range t.Config.Compile.Sources {
 			if msg := globProblem(root, g, units); msg != "" {
-				v.add(SeverityError, t.Line, 0, "target %q: sources glob %q %s", t.Name, g, msg)
+				v.add(SeverityError, t.Line, min(t.Line, 1), "target %q: sources glob %q %s", t.Name, g, msg)
 				bad = true
 			}
 		}
 		if !bad && len(t.Config.SelectSources(root, files)) == 0 {
-			v.add(SeverityError, t.Line, 0, "target %q has no C or C++ sources to build", t.Name)
+			v.add(SeverityError, t.Line, min(t.Line, 1), "target %q has no C or C++ sources to build", t.Name)
 		}
 	}
 }

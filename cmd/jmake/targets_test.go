@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jmake/jmake/internal/testenv"
+)
+
+// writeFiles writes files (path -> content) under dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for p, content := range files {
+		abs := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(abs, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// twoTargets is a versioned shared library of two units and a program
+// that links it.
+var twoTargets = map[string]string{
+	"jmake.toml": `[project]
+name = "core"
+version = "1.2.3"
+
+[compile]
+flags = ["-Wall"]
+include_dirs = ["include"]
+
+[[library]]
+name = "core"
+sources = ["src/*.c"]
+
+[[program]]
+name = "app"
+sources = ["app/main.c"]
+links = ["core"]
+`,
+	"include/core.h": "int core_a(void);\nint core_b(void);\n",
+	"src/a.c":        "#include \"core.h\"\nint core_a(void) { return 1; }\n",
+	"src/b.c":        "#include \"core.h\"\nint core_b(void) { return 2; }\n",
+	"app/main.c":     "#include <stdio.h>\n#include \"core.h\"\nint main(void) { printf(\"sum %d\\n\", core_a() + core_b()); return 0; }\n",
+}
+
+// target returns the reply's entry for name.
+func (r buildReply) target(t *testing.T, name string) (compiled int, linked bool) {
+	t.Helper()
+	for _, tg := range r.Targets {
+		if tg.Name == name {
+			return tg.Compiled, tg.Linked
+		}
+	}
+	t.Fatalf("reply has no target %q: %+v", name, r.Targets)
+	return 0, false
+}
+
+// readOutputs reads the library and the program.
+func readOutputs(t *testing.T, dir string) [2][]byte {
+	t.Helper()
+	var out [2][]byte
+	for i, n := range []string{"build/libcore.so.1.2.3", "build/app"} {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// An edit recompiles its unit and relinks its target, and the program
+// that links a relinked library; a program's edit touches only the
+// program; the result equals a clean build, byte for byte; and the
+// in-process build gives the same outputs as the daemons.
+func TestTargetsIncremental(t *testing.T) {
+	e := testenv.New(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, twoTargets)
+	rep, r := buildJSON(t, e, dir)
+	if !rep.Success || rep.Compiled != 3 || len(rep.Targets) != 2 {
+		t.Fatalf("first build: %+v\n%s", rep, r.Stderr)
+	}
+	for link, want := range map[string]string{"libcore.so.1": "libcore.so.1.2.3", "libcore.so": "libcore.so.1.2.3"} {
+		if got, err := os.Readlink(filepath.Join(dir, "build", link)); err != nil || got != want {
+			t.Errorf("build/%s -> %q (%v), want %q", link, got, err, want)
+		}
+	}
+	if out, err := exec.Command(filepath.Join(dir, "build", "app")).CombinedOutput(); err != nil || string(out) != "sum 3\n" {
+		t.Fatalf("app from the build tree: %v %q", err, out)
+	}
+
+	rep, _ = buildJSON(t, e, dir)
+	if c, l := rep.target(t, "app"); c != 0 || l || rep.Compiled != 0 {
+		t.Fatalf("no-op: %+v", rep)
+	}
+
+	writeFiles(t, dir, map[string]string{"src/a.c": "#include \"core.h\"\nint core_a(void) { return 10; }\n"})
+	rep, _ = buildJSON(t, e, dir)
+	if c, l := rep.target(t, "core"); c != 1 || !l {
+		t.Errorf("library edit: core compiled %d, linked %v; want 1, true", c, l)
+	}
+	if c, l := rep.target(t, "app"); c != 0 || !l {
+		t.Errorf("library edit: app compiled %d, linked %v; want 0, true (it links a relinked library)", c, l)
+	}
+	if out, _ := exec.Command(filepath.Join(dir, "build", "app")).CombinedOutput(); string(out) != "sum 12\n" {
+		t.Errorf("app after the library edit: %q", out)
+	}
+
+	writeFiles(t, dir, map[string]string{"app/main.c": strings.Replace(twoTargets["app/main.c"], "sum", "total", 1)})
+	rep, _ = buildJSON(t, e, dir)
+	if c, l := rep.target(t, "core"); c != 0 || l {
+		t.Errorf("program edit: core compiled %d, linked %v; want 0, false", c, l)
+	}
+	if c, l := rep.target(t, "app"); c != 1 || !l {
+		t.Errorf("program edit: app compiled %d, linked %v; want 1, true", c, l)
+	}
+
+	incremental := readOutputs(t, dir)
+	e.MustRun("build", "--clean", dir)
+	if clean := readOutputs(t, dir); !bytes.Equal(clean[0], incremental[0]) || !bytes.Equal(clean[1], incremental[1]) {
+		t.Error("incremental outputs differ from a clean build's")
+	}
+	e.MustRun("clean", dir)
+	e.MustRun("build", "--no-daemon", dir)
+	if local := readOutputs(t, dir); !bytes.Equal(local[0], incremental[0]) || !bytes.Equal(local[1], incremental[1]) {
+		t.Error("--no-daemon outputs differ from the daemons'")
+	}
+
+	// Named targets: the program and the library it links, nothing else.
+	rep, _ = buildJSON(t, e, dir, "app")
+	if !rep.Success || len(rep.Targets) != 2 {
+		t.Errorf("build dir app: %+v", rep)
+	}
+}
+
+// Mistakes in the targets are errors naming jmake.toml and the line.
+func TestTargetErrors(t *testing.T) {
+	e := testenv.New(t)
+	base := twoTargets["jmake.toml"]
+	for _, tc := range []struct {
+		name, toml string
+		args       []string
+		want       string
+	}{
+		{"cycle", strings.Replace(base, "sources = [\"src/*.c\"]", "sources = [\"src/*.c\"]\nlinks = [\"core2\"]", 1) +
+			"\n[[library]]\nname = \"core2\"\nsources = [\"src/b.c\"]\nlinks = [\"core\"]\n",
+			nil, `jmake.toml:9:1: error: targets link each other in a cycle: core -> core2 -> core`},
+		{"unknown link", strings.Replace(base, `links = ["core"]`, `links = ["nope"]`, 1),
+			nil, `jmake.toml:13:1: error: target "app" links "nope", which is not a library of this project`},
+		{"same output", base + "\n[[program]]\nname = \"app2\"\noutput = \"app\"\nsources = [\"app/main.c\"]\n",
+			nil, `jmake.toml:18:1: error: target "app2" writes build/app, as does target "app"`},
+		{"unknown target", base, []string{"nosuch"}, `no target "nosuch" (targets: core, app)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, twoTargets)
+			writeFiles(t, dir, map[string]string{"jmake.toml": tc.toml})
+			r := e.Run(append([]string{"build", "--no-daemon", dir}, tc.args...)...)
+			if r.Code == 0 || !strings.Contains(r.Stderr, tc.want) {
+				t.Fatalf("exit %d, want an error with %q:\n%s", r.Code, tc.want, r.Stderr)
+			}
+		})
+	}
+}
+
+// jmake test: passing tests pass; a failing, a crashing and a hung test
+// each fail the run, named, with their output.
+func TestJmakeTestFailures(t *testing.T) {
+	e := testenv.New(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, twoTargets)
+	writeFiles(t, dir, map[string]string{
+		"tests/pass.c":     "#include \"core.h\"\nint main(void) { return core_a() == 1 ? 0 : 1; }\n",
+		"tests/fail.c":     "#include <stdio.h>\nint main(void) { printf(\"expected 2, got 3\\n\"); return 1; }\n",
+		"tests/segv.c":     "#include <signal.h>\nint main(void) { raise(SIGSEGV); return 0; }\n",
+		"tests/hang.c":     "#include <unistd.h>\nint main(void) { for (;;) pause(); }\n",
+		"tests/data.txt":   "beside the test\n",
+		"tests/readsdir.c": "#include <stdio.h>\nint main(void) { FILE *f = fopen(\"data.txt\", \"r\"); return f ? 0 : 1; }\n",
+	})
+	r := e.Run("test", "--no-daemon", dir, "pass", "readsdir")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "2 passed, 0 failed") {
+		t.Fatalf("passing tests: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"fail", nil, []string{"FAILED (exit 1)", "expected 2, got 3"}},
+		{"segv", nil, []string{"FAILED (signal: segmentation fault)"}},
+		{"hang", []string{"--timeout", "500ms"}, []string{"FAILED (timeout 500ms)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.Run(append([]string{"test", "--no-daemon", dir, "pass", tc.name}, tc.args...)...)
+			if r.Code == 0 {
+				t.Fatalf("exit 0 with a failing test:\n%s", r.Stdout)
+			}
+			want := append(tc.want, tc.name, "1 passed, 1 failed\n")
+			for _, w := range want {
+				if !strings.Contains(r.Stdout, w) {
+					t.Errorf("output lacks %q:\n%s", w, r.Stdout)
+				}
+			}
+		})
+	}
+}
+
+// jmake install puts the library (with its symlinks), the program, the
+// headers and a .pc under DESTDIR+prefix; without DESTDIR, the .pc lets
+// gcc build a program against the installed library.
+func TestInstall(t *testing.T) {
+	e := testenv.New(t)
+	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c"))
+	destdir, prefix := t.TempDir(), "/opt/geom"
+	cmd := exec.Command(e.Bin, "install", "--no-daemon", dir, "--prefix", prefix)
+	cmd.Env = append(e.Environ(), "DESTDIR="+destdir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("install with DESTDIR: %v\n%s", err, out)
+	}
+	for _, p := range []string{"lib/libgeom.so.1.0.0", "lib/libgeom.so.1", "lib/libgeom.so", "bin/shapes", "include/geom/shape.h", "lib/pkgconfig/geom.pc"} {
+		if _, err := os.Stat(filepath.Join(destdir, prefix, p)); err != nil {
+			t.Errorf("not installed: %v", err)
+		}
+	}
+	for _, p := range []string{"bin/test_vec", "bin/test_polygon"} {
+		if _, err := os.Stat(filepath.Join(destdir, prefix, p)); err == nil {
+			t.Errorf("a test was installed: %s", p)
+		}
+	}
+
+	prefix = t.TempDir()
+	e.MustRun("install", "--no-daemon", dir, "--prefix", prefix)
+	pc, _ := os.ReadFile(filepath.Join(prefix, "lib", "pkgconfig", "geom.pc"))
+	if !strings.Contains(string(pc), "Version: 1.0.0") {
+		t.Errorf("geom.pc:\n%s", pc)
+	}
+	use := t.TempDir()
+	writeFiles(t, use, map[string]string{"use.c": "#include <stdio.h>\n#include <geom/shape.h>\nint main(void) { printf(\"%s\\n\", geom_version()); return 0; }\n"})
+	sh := exec.Command("sh", "-c", `gcc use.c $(pkg-config --cflags --libs geom) -o use && ./use`)
+	sh.Dir = use
+	sh.Env = append(os.Environ(), "PKG_CONFIG_PATH="+filepath.Join(prefix, "lib", "pkgconfig"), "LD_LIBRARY_PATH="+filepath.Join(prefix, "lib"))
+	if out, err := sh.CombinedOutput(); err != nil || !strings.Contains(string(out), "1.0") {
+		t.Fatalf("gcc use.c $(pkg-config --cflags --libs geom): %v\n%s", err, out)
+	}
+	// The installed program finds the installed library by its rpath.
+	if out, err := exec.Command(filepath.Join(prefix, "bin", "shapes")).CombinedOutput(); err != nil {
+		t.Fatalf("installed shapes: %v\n%s", err, out)
+	}
+}
+
+// pkg-config: a package adds its flags; a missing one names itself and
+// the line asking for it. [project] root other than "." builds.
+func TestPkgConfigAndRoot(t *testing.T) {
+	e := testenv.New(t)
+	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "zlib"))
+	if r := e.MustRun("run", "--no-daemon", dir, "squeezer"); !strings.Contains(r.Stdout, "zlib ") {
+		t.Fatalf("squeezer: %q", r.Stdout)
+	}
+	toml, _ := os.ReadFile(filepath.Join(dir, "jmake.toml"))
+	writeFiles(t, dir, map[string]string{"jmake.toml": strings.Replace(string(toml), `pkg = ["zlib"]`, `pkg = ["zlib-no-such-package"]`, 1)})
+	r := e.Run("build", "--no-daemon", dir)
+	if r.Code == 0 || !strings.Contains(r.Stderr, `jmake.toml:11: pkg-config package "zlib-no-such-package"`) {
+		t.Fatalf("missing package: exit %d\n%s", r.Code, r.Stderr)
+	}
+
+	top := t.TempDir()
+	writeFiles(t, top, map[string]string{
+		"jmake.toml":      "[project]\nname = \"rooted\"\nroot = \"code\"\n\n[compile]\nsources = [\"lib/*.c\"]\n",
+		"code/lib/x.c":    "int x(void) { return 1; }\n",
+		"outside/skip.c":  "#error not under the root\n",
+		"code/lib/skip.h": "",
+	})
+	if r := e.Run("build", "--no-daemon", top); r.Code != 0 || !strings.Contains(r.Stdout, "1 units, 1 compiled") {
+		t.Fatalf("root = \"code\": exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if _, err := os.Stat(filepath.Join(top, "code", "build", "librooted.so")); err != nil {
+		t.Errorf("root = \"code\": %v", err)
+	}
+}
