@@ -286,3 +286,37 @@ func TestPkgConfigAndRoot(t *testing.T) {
 		t.Errorf("root = \"code\": %v", err)
 	}
 }
+
+// Each profile builds in its own directory: switching back and forth
+// rebuilds nothing. A sanitizer reaches compiles and links: AddressSanitizer
+// fails a test that overflows the heap.
+func TestProfiles(t *testing.T) {
+	e := testenv.New(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, twoTargets)
+	writeFiles(t, dir, map[string]string{
+		"tests/overflow.c": "#include <stdlib.h>\nint main(void) { volatile char *p = malloc(4); p[4] = 1; free((void *)p); return 0; }\n",
+	})
+	e.MustRun("build", "--no-daemon", dir)
+	e.MustRun("build", "--no-daemon", "--profile", "debug", dir)
+	for _, p := range []string{"", "debug"} {
+		rep, r := buildJSON(t, e, "--no-daemon", "--profile="+p, dir)
+		if !rep.Success || rep.Compiled != 0 || rep.Cached != 0 {
+			t.Errorf("profile %q again: %+v\n%s", p, rep, r.Stderr)
+		}
+	}
+	cc, _ := os.ReadFile(filepath.Join(dir, "build", "debug", "core.dir", "compile_commands.json"))
+	if !bytes.Contains(cc, []byte(`"-O0"`)) || !bytes.Contains(cc, []byte(`"-g"`)) {
+		t.Errorf("debug profile's compile commands lack -O0 -g:\n%s", cc)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "build", "debug", "app")); err != nil {
+		t.Errorf("debug profile's program: %v", err)
+	}
+	if r := e.Run("test", "--no-daemon", dir, "overflow"); r.Code != 0 {
+		t.Fatalf("overflow without a sanitizer: exit %d\n%s", r.Code, r.Stdout)
+	}
+	r := e.Run("test", "--no-daemon", "--sanitize", "address", dir, "overflow")
+	if r.Code == 0 || !strings.Contains(r.Stdout, "heap-buffer-overflow") {
+		t.Fatalf("overflow under AddressSanitizer: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}

@@ -198,7 +198,10 @@ func (c *Config) single(p Profile) *Target {
 		d.Paths.Output = d.Paths.Build
 	}
 	p.apply(d)
-	t := &Target{Name: c.Project.Name, Kind: kind, Config: d, LinkInputs: nil}
+	t := &Target{Name: c.Project.Name, Kind: kind, Config: d}
+	if p.dir() != "" {
+		t.StateKey = "profile:" + p.dir()
+	}
 	t.finishLibrary(c.Project.Version, "")
 	return t
 }
@@ -207,7 +210,7 @@ func (c *Config) single(p Profile) *Target {
 func (c *Config) derive(s *TargetTable, table string, line int, p Profile) *Target {
 	d := c.Clone()
 	d.Library, d.Program, d.Test = nil, nil, nil
-	t := &Target{Name: s.Name, Line: line, Config: d, StateKey: "target:" + s.Name}
+	t := &Target{Name: s.Name, Line: line, Config: d, StateKey: "target:" + s.Name + "@" + p.dir()}
 	switch table {
 	case "library":
 		t.Kind = KindShared
