@@ -25,19 +25,22 @@ func initCmd(g *globals) *cobra.Command {
 	var typ string
 	cmd := &cobra.Command{
 		Use:   "init [dir]",
-		Short: "Create a new project: src/, include/, a hello source, jmake.toml, .gitignore",
+		Short: "Create a new project (src/, include/, a hello source, jmake.toml, .gitignore), or only a jmake.toml for a tree that has sources",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			created, err := server.InitProject(dir, typ)
+			created, note, err := server.InitProject(dir, typ)
 			if err != nil {
 				return err
 			}
 			for _, f := range created {
 				fmt.Fprintln(cmd.OutOrStdout(), "created", f)
+			}
+			if note != "" {
+				fmt.Fprintln(cmd.OutOrStdout(), "jmake init:", note)
 			}
 			return nil
 		},

@@ -10,7 +10,6 @@ import (
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/settings"
-	"github.com/jmake/jmake/internal/setup"
 )
 
 // LocalPipeline is the build pipeline run in-process (`jmake build
@@ -32,15 +31,6 @@ func LocalPipeline(env lifecycle.Env) (*orchestrator.Pipeline, func(), error) {
 	}
 	p := &orchestrator.Pipeline{Discovery: newDiscoveryService(dc, env.Settings), Setup: newSetupService(sc), Compilation: comp}
 	return p, func() { comp.e.Close(); closeAll() }, nil
-}
-
-// InitProject creates a new project of type typ (c, cpp or binary) in dir.
-func InitProject(dir, typ string) ([]string, error) {
-	created, err := setup.New(setup.Options{}).CreateStructure(dir, typ)
-	if err != nil {
-		return nil, err
-	}
-	return created.Files, nil
 }
 
 // CleanProject removes the build directory of the project in dir (its

@@ -67,6 +67,9 @@ func (s *Setup) CreateStructure(path, typ string) (Created, error) {
 	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
 		return Created{}, fmt.Errorf("setup: create structure: %s is not a directory", root)
 	}
+	if src := firstSource(root); src != "" {
+		return Created{}, fmt.Errorf("setup: create structure: %s already has sources (%s): not writing template sources beside them; generate_config writes a jmake.toml for them", root, src)
+	}
 
 	out := Created{Root: root, Type: kind, Dirs: []string{}, Files: []string{}, Skipped: []string{}}
 	file := fileName(name)
@@ -270,3 +273,23 @@ std::string hello() { return "Hello from %[1]s!"; }
 
 } // namespace %[2]s
 `
+
+// firstSource returns a C or C++ source under root (relative), or "" when
+// there is none. Hidden directories and build/ are not looked into.
+func firstSource(root string) string {
+	found := ""
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "build") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && project.IsSource(p) {
+			found, _ = filepath.Rel(root, p)
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
+}

@@ -134,19 +134,39 @@ func TestCreateStructureKeepsExistingFiles(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root, "src"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	mine := "int keep_hello_mine;\n"
-	if err := os.WriteFile(filepath.Join(root, "src", "keep.c"), []byte(mine), 0o644); err != nil {
+	mine := "out/\n"
+	if err := os.WriteFile(filepath.Join(root, ".gitignore"), []byte(mine), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	got, err := New(Options{}).CreateStructure(root, "c_project")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got.Skipped, []string{"src/keep.c"}) || !reflect.DeepEqual(got.Dirs, []string{"include", "include/keep"}) {
+	if !reflect.DeepEqual(got.Skipped, []string{".gitignore"}) || !reflect.DeepEqual(got.Dirs, []string{"include", "include/keep"}) {
 		t.Errorf("Created = %+v", got)
 	}
-	if b, _ := os.ReadFile(filepath.Join(root, "src", "keep.c")); string(b) != mine {
-		t.Errorf("existing source overwritten: %q", b)
+	if b, _ := os.ReadFile(filepath.Join(root, ".gitignore")); string(b) != mine {
+		t.Errorf("existing file overwritten: %q", b)
+	}
+}
+
+// A tree that has sources gets no template sources beside them.
+func TestCreateStructureRefusesTreeWithSources(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "old")
+	if err := os.MkdirAll(filepath.Join(root, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "lib", "old.c"), []byte("int old;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(Options{}).CreateStructure(root, "c_project")
+	if err == nil || !strings.Contains(err.Error(), "already has sources (lib/old.c)") {
+		t.Fatalf("err = %v, want a refusal naming lib/old.c", err)
+	}
+	for _, p := range []string{"src", "include", "jmake.toml"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err == nil {
+			t.Errorf("%s written into a tree with sources", p)
+		}
 	}
 }
 
