@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -318,5 +319,69 @@ func TestProfiles(t *testing.T) {
 	r := e.Run("test", "--no-daemon", "--sanitize", "address", dir, "overflow")
 	if r.Code == 0 || !strings.Contains(r.Stdout, "heap-buffer-overflow") {
 		t.Fatalf("overflow under AddressSanitizer: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// A version script is a link input: editing it relinks the library
+// (and nothing is compiled). The single-output form with a versioned
+// library_name and soname gets its symlinks too.
+func TestVersionScriptAndSymlinks(t *testing.T) {
+	e := testenv.New(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, twoTargets)
+	writeFiles(t, dir, map[string]string{
+		"jmake.toml": strings.Replace(twoTargets["jmake.toml"], `sources = ["src/*.c"]`, `sources = ["src/*.c"]`+"\nversion_script = \"core.map\"", 1),
+		"core.map":   "CORE_1 { global: core_a; core_b; local: *; };\n",
+	})
+	rep, r := buildJSON(t, e, "--no-daemon", dir)
+	if !rep.Success {
+		t.Fatalf("build: %+v\n%s", rep, r.Stderr)
+	}
+	lib := filepath.Join(dir, "build", "libcore.so.1.2.3")
+	if out, _ := exec.Command("nm", "-D", "--defined-only", lib).CombinedOutput(); !strings.Contains(string(out), "core_a@@CORE_1") {
+		t.Fatalf("the version script was not applied:\n%s", out)
+	}
+	writeFiles(t, dir, map[string]string{"core.map": "CORE_2 { global: core_a; core_b; local: *; };\n"})
+	rep, _ = buildJSON(t, e, "--no-daemon", dir)
+	if c, l := rep.target(t, "core"); c != 0 || !l {
+		t.Errorf("after the version script's edit: core compiled %d, linked %v; want 0, true", c, l)
+	}
+	if out, _ := exec.Command("nm", "-D", "--defined-only", lib).CombinedOutput(); !strings.Contains(string(out), "core_a@@CORE_2") {
+		t.Errorf("the edited version script was not applied:\n%s", out)
+	}
+
+	single := t.TempDir()
+	writeFiles(t, single, map[string]string{
+		"jmake.toml": "[project]\nname = \"x\"\n\n[binary]\nlibrary_name = \"libx.so.1.2.3\"\nsoname = \"libx.so.1\"\n",
+		"src/x.c":    "int x(void) { return 1; }\n",
+	})
+	e.MustRun("build", "--no-daemon", single)
+	for _, l := range []string{"libx.so.1", "libx.so"} {
+		if got, err := os.Readlink(filepath.Join(single, "build", l)); err != nil || got != "libx.so.1.2.3" {
+			t.Errorf("build/%s -> %q (%v), want libx.so.1.2.3", l, got, err)
+		}
+	}
+}
+
+// jmake run passes arguments and stdin through, and exits with the
+// program's status.
+func TestRunExitStatus(t *testing.T) {
+	e := testenv.New(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, twoTargets)
+	writeFiles(t, dir, map[string]string{"app/main.c": `#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) { char buf[64] = ""; fgets(buf, sizeof buf, stdin); printf("%s %s", argv[1], buf); return atoi(argv[2]); }
+`})
+	cmd := exec.Command(e.Bin, "run", "--no-daemon", dir, "app", "--", "hello", "7")
+	cmd.Env = e.Environ()
+	cmd.Stdin = strings.NewReader("from stdin\n")
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 || string(out) != "hello from stdin\n" {
+		t.Fatalf("jmake run: %v, stdout %q; want exit 7 and %q", err, out, "hello from stdin\n")
+	}
+	if r := e.Run("run", "--no-daemon", dir, "core"); r.Code == 0 || !strings.Contains(r.Stderr, `target "core" is not a program`) {
+		t.Errorf("run of a library: exit %d\n%s", r.Code, r.Stderr)
 	}
 }

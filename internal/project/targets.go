@@ -202,7 +202,8 @@ func (c *Config) single(p Profile) *Target {
 	if p.dir() != "" {
 		t.StateKey = "profile:" + p.dir()
 	}
-	t.finishLibrary(c.Project.Version, "")
+	// The soname is [binary] soname (default: the file name), as ever.
+	t.finishLibrary("", "")
 	return t
 }
 

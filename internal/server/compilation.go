@@ -88,12 +88,12 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		return orchestrator.CompileResult{}, err
 	}
 	if len(ts) != 1 || ts[0].StateKey != "" || len(ts[0].Symlinks) > 0 {
-		tu := s.targetUnits(req.Path, req.Fingerprint, root, ts, req.Sources)
+		tu := s.targetUnits(resolvedKey(req.Path, req.Select), req.Fingerprint, root, ts, req.Sources)
 		return s.buildTargets(ctx, req, root, ts, tu, progress)
 	}
 	// The single output of [binary]: one build, as before targets.
 	cfg = ts[0].Config
-	units := s.units(req.Path, req.Fingerprint, cfg, root, rebase(req.Path, root, req.Sources))
+	units := s.units(req.Path, req.Fingerprint, cfg, root, req.Sources)
 	if len(units) == 0 {
 		return orchestrator.CompileResult{}, fmt.Errorf("%s: no sources to build (paths.source = %q)", filepath.Join(req.Path, project.FileName), cfg.Paths.Source)
 	}

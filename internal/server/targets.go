@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/jmake/jmake/internal/compile"
 	"github.com/jmake/jmake/internal/orchestrator"
@@ -17,7 +16,6 @@ import (
 // pkg-config already applied, kept until jmake.toml changes.
 type resolved struct {
 	cfg     *project.Config
-	sel     string // orchestrator.Select's identity
 	targets []*project.Target
 	// fp and units are the units each target selects among the sources
 	// of fingerprint fp.
@@ -27,11 +25,11 @@ type resolved struct {
 
 // targetsFor resolves and selects the targets of the project in dir.
 func (s *compileService) targetsFor(dir string, cfg *project.Config, sel orchestrator.Select) ([]*project.Target, error) {
-	key := fmt.Sprintf("%q %v %q %q", sel.Targets, sel.Tests, sel.Profile, sel.Sanitize)
+	key := resolvedKey(dir, sel)
 	s.mu.Lock()
-	r := s.resolved[dir]
+	r := s.resolved[key]
 	s.mu.Unlock()
-	if r != nil && r.cfg == cfg && r.sel == key {
+	if r != nil && r.cfg == cfg {
 		return r.targets, nil
 	}
 	all, err := cfg.Targets(dir, project.Profile{Name: sel.Profile, Sanitize: sel.Sanitize})
@@ -46,26 +44,31 @@ func (s *compileService) targetsFor(dir string, cfg *project.Config, sel orchest
 		return nil, err
 	}
 	s.mu.Lock()
-	s.resolved[dir] = &resolved{cfg: cfg, sel: key, targets: ts}
+	s.resolved[key] = &resolved{cfg: cfg, targets: ts}
 	s.mu.Unlock()
 	return ts, nil
 }
 
+// resolvedKey names a project's targets for one selection: a build and
+// a test run of one project keep theirs side by side.
+func resolvedKey(dir string, sel orchestrator.Select) string {
+	return fmt.Sprintf("%s\x00%q %v %q %q", dir, sel.Targets, sel.Tests, sel.Profile, sel.Sanitize)
+}
+
 // targetUnits returns each target's units among sources (relative to
-// dir, the directory discovery scanned), remembered for the fingerprint.
-func (s *compileService) targetUnits(dir, fp, root string, ts []*project.Target, sources []string) map[string][]string {
+// root), remembered for the fingerprint.
+func (s *compileService) targetUnits(key, fp, root string, ts []*project.Target, sources []string) map[string][]string {
 	s.mu.Lock()
-	r := s.resolved[dir]
+	r := s.resolved[key]
 	if r != nil && fp != "" && r.fp == fp && r.units != nil && len(r.targets) == len(ts) && (len(ts) == 0 || r.targets[0] == ts[0]) {
 		u := r.units
 		s.mu.Unlock()
 		return u
 	}
 	s.mu.Unlock()
-	rebased := rebase(dir, root, sources)
 	units := make(map[string][]string, len(ts))
 	for _, t := range ts {
-		units[t.Name] = t.Config.SelectSources(root, rebased)
+		units[t.Name] = t.Config.SelectSources(root, sources)
 	}
 	s.mu.Lock()
 	if r != nil && fp != "" {
@@ -73,24 +76,6 @@ func (s *compileService) targetUnits(dir, fp, root string, ts []*project.Target,
 	}
 	s.mu.Unlock()
 	return units
-}
-
-// rebase makes sources, relative to dir, relative to root ([project]
-// root), dropping those outside it.
-func rebase(dir, root string, sources []string) []string {
-	if dir == root {
-		return sources
-	}
-	out := make([]string, 0, len(sources))
-	for _, src := range sources {
-		rel, err := filepath.Rel(root, filepath.Join(dir, filepath.FromSlash(src)))
-		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			continue
-		}
-		out = append(out, filepath.ToSlash(rel))
-	}
-	slices.Sort(out)
-	return out
 }
 
 // buildTargets builds several targets as one graph.
