@@ -385,3 +385,23 @@ int main(int argc, char **argv) { char buf[64] = ""; fgets(buf, sizeof buf, stdi
 		t.Errorf("run of a library: exit %d\n%s", r.Code, r.Stderr)
 	}
 }
+
+// A source directory reached through a symbolic link is built; a link
+// back to an ancestor does not make the scan loop.
+func TestSymlinkedSourceDir(t *testing.T) {
+	e := testenv.New(t)
+	dir, vendor := t.TempDir(), t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"jmake.toml": "[project]\nname = \"v\"\n\n[compile]\nsources = [\"src/**/*.c\"]\n",
+		"src/a.c":    "int a(void) { return 1; }\n",
+	})
+	writeFiles(t, vendor, map[string]string{"b.c": "int b(void) { return 2; }\n"})
+	for link, target := range map[string]string{"src/vendor": vendor, "src/loop": dir} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := e.Run("build", "--no-daemon", dir); r.Code != 0 || !strings.Contains(r.Stdout, "2 units, 2 compiled") {
+		t.Fatalf("exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}

@@ -370,6 +370,7 @@ func listFiles(root string, skip ...string) ([]string, error) {
 	}
 	var files []string
 	var firstErr error
+	var dirs walkedDirs
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if firstErr == nil {
@@ -384,10 +385,17 @@ func listFiles(root string, skip ...string) ([]string, error) {
 			if p != root && (strings.HasPrefix(d.Name(), ".") || skipAbs[p]) {
 				return fs.SkipDir
 			}
+			dirs.add(p)
 			return nil
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
-			if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			fi, err := os.Stat(p)
+			if err == nil && fi.IsDir() && !strings.HasPrefix(d.Name(), ".") && !skipAbs[p] {
+				rel, _ := filepath.Rel(root, p)
+				files = append(files, dirs.linked(p, filepath.ToSlash(rel))...)
+				return nil
+			}
+			if err != nil || !fi.Mode().IsRegular() {
 				return nil
 			}
 		} else if !d.Type().IsRegular() {
