@@ -405,3 +405,28 @@ func TestSymlinkedSourceDir(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// A library that fails to compile fails the build with the compiler's
+// words, and the program that links it is not linked; its own unit still
+// compiles, so the fixed build only compiles the library's unit.
+func TestLibraryFailureStopsItsPrograms(t *testing.T) {
+	e := testenv.New(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, twoTargets)
+	writeFiles(t, dir, map[string]string{"src/b.c": "int core_b(void) { return oops; }\n"})
+	rep, r := buildJSON(t, e, "--no-daemon", dir)
+	if rep.Success || !strings.Contains(r.Stderr, "oops") || !strings.Contains(r.Stderr, "undeclared") {
+		t.Fatalf("build with a broken library: %+v\n%s", rep, r.Stderr)
+	}
+	if !strings.Contains(rep.Error, `target "app" not linked: library "core" failed`) {
+		t.Errorf("error: %q", rep.Error)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "build", "app")); err == nil {
+		t.Error("app was linked against a library that failed")
+	}
+	writeFiles(t, dir, map[string]string{"src/b.c": twoTargets["src/b.c"]})
+	rep, _ = buildJSON(t, e, "--no-daemon", dir)
+	if !rep.Success || rep.Compiled != 1 {
+		t.Errorf("fixed build: %+v, want 1 unit compiled", rep)
+	}
+}
