@@ -60,6 +60,19 @@ func copyTree(t *testing.T, src string) string {
 	return dst
 }
 
+// geomLib is examples/c's library as a single-output project (the
+// jmake.toml of testdata/geomlib: [binary], no targets) in a temp dir.
+func geomLib(t *testing.T) string {
+	t.Helper()
+	dst := t.TempDir()
+	ex := filepath.Join(repoRoot(), "examples", "c")
+	args := []string{"-a", filepath.Join(ex, "src"), filepath.Join(ex, "include"), filepath.Join("testdata", "geomlib", "jmake.toml"), dst}
+	if out, err := exec.Command("cp", args...).CombinedOutput(); err != nil {
+		t.Fatalf("copy the example library: %v\n%s", err, out)
+	}
+	return dst
+}
+
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
@@ -144,7 +157,7 @@ func TestBuildExamplesThroughDaemons(t *testing.T) {
 // the fixed build recompiles only that unit.
 func TestCompileErrorThenFix(t *testing.T) {
 	e := testenv.New(t)
-	dir := copyTree(t, filepath.Join("testdata", "geomlib"))
+	dir := geomLib(t)
 	e.MustRun("build", dir)
 	vec := filepath.Join(dir, "src", "vec.c")
 	good, _ := os.ReadFile(vec)
@@ -167,8 +180,8 @@ func TestCompileErrorThenFix(t *testing.T) {
 // --no-daemon runs the same pipeline in-process with the same results.
 func TestNoDaemonMatchesDaemon(t *testing.T) {
 	e := testenv.New(t)
-	a := copyTree(t, filepath.Join("testdata", "geomlib"))
-	b := copyTree(t, filepath.Join("testdata", "geomlib"))
+	a := geomLib(t)
+	b := geomLib(t)
 	ra, _ := buildJSON(t, e, "--no-daemon", a)
 	if !ra.Success || ra.Compiled != 3 {
 		t.Fatalf("--no-daemon: %+v", ra)
@@ -191,7 +204,7 @@ func TestNoDaemonMatchesDaemon(t *testing.T) {
 // Two builds of one project at once are serialized and both succeed.
 func TestConcurrentBuilds(t *testing.T) {
 	e := testenv.New(t)
-	dir := copyTree(t, filepath.Join("testdata", "geomlib"))
+	dir := geomLib(t)
 	e.MustRun("start")
 	var wg sync.WaitGroup
 	results := make([]testenv.Result, 2)
@@ -215,7 +228,7 @@ func TestConcurrentBuilds(t *testing.T) {
 // starts it.
 func TestDownDaemonIsNamed(t *testing.T) {
 	e := testenv.New(t)
-	dir := copyTree(t, filepath.Join("testdata", "geomlib"))
+	dir := geomLib(t)
 	e.MustRun("start")
 	e.MustRun("stop", "compilation")
 	r := e.Run("call", "orchestrator", "build_project", `{"path":"`+dir+`"}`)
@@ -251,7 +264,7 @@ func TestInitThenBuild(t *testing.T) {
 // and the orchestrator sends them again.
 func TestCompilationRestartBetweenBuilds(t *testing.T) {
 	e := testenv.New(t)
-	dir := copyTree(t, filepath.Join("testdata", "geomlib"))
+	dir := geomLib(t)
 	e.MustRun("start")
 	e.MustRun("build", dir)
 	e.MustRun("build", dir) // the orchestrator now leaves the sources out
@@ -267,7 +280,7 @@ func TestCompilationRestartBetweenBuilds(t *testing.T) {
 // streamed watch_and_build, until interrupted.
 func TestBuildWatch(t *testing.T) {
 	e := testenv.New(t)
-	dir := copyTree(t, filepath.Join("testdata", "geomlib"))
+	dir := geomLib(t)
 	e.MustRun("start")
 	t.Cleanup(func() { e.Run("stop") })
 	cmd := exec.Command(e.Bin, "build", "--watch", dir)

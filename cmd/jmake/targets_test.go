@@ -52,6 +52,15 @@ links = ["core"]
 	"app/main.c":     "#include <stdio.h>\n#include \"core.h\"\nint main(void) { printf(\"sum %d\\n\", core_a() + core_b()); return 0; }\n",
 }
 
+// twoTargetsWith writes twoTargets into a temp dir, then files over it.
+func twoTargetsWith(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFiles(t, dir, twoTargets)
+	writeFiles(t, dir, files)
+	return dir
+}
+
 // target returns the reply's entry for name.
 func (r buildReply) target(t *testing.T, name string) (compiled int, linked bool) {
 	t.Helper()
@@ -84,8 +93,7 @@ func readOutputs(t *testing.T, dir string) [2][]byte {
 // in-process build gives the same outputs as the daemons.
 func TestTargetsIncremental(t *testing.T) {
 	e := testenv.New(t)
-	dir := t.TempDir()
-	writeFiles(t, dir, twoTargets)
+	dir := twoTargetsWith(t, nil)
 	rep, r := buildJSON(t, e, dir)
 	if !rep.Success || rep.Compiled != 3 || len(rep.Targets) != 2 {
 		t.Fatalf("first build: %+v\n%s", rep, r.Stderr)
@@ -162,9 +170,7 @@ func TestTargetErrors(t *testing.T) {
 		{"unknown target", base, []string{"nosuch"}, `no target "nosuch" (targets: core, app)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			writeFiles(t, dir, twoTargets)
-			writeFiles(t, dir, map[string]string{"jmake.toml": tc.toml})
+			dir := twoTargetsWith(t, map[string]string{"jmake.toml": tc.toml})
 			r := e.Run(append([]string{"build", "--no-daemon", dir}, tc.args...)...)
 			if r.Code == 0 || !strings.Contains(r.Stderr, tc.want) {
 				t.Fatalf("exit %d, want an error with %q:\n%s", r.Code, tc.want, r.Stderr)
@@ -177,9 +183,7 @@ func TestTargetErrors(t *testing.T) {
 // each fail the run, named, with their output.
 func TestJmakeTestFailures(t *testing.T) {
 	e := testenv.New(t)
-	dir := t.TempDir()
-	writeFiles(t, dir, twoTargets)
-	writeFiles(t, dir, map[string]string{
+	dir := twoTargetsWith(t, map[string]string{
 		"tests/pass.c":     "#include \"core.h\"\nint main(void) { return core_a() == 1 ? 0 : 1; }\n",
 		"tests/fail.c":     "#include <stdio.h>\nint main(void) { printf(\"expected 2, got 3\\n\"); return 1; }\n",
 		"tests/segv.c":     "#include <signal.h>\nint main(void) { raise(SIGSEGV); return 0; }\n",
@@ -293,9 +297,7 @@ func TestPkgConfigAndRoot(t *testing.T) {
 // fails a test that overflows the heap.
 func TestProfiles(t *testing.T) {
 	e := testenv.New(t)
-	dir := t.TempDir()
-	writeFiles(t, dir, twoTargets)
-	writeFiles(t, dir, map[string]string{
+	dir := twoTargetsWith(t, map[string]string{
 		"tests/overflow.c": "#include <stdlib.h>\nint main(void) { volatile char *p = malloc(4); p[4] = 1; free((void *)p); return 0; }\n",
 	})
 	e.MustRun("build", "--no-daemon", dir)
@@ -327,9 +329,7 @@ func TestProfiles(t *testing.T) {
 // library_name and soname gets its symlinks too.
 func TestVersionScriptAndSymlinks(t *testing.T) {
 	e := testenv.New(t)
-	dir := t.TempDir()
-	writeFiles(t, dir, twoTargets)
-	writeFiles(t, dir, map[string]string{
+	dir := twoTargetsWith(t, map[string]string{
 		"jmake.toml": strings.Replace(twoTargets["jmake.toml"], `sources = ["src/*.c"]`, `sources = ["src/*.c"]`+"\nversion_script = \"core.map\"", 1),
 		"core.map":   "CORE_1 { global: core_a; core_b; local: *; };\n",
 	})
@@ -367,9 +367,7 @@ func TestVersionScriptAndSymlinks(t *testing.T) {
 // program's status.
 func TestRunExitStatus(t *testing.T) {
 	e := testenv.New(t)
-	dir := t.TempDir()
-	writeFiles(t, dir, twoTargets)
-	writeFiles(t, dir, map[string]string{"app/main.c": `#include <stdio.h>
+	dir := twoTargetsWith(t, map[string]string{"app/main.c": `#include <stdio.h>
 #include <stdlib.h>
 int main(int argc, char **argv) { char buf[64] = ""; fgets(buf, sizeof buf, stdin); printf("%s %s", argv[1], buf); return atoi(argv[2]); }
 `})
@@ -411,9 +409,7 @@ func TestSymlinkedSourceDir(t *testing.T) {
 // compiles, so the fixed build only compiles the library's unit.
 func TestLibraryFailureStopsItsPrograms(t *testing.T) {
 	e := testenv.New(t)
-	dir := t.TempDir()
-	writeFiles(t, dir, twoTargets)
-	writeFiles(t, dir, map[string]string{"src/b.c": "int core_b(void) { return oops; }\n"})
+	dir := twoTargetsWith(t, map[string]string{"src/b.c": "int core_b(void) { return oops; }\n"})
 	rep, r := buildJSON(t, e, "--no-daemon", dir)
 	if rep.Success || !strings.Contains(r.Stderr, "oops") || !strings.Contains(r.Stderr, "undeclared") {
 		t.Fatalf("build with a broken library: %+v\n%s", rep, r.Stderr)

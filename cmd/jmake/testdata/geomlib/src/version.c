@@ -1,6 +1,0 @@
-#include "geom/shape.h"
-
-const char *geom_version(void)
-{
-    return GEOM_VERSION;
-}
