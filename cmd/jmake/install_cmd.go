@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -63,7 +64,11 @@ func (in installer) install(cfg *project.Config, root string, targets []orchestr
 	for _, t := range targets {
 		switch t.Kind {
 		case project.KindShared, project.KindStatic:
-			if err := in.copyFile(t.Output, in.at("lib", filepath.Base(t.Output)), 0o755); err != nil {
+			mode := os.FileMode(0o755)
+			if t.Kind == project.KindStatic {
+				mode = 0o644
+			}
+			if err := in.copyFile(t.Output, in.at("lib", filepath.Base(t.Output)), mode); err != nil {
 				return err
 			}
 			for _, l := range t.Symlinks {
@@ -155,8 +160,23 @@ func (in installer) pkgConfigFile(cfg *project.Config, libs []string) error {
 		b.WriteString(" -l" + l)
 	}
 	b.WriteString("\nCflags: -I${includedir}\n")
+	if pkgs := libraryPkgs(cfg); len(pkgs) > 0 {
+		// What the libraries link through pkg-config, for static links
+		// and for pkg-config to check.
+		fmt.Fprintf(&b, "Requires.private: %s\n", strings.Join(pkgs, ", "))
+	}
 	dst := in.at("lib", "pkgconfig", cfg.Project.Name+".pc")
 	return in.writeFile(dst, []byte(b.String()), 0o644)
+}
+
+// libraryPkgs are the pkg-config packages the project's libraries use.
+func libraryPkgs(cfg *project.Config) []string {
+	pkgs := slices.Clone(cfg.Compile.Pkg)
+	for _, l := range cfg.Library {
+		pkgs = append(pkgs, l.Pkg...)
+	}
+	slices.Sort(pkgs)
+	return slices.Compact(pkgs)
 }
 
 func orDefault(s, def string) string {
