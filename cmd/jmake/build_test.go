@@ -129,8 +129,9 @@ func TestBuildExamplesThroughDaemons(t *testing.T) {
 		strings.Contains(om, `jmake_watched_noops_total{daemon="orchestrator"} 0`) {
 		t.Errorf("the orchestrator answered no no-op from its watch:\n%s", om)
 	}
-	cc, err := os.ReadFile(filepath.Join(c, "build", "geom.dir", "compile_commands.json"))
-	if err != nil || !bytes.Contains(cc, []byte("src/polygon.c")) {
+	// One compile_commands.json holds the units of both targets.
+	cc, err := os.ReadFile(filepath.Join(c, "build", "compile_commands.json"))
+	if err != nil || !bytes.Contains(cc, []byte("src/polygon.c")) || !bytes.Contains(cc, []byte("app/shapes.c")) {
 		t.Fatalf("compile_commands.json: %v", err)
 	}
 

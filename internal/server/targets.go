@@ -121,6 +121,18 @@ func (s *compileService) buildTargets(ctx context.Context, req orchestrator.Comp
 	for i, r := range results {
 		addTarget(&out, ts[i], r.Result, r.Err, root)
 	}
+	if err == nil && ts[0].StateKey != "" {
+		// One database for the project, beside the targets' directories.
+		var parts []string
+		for _, r := range results {
+			parts = append(parts, r.Result.CompileCommands)
+		}
+		merged := filepath.Join(filepath.Dir(parts[0]), "..", "compile_commands.json")
+		if merr := compile.MergeCompileCommands(filepath.Clean(merged), parts); merr != nil {
+			return out, merr
+		}
+		out.CompileCommands = filepath.Clean(merged)
+	}
 	if err != nil {
 		var be *compile.BuildError
 		if errors.As(err, &be) {
