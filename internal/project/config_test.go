@@ -133,7 +133,7 @@ func TestSectionsAndKeys(t *testing.T) {
 	}{
 		{"project", "name", 3},
 		{"compile", "cxx_compiler", 16},
-		{"program", "links", 18},
+		{"program", "links", 20},
 		{"target", "opt_level", 3},
 		{"nope", "", 0},
 	}

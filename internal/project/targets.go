@@ -31,6 +31,8 @@ type TargetTable struct {
 	Flags         []string          `toml:"flags,omitempty"`    // after [compile] flags
 	CFlags        []string          `toml:"cflags,omitempty"`   // after [compile] cflags
 	CXXFlags      []string          `toml:"cxxflags,omitempty"` // after [compile] cxxflags
+	CStd          string            `toml:"c_std,omitempty"`    // replaces [compile] c_std
+	CXXStd        string            `toml:"cxx_std,omitempty"`  // replaces [compile] cxx_std
 	IncludeDirs   []string          `toml:"include_dirs,omitempty"`
 	Defines       map[string]string `toml:"defines,omitempty"`
 	LinkFlags     []string          `toml:"link_flags,omitempty"`
@@ -231,6 +233,12 @@ func (c *Config) derive(s *TargetTable, table string, line int, p Profile) *Targ
 	cm.Flags = append(cm.Flags, s.Flags...)
 	cm.CFlags = append(cm.CFlags, s.CFlags...)
 	cm.CXXFlags = append(cm.CXXFlags, s.CXXFlags...)
+	if s.CStd != "" {
+		cm.CStd = s.CStd
+	}
+	if s.CXXStd != "" {
+		cm.CXXStd = s.CXXStd
+	}
 	cm.IncludeDirs = append(cm.IncludeDirs, s.IncludeDirs...)
 	if len(s.Defines) > 0 {
 		if cm.Defines == nil {

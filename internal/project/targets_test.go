@@ -34,6 +34,7 @@ name = "geom"
 version = "1.2.3"
 
 [compile]
+c_std = "c11"
 flags = ["-Wall"]
 include_dirs = ["include"]
 defines = { LEVEL = "1", KEEP = "" }
@@ -53,6 +54,7 @@ name = "shapes"
 sources = ["app/main.c"]
 links = ["extra"]
 flags = ["-O0"]
+c_std = "c99"
 defines = { LEVEL = "2" }
 include_dirs = ["app"]
 `
@@ -78,7 +80,7 @@ func TestTargetsResolve(t *testing.T) {
 		t.Errorf("shapes links %q, want extra then geom", shapes.Links)
 	}
 	flags := shapes.Config.FlagsFor("", "app/main.c")
-	want := []string{"-Wall", "-O0", "-Iinclude", "-Iapp", "-DKEEP", "-DLEVEL=2"}
+	want := []string{"-std=c99", "-Wall", "-O0", "-Iinclude", "-Iapp", "-DKEEP", "-DLEVEL=2"}
 	if !reflect.DeepEqual(flags, want) {
 		t.Errorf("shapes flags %q, want %q", flags, want)
 	}
