@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -135,4 +136,12 @@ func runProgram(ctx context.Context, path string, args []string, stdin io.Reader
 		return fmt.Errorf("run %s: %w", path, err)
 	}
 	return nil
+}
+
+// signalOf is the signal that ended a process, or 0.
+func signalOf(ee *exec.ExitError) int {
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return int(ws.Signal())
+	}
+	return 0
 }

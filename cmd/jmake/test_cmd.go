@@ -53,7 +53,8 @@ func testCmd(g *globals) *cobra.Command {
 				}
 			}
 			if len(tests) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "0 passed, 0 failed (no tests: add tests/*.c or [[test]] tables)")
+				fmt.Fprintln(cmd.OutOrStdout(), "no tests: add tests/*.c or [[test]] tables")
+				fmt.Fprintln(cmd.OutOrStdout(), "0 passed, 0 failed")
 				return nil
 			}
 			if jobs <= 0 {
@@ -81,9 +82,10 @@ type testRun struct {
 	output []byte
 }
 
-// runTests runs tests with up to jobs at once, prints one line per test
-// in their order as each order's turn comes, the output of those that
-// failed, and the totals; it returns how many failed.
+// runTests runs tests with up to jobs at once and prints, in the tests'
+// order, one line per test as soon as it and those before it are done,
+// each failure's output after its line, and the totals; it returns how
+// many failed.
 func runTests(ctx context.Context, tests []orchestrator.TargetOutcome, jobs int, timeout time.Duration, w io.Writer) int {
 	runs := make([]testRun, len(tests))
 	done := make([]chan struct{}, len(tests))
@@ -156,12 +158,4 @@ func runTest(ctx context.Context, t orchestrator.TargetOutcome, timeout time.Dur
 		r.status = fmt.Sprintf("FAILED (%v)", err)
 	}
 	return r
-}
-
-// signalOf is the signal that ended a process, or 0.
-func signalOf(ee *exec.ExitError) int {
-	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return int(ws.Signal())
-	}
-	return 0
 }
