@@ -73,7 +73,7 @@ func (e *Engine) BuildTargets(ctx context.Context, reqs []TargetRequest, jobs in
 		q := r.Request
 		q.NoopOnly = true
 		res, err := e.Build(ctx, q, nil)
-		if err != nil || !symlinksOK(res.Output, r.Symlinks) {
+		if err != nil || !SymlinksOK(res.Output, r.Symlinks) {
 			dirty[i], anyDirty = true, true
 			continue
 		}
@@ -151,9 +151,9 @@ func (e *Engine) BuildTargets(ctx context.Context, reqs []TargetRequest, jobs in
 	return results, errors.Join(errs...)
 }
 
-// symlinksOK reports whether every name in out's directory is a symlink
+// SymlinksOK reports whether every name in out's directory is a symlink
 // to out's file name.
-func symlinksOK(out string, names []string) bool {
+func SymlinksOK(out string, names []string) bool {
 	for _, n := range names {
 		if dst, err := os.Readlink(filepath.Join(filepath.Dir(out), n)); err != nil || dst != filepath.Base(out) {
 			return false

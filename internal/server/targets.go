@@ -105,7 +105,7 @@ func (s *compileService) buildTargets(ctx context.Context, req orchestrator.Comp
 			q := r.Request
 			q.NoopOnly = true
 			res, err := s.e.Build(ctx, q, nil)
-			if err != nil {
+			if err != nil || !compile.SymlinksOK(res.Output, r.Symlinks) {
 				return orchestrator.CompileResult{}, orchestrator.ErrNotNoop
 			}
 			addTarget(&out, ts[i], res, nil, root)
