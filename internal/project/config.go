@@ -294,6 +294,18 @@ func Keys(section string) []string {
 	return nil
 }
 
+// IsTableArray reports whether section is written as an array of tables
+// ([[library]], [[program]], [[test]]) rather than one table.
+func IsTableArray(section string) bool {
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if f := t.Field(i); tomlName(f) == section {
+			return f.Type.Kind() == reflect.Slice
+		}
+	}
+	return false
+}
+
 // tomlName is the key a struct field has in jmake.toml.
 func tomlName(f reflect.StructField) string {
 	name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
