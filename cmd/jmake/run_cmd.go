@@ -19,16 +19,22 @@ import (
 )
 
 // projectArgs splits [dir] [name...]: the first argument is the project
-// directory when it is a directory holding jmake.toml (or any directory
-// when more arguments follow), else every argument is a name and the
-// project is the current directory.
+// directory when it holds a jmake.toml, or when it is a directory and the
+// current one holds none; otherwise every argument is a target's name and
+// the project is the current directory. So `jmake build app` in a project
+// with an app/ directory builds the target app.
 func projectArgs(args []string) (string, []string, error) {
 	dir := "."
 	if len(args) > 0 {
-		if st, err := os.Stat(args[0]); err == nil && st.IsDir() {
+		st, err := os.Stat(args[0])
+		isDir := err == nil && st.IsDir()
+		_, ownErr := os.Stat(filepath.Join(args[0], project.FileName))
+		_, cwdErr := os.Stat(project.FileName)
+		switch {
+		case isDir && (ownErr == nil || cwdErr != nil):
 			dir, args = args[0], args[1:]
-		} else if strings.ContainsRune(args[0], os.PathSeparator) {
-			return "", nil, fmt.Errorf("%s: not a directory", args[0])
+		case strings.ContainsRune(args[0], os.PathSeparator):
+			return "", nil, fmt.Errorf("%s: not a project directory (no %s)", args[0], project.FileName)
 		}
 	}
 	abs, err := filepath.Abs(dir)
