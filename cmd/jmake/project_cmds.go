@@ -77,6 +77,7 @@ func buildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.noDaemon, "no-daemon", false, "build in-process, without the daemons (same pipeline, same results)")
 	fl.BoolVar(&f.explain, "explain", false, "say why each unit was rebuilt")
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "compilers to run at once (default: core count)")
+	fl.BoolVar(&f.sel.Tests, "tests", false, "build the tests too (jmake test builds and runs them)")
 	profileFlags(cmd, &f.sel)
 	return cmd
 }
