@@ -75,6 +75,10 @@ type Engine struct {
 	// clearMu is held for reading by every Build and for writing by
 	// ClearCaches, so that caches are never cleared under a running build.
 	// Lock order: a root's lock, then clearMu, then mu or manifestMu.
+	// BuildTargets takes the locks of all its targets (in sorted order),
+	// then clearMu, once for all its builds: a build waiting for a library
+	// must not hold clearMu while the library's build waits to take it
+	// behind a ClearCaches.
 	clearMu sync.RWMutex
 
 	roots keylock.Locks // one build per root at a time
@@ -164,6 +168,10 @@ type Request struct {
 	// NoFast skips the watched fast path: a library this output links
 	// may have changed.
 	NoFast bool
+
+	// locked says the caller (BuildTargets) holds the key's lock and
+	// clearMu for reading, for all its targets at once.
+	locked bool
 }
 
 // stateKey names the build state (lock, fast path, records) of req's
@@ -227,13 +235,15 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	}
 	root := filepath.Clean(req.Root)
 	key := stateKey(root, req)
-	unlock, err := e.roots.Lock(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("compile: %s: waiting for another build: %w", root, err)
+	if !req.locked {
+		unlock, err := e.roots.Lock(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("compile: %s: waiting for another build: %w", root, err)
+		}
+		defer unlock()
+		e.clearMu.RLock()
+		defer e.clearMu.RUnlock()
 	}
-	defer unlock()
-	e.clearMu.RLock()
-	defer e.clearMu.RUnlock()
 
 	if res, ok := e.fastNoop(key, req, start); ok {
 		if progress != nil {

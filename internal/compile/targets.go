@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
@@ -52,6 +53,22 @@ func (e *Engine) BuildTargets(ctx context.Context, reqs []TargetRequest, jobs in
 			}
 		}
 	}
+	// Every target's lock, in one order, then clearMu (see Engine.clearMu).
+	keys := make([]string, 0, len(reqs))
+	for _, r := range reqs {
+		keys = append(keys, stateKey(filepath.Clean(r.Request.Root), r.Request))
+	}
+	slices.Sort(keys)
+	for _, k := range slices.Compact(keys) {
+		unlock, err := e.roots.Lock(ctx, k)
+		if err != nil {
+			return nil, fmt.Errorf("compile: waiting for another build: %w", err)
+		}
+		defer unlock()
+	}
+	e.clearMu.RLock()
+	defer e.clearMu.RUnlock()
+
 	var progMu sync.Mutex
 	emit := func(ev Event) {
 		if progress != nil && ev.Kind != "done" {
@@ -71,7 +88,7 @@ func (e *Engine) BuildTargets(ctx context.Context, reqs []TargetRequest, jobs in
 			continue
 		}
 		q := r.Request
-		q.NoopOnly = true
+		q.NoopOnly, q.locked = true, true
 		res, err := e.Build(ctx, q, nil)
 		if err != nil || !SymlinksOK(res.Output, r.Symlinks) {
 			dirty[i], anyDirty = true, true
@@ -114,7 +131,7 @@ func (e *Engine) BuildTargets(ctx context.Context, reqs []TargetRequest, jobs in
 			continue
 		}
 		q := r.Request
-		q.NoopOnly, q.NoFast, q.Slots = false, true, slots
+		q.NoopOnly, q.NoFast, q.Slots, q.locked = false, true, slots, true
 		if q.Jobs <= 0 {
 			q.Jobs = jobs
 		}

@@ -143,10 +143,11 @@ func (c *Config) BuildDir(p Profile) string {
 	return c.Paths.Build
 }
 
-// Targets resolves the file's targets for a profile. dir holds jmake.toml;
-// files are the project's sources relative to the root (for the tests
-// convention, which also looks at the tests/ directory itself). Every
-// error names jmake.toml and the line of the target it is about.
+// Targets resolves the file's targets for a profile: the [binary] output
+// of a file without target tables, else its [[library]], [[program]] and
+// [[test]] tables, and the tests the convention finds in the root's tests/
+// when no [[test]] is declared. dir holds jmake.toml. Every error names
+// jmake.toml and the line of the target it is about.
 func (c *Config) Targets(dir string, p Profile) ([]*Target, error) {
 	if err := p.Check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, FileName), err)
