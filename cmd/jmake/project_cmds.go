@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
 	"github.com/jmake/jmake/internal/client"
+	"github.com/jmake/jmake/internal/controller"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/orchestrator"
+	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/server"
 	"github.com/jmake/jmake/internal/settings"
+	"github.com/jmake/jmake/internal/setup"
 )
 
 // addProjectCommands adds init, build, clean, stats, run, test and install.
@@ -32,7 +36,7 @@ func initCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			created, note, err := server.InitProject(dir, typ)
+			created, note, err := setup.New(setup.Options{}).InitProject(dir, typ)
 			if err != nil {
 				return err
 			}
@@ -95,7 +99,7 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 	case f.watch:
 		return runWatch(ctx, env, req, status, stdout)
 	case f.noDaemon:
-		p, closeFn, err := server.LocalPipeline(env)
+		p, closeFn, err := server.LocalPipeline(env, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {
 			return err
 		}
@@ -144,7 +148,7 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 			status.finish()
 			// Started as `jmake start` starts them: under a supervisor.
 			fmt.Fprintln(stderr, "jmake: starting the daemons (not all were running)")
-			if serr := startSupervised(ctx, stderr, env, settings.Names, false); serr != nil {
+			if serr := controller.Supervise(env, lifecycle.StartOptions{}).Start(ctx, stderr, settings.Names); serr != nil {
 				return nil, nil, serr
 			}
 			continue
@@ -194,7 +198,7 @@ func cleanCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			removed, err := server.CleanProject(dir)
+			removed, err := project.Clean(dir)
 			if err != nil {
 				return err
 			}

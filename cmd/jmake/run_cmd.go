@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,7 +58,7 @@ func buildQuiet(ctx context.Context, g *globals, req orchestrator.BuildRequest, 
 	status := newStatusLine(stderr, false)
 	var res *orchestrator.BuildResult
 	if noDaemon {
-		p, closeFn, perr := server.LocalPipeline(env)
+		p, closeFn, perr := server.LocalPipeline(env, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if perr != nil {
 			return nil, perr
 		}

@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/atomicfile"
 )
 
 // MergeCompileCommands writes dst, a compile_commands.json holding the
@@ -50,7 +50,7 @@ func MergeCompileCommands(dst string, parts []string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("compile_commands.json: %w", err)
 	}
-	return store.WriteFileAtomic(dst, b.Bytes(), 0o644)
+	return atomicfile.Write(dst, b.Bytes(), 0o644)
 }
 
 // newerThanAll reports whether dst exists and was written after every

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/project"
 )
 
@@ -46,9 +47,9 @@ type scanRecord struct {
 // entries' names and types, checked when the identity alone proves nothing
 // because the directory changed moments before it was recorded.
 type dirRecord struct {
-	Rel   string `json:"rel"` // "." for the root
-	ID    fileID `json:"id"`
-	Names string `json:"names"`
+	Rel   string    `json:"rel"` // "." for the root
+	ID    change.ID `json:"id"`
+	Names string    `json:"names"`
 	// Link is set for a directory reached through a symbolic link: its
 	// ID is its target's.
 	Link bool `json:"link,omitempty"`
@@ -191,17 +192,17 @@ func (d *Discovery) scanCurrent(root string, rec *scanRecord) (ok bool, observed
 			stat = os.Stat
 		}
 		fi, err := stat(p)
-		if err != nil || !fi.IsDir() || idOf(fi) != dr.ID {
+		if err != nil || !fi.IsDir() || change.IDOf(fi) != dr.ID {
 			d.log.Debug("discovery: scan stale", "dir", p)
 			return false, 0
 		}
-		if racy(dr.ID.MtimeNS, rec.ObservedNS) {
+		if change.Racy(dr.ID.MtimeNS, rec.ObservedNS) {
 			ents, err := os.ReadDir(p)
 			if err != nil || namesHash(ents) != dr.Names {
 				d.log.Debug("discovery: scan stale", "dir", p, "racy", true)
 				return false, 0
 			}
-			if !racy(dr.ID.MtimeNS, start) {
+			if !change.Racy(dr.ID.MtimeNS, start) {
 				settles = true
 			}
 		}
@@ -265,7 +266,7 @@ func (w *walker) walk(rel, abs string, link bool) error {
 		return fmt.Errorf("discovery: scan: read directory %s: %w", abs, err)
 	}
 	slices.SortFunc(ents, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	id := idOf(fi)
+	id := change.IDOf(fi)
 	if w.seen == nil {
 		w.seen = make(map[[2]uint64]bool)
 	}
@@ -314,7 +315,7 @@ func (w *walker) linkedDir(p string) bool {
 	if err != nil || !fi.IsDir() {
 		return false
 	}
-	id := idOf(fi)
+	id := change.IDOf(fi)
 	return !w.seen[[2]uint64{id.Dev, id.Ino}]
 }
 

@@ -29,16 +29,17 @@ func (w walkedDirs) seen(fi os.FileInfo) bool {
 }
 
 // linked lists the files under dir, a directory reached through a
-// symbolic link at rel (a slash path), as paths under rel, following
+// symbolic link at rel (a slash path), as paths under rel, and the
+// directories it went through (absolute, by the link's path), following
 // further links to directories not walked yet. Hidden directories are
 // skipped, as listFiles skips them.
-func (w *walkedDirs) linked(dir, rel string) []string {
+func (w *walkedDirs) linked(dir, rel string) (files, dirs []string) {
 	fi, err := os.Stat(dir)
 	if err != nil || w.seen(fi) {
-		return nil
+		return nil, nil
 	}
 	*w = append(*w, fi)
-	var files []string
+	dirs = append(dirs, dir)
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -52,9 +53,11 @@ func (w *walkedDirs) linked(dir, rel string) []string {
 			return fs.SkipDir
 		case d.IsDir():
 			w.add(p)
+			dirs = append(dirs, p)
 		case d.Type()&fs.ModeSymlink != 0:
 			if t, err := os.Stat(p); err == nil && t.IsDir() {
-				files = append(files, w.linked(p, name)...)
+				lf, ld := w.linked(p, name)
+				files, dirs = append(files, lf...), append(dirs, ld...)
 			} else if err == nil && t.Mode().IsRegular() {
 				files = append(files, name)
 			}
@@ -63,5 +66,5 @@ func (w *walkedDirs) linked(dir, rel string) []string {
 		}
 		return nil
 	})
-	return files
+	return files, dirs
 }

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/discovery"
 	"github.com/jmake/jmake/internal/orchestrator"
@@ -26,9 +26,9 @@ type discoveryService struct {
 }
 
 // scanScope is the part of a jmake.toml that decides a scan, remembered
-// with the file's stat so that a no-op build does not parse it again.
+// with the file's identity so that a no-op build does not parse it again.
 type scanScope struct {
-	stat     fileStat
+	inputs   change.Inputs
 	root     string // [project] root, absolute
 	buildDir string
 	excludes []string
@@ -62,23 +62,20 @@ func (s *discoveryService) ScanFiles(ctx context.Context, root string, force boo
 }
 
 // scopeOf reads what the jmake.toml in dir says to scan (the project
-// root, build dir, excludes), parsing the file only when its stat changed.
+// root, build dir, excludes), parsing the file only when it changed.
 func (s *discoveryService) scopeOf(dir string) scanScope {
-	root := dir
-	file := filepath.Join(root, project.FileName)
-	st, ok := statOf(file)
 	s.mu.Lock()
-	sc, hit := s.scope[root]
+	sc, hit := s.scope[dir]
 	s.mu.Unlock()
-	if ok && hit && sc.stat == st && time.Since(time.Unix(0, st.Mtime)) > racyWindow {
+	if _, changed := sc.inputs.Changed(); hit && !changed {
 		return sc
 	}
-	sc = scanScope{stat: st, root: dir, buildDir: "build"}
+	sc = scanScope{inputs: change.Record(filepath.Join(dir, project.FileName)), root: dir, buildDir: "build"}
 	if cfg, err := project.Load(dir); err == nil {
 		sc.root, sc.buildDir, sc.excludes = cfg.RootDir(dir), cfg.Paths.Build, cfg.Compile.Exclude
 	}
 	s.mu.Lock()
-	s.scope[root] = sc
+	s.scope[dir] = sc
 	s.mu.Unlock()
 	return sc
 }
