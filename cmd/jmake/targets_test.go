@@ -426,3 +426,18 @@ func TestLibraryFailureStopsItsPrograms(t *testing.T) {
 		t.Errorf("fixed build: %+v, want 1 unit compiled", rep)
 	}
 }
+
+// A test file added to tests/ is a test at the next run of the daemons,
+// although jmake.toml did not change.
+func TestNewTestFileIsFound(t *testing.T) {
+	e := testenv.New(t)
+	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c"))
+	if r := e.MustRun("test", dir); !strings.Contains(r.Stdout, "2 passed, 0 failed") {
+		t.Fatalf("jmake test: %q", r.Stdout)
+	}
+	writeFiles(t, dir, map[string]string{"tests/test_three.c": "int main(void) { return 0; }\n"})
+	if r := e.MustRun("test", dir); !strings.Contains(r.Stdout, "test_three") || !strings.Contains(r.Stdout, "3 passed, 0 failed") {
+		t.Fatalf("jmake test after adding a test: %q", r.Stdout)
+	}
+	e.MustRun("stop")
+}

@@ -9,13 +9,19 @@ import (
 	"strings"
 )
 
+// PkgFlags are one package's pkg-config --cflags and --libs.
+type PkgFlags struct{ CFlags, Libs []string }
+
 // ApplyPkgConfig adds each target's pkg-config packages to it: their
-// --cflags to its compile flags and their --libs to its link. A package
-// pkg-config does not know is an error naming it and the line of
-// jmake.toml (in dir) that asks for it.
-func ApplyPkgConfig(dir string, ts []*Target) error {
+// --cflags to its compile flags and their --libs to its link. memo holds
+// the answers pkg-config gave already (nil: ask every time); it is filled
+// in. A package pkg-config does not know is an error naming it and the
+// line of jmake.toml (in dir) that asks for it.
+func ApplyPkgConfig(dir string, ts []*Target, memo map[string]PkgFlags) error {
 	file := filepath.Join(dir, FileName)
-	memo := map[string][2][]string{}
+	if memo == nil {
+		memo = map[string]PkgFlags{}
+	}
 	for _, t := range ts {
 		for _, pkg := range t.Pkg {
 			got, ok := memo[pkg]
@@ -24,16 +30,16 @@ func ApplyPkgConfig(dir string, ts []*Target) error {
 				if err == nil {
 					var libs []string
 					libs, err = pkgConfig("--libs", pkg)
-					got = [2][]string{cflags, libs}
+					got = PkgFlags{cflags, libs}
 				}
 				if err != nil {
 					return fmt.Errorf("%s: pkg-config package %q: %w", AtLine(file, pkgLine(file, pkg)), pkg, err)
 				}
 				memo[pkg] = got
 			}
-			t.Config.Compile.Flags = append(t.Config.Compile.Flags, got[0]...)
+			t.Config.Compile.Flags = append(t.Config.Compile.Flags, got.CFlags...)
 			// After the project's own libraries, which may need them.
-			t.Config.Compile.LinkLibraries = append(t.Config.Compile.LinkLibraries, got[1]...)
+			t.Config.Compile.LinkLibraries = append(t.Config.Compile.LinkLibraries, got.Libs...)
 		}
 	}
 	return nil

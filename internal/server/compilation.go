@@ -84,12 +84,12 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		return orchestrator.CompileResult{}, err
 	}
 	root := cfg.RootDir(req.Path)
-	ts, err := s.targetsFor(req.Path, cfg, req.Select)
+	ts, err := s.targetsFor(req.Path, req.Fingerprint, cfg, req.Select)
 	if err != nil {
 		return orchestrator.CompileResult{}, err
 	}
 	if len(ts) != 1 || ts[0].StateKey != "" || len(ts[0].Symlinks) > 0 {
-		tu := s.targetUnits(resolvedKey(req.Path, req.Select), req.Fingerprint, root, ts, req.Sources)
+		tu := s.targetUnits(resolvedKey(req.Path, req.Select), root, ts, req.Sources)
 		return s.buildTargets(ctx, req, root, ts, tu, progress)
 	}
 	// The single output of [binary]: one build, as before targets.

@@ -12,25 +12,36 @@ import (
 	"github.com/jmake/jmake/internal/project"
 )
 
-// resolved is a project's targets for one config and selection, with
-// pkg-config already applied, kept until jmake.toml changes.
+// resolved is a project's targets for one config, one list of sources
+// and one selection, with pkg-config already applied: the tests of the
+// tests/ convention come and go with the sources, so the targets are
+// resolved again when jmake.toml or the sources change.
 type resolved struct {
 	cfg     *project.Config
+	fp      string // the sources' fingerprint
 	targets []*project.Target
-	// fp and units are the units each target selects among the sources
-	// of fingerprint fp.
-	fp    string
+	// units are the units each target selects among the sources.
 	units map[string][]string
+	// pkg holds pkg-config's answers for cfg, shared by the selections.
+	pkg map[string]project.PkgFlags
 }
 
-// targetsFor resolves and selects the targets of the project in dir.
-func (s *compileService) targetsFor(dir string, cfg *project.Config, sel orchestrator.Select) ([]*project.Target, error) {
+// targetsFor resolves and selects the targets of the project in dir for
+// the sources of fingerprint fp.
+func (s *compileService) targetsFor(dir, fp string, cfg *project.Config, sel orchestrator.Select) ([]*project.Target, error) {
 	key := resolvedKey(dir, sel)
 	s.mu.Lock()
 	r := s.resolved[key]
 	s.mu.Unlock()
-	if r != nil && r.cfg == cfg {
+	if r != nil && r.cfg == cfg && r.fp == fp && fp != "" {
 		return r.targets, nil
+	}
+	var pkg map[string]project.PkgFlags
+	if r != nil && r.cfg == cfg {
+		pkg = r.pkg // pkg-config is asked again when jmake.toml changes
+	}
+	if pkg == nil {
+		pkg = map[string]project.PkgFlags{}
 	}
 	all, err := cfg.Targets(dir, project.Profile{Name: sel.Profile, Sanitize: sel.Sanitize})
 	if err != nil {
@@ -40,11 +51,11 @@ func (s *compileService) targetsFor(dir string, cfg *project.Config, sel orchest
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, project.FileName), err)
 	}
-	if err := project.ApplyPkgConfig(dir, ts); err != nil {
+	if err := project.ApplyPkgConfig(dir, ts, pkg); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.resolved[key] = &resolved{cfg: cfg, targets: ts}
+	s.resolved[key] = &resolved{cfg: cfg, fp: fp, targets: ts, pkg: pkg}
 	s.mu.Unlock()
 	return ts, nil
 }
@@ -56,11 +67,11 @@ func resolvedKey(dir string, sel orchestrator.Select) string {
 }
 
 // targetUnits returns each target's units among sources (relative to
-// root), remembered for the fingerprint.
-func (s *compileService) targetUnits(key, fp, root string, ts []*project.Target, sources []string) map[string][]string {
+// root), remembered with the targets resolved for them.
+func (s *compileService) targetUnits(key, root string, ts []*project.Target, sources []string) map[string][]string {
 	s.mu.Lock()
 	r := s.resolved[key]
-	if r != nil && fp != "" && r.fp == fp && r.units != nil && len(r.targets) == len(ts) && (len(ts) == 0 || r.targets[0] == ts[0]) {
+	if r != nil && r.units != nil && len(r.targets) == len(ts) && (len(ts) == 0 || r.targets[0] == ts[0]) {
 		u := r.units
 		s.mu.Unlock()
 		return u
@@ -71,8 +82,8 @@ func (s *compileService) targetUnits(key, fp, root string, ts []*project.Target,
 		units[t.Name] = t.Config.SelectSources(root, sources)
 	}
 	s.mu.Lock()
-	if r != nil && fp != "" {
-		r.fp, r.units = fp, units
+	if r != nil && len(r.targets) == len(ts) && (len(ts) == 0 || r.targets[0] == ts[0]) {
+		r.units = units
 	}
 	s.mu.Unlock()
 	return units
