@@ -428,7 +428,8 @@ func TestLibraryFailureStopsItsPrograms(t *testing.T) {
 }
 
 // A test file added to tests/ is a test at the next run of the daemons,
-// although jmake.toml did not change.
+// although jmake.toml did not change; builds and test runs do not answer
+// for each other.
 func TestNewTestFileIsFound(t *testing.T) {
 	e := testenv.New(t)
 	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c"))
@@ -438,6 +439,15 @@ func TestNewTestFileIsFound(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"tests/test_three.c": "int main(void) { return 0; }\n"})
 	if r := e.MustRun("test", dir); !strings.Contains(r.Stdout, "test_three") || !strings.Contains(r.Stdout, "3 passed, 0 failed") {
 		t.Fatalf("jmake test after adding a test: %q", r.Stdout)
+	}
+	// The orchestrator answers a build and a test run each from its own
+	// memo: a build after tests ran reports the library and the program.
+	for range 3 {
+		rep, _ := buildJSON(t, e, dir)
+		if !rep.Success || len(rep.Targets) != 2 {
+			t.Fatalf("build after jmake test: %+v", rep)
+		}
+		e.MustRun("test", dir)
 	}
 	e.MustRun("stop")
 }

@@ -237,10 +237,10 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		return nil, fmt.Errorf("%s: waiting for another build: %w", root, err)
 	}
 	defer unlock()
-	if res, ok := p.fastNoop(root+req.Select.key(), req, start); ok {
+	if res, ok := p.fastNoop(fastKey(root, req), req, start); ok {
 		return res, nil
 	}
-	fb := p.armFast(root + req.Select.key())
+	fb := p.armFast(fastKey(root, req))
 	res := &BuildResult{Path: root}
 	fail := func(stage string, err error) (*BuildResult, error) {
 		res.ElapsedSeconds = time.Since(start).Seconds()
