@@ -201,7 +201,7 @@ func (c *Config) single(p Profile) *Target {
 		d.Paths.Output = d.Paths.Build
 	}
 	p.apply(d)
-	t := &Target{Name: c.Project.Name, Kind: kind, Config: d}
+	t := &Target{Name: c.Project.Name, Kind: kind, Config: d, Pkg: slices.Clone(c.Compile.Pkg)}
 	if p.dir() != "" {
 		t.StateKey = "profile:" + p.dir()
 	}

@@ -133,7 +133,7 @@ func TestTargetsProfile(t *testing.T) {
 // single-output form is one target with the [binary] output.
 func TestTargetsConventionAndSingle(t *testing.T) {
 	ts, err := loadTargets(t, map[string]string{
-		"jmake.toml":     "[project]\nname = \"one\"\n",
+		"jmake.toml":     "[project]\nname = \"one\"\n[compile]\npkg = [\"zlib\"]\n",
 		"src/a.c":        "",
 		"tests/t_a.c":    "",
 		"tests/t_b.cpp":  "",
@@ -150,7 +150,7 @@ func TestTargetsConventionAndSingle(t *testing.T) {
 		t.Fatalf("targets %q", names)
 	}
 	one, ta := ts[0], ts[1]
-	if one.StateKey != "" || one.Config.Paths.Build != "build" || one.Config.Binary.LibraryName != "libone.so" {
+	if one.StateKey != "" || one.Config.Paths.Build != "build" || one.Config.Binary.LibraryName != "libone.so" || !slices.Equal(one.Pkg, []string{"zlib"}) {
 		t.Errorf("single output changed: key %q %+v %+v", one.StateKey, one.Config.Paths, one.Config.Binary)
 	}
 	if !reflect.DeepEqual(ta.Links, []string{"one"}) || ta.Dir != "tests" {
