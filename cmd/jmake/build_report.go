@@ -10,56 +10,77 @@ import (
 	"github.com/jmake/jmake/internal/orchestrator"
 )
 
-func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, f buildFlags, stdout, stderr io.Writer) error {
-	if res != nil && res.Diagnostics != "" {
-		fmt.Fprint(stderr, res.Diagnostics)
-		if !strings.HasSuffix(res.Diagnostics, "\n") {
-			fmt.Fprintln(stderr)
+// reportBuild prints a finished build: the compiler's output once, the
+// config's warnings, the explanations, then the summary (or, with --json,
+// the reply). A failed build returns the pipeline's words for why, which
+// main prints last; the layered error stays in the --json reply.
+func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, f buildFlags, status *statusLine, stdout, stderr io.Writer) error {
+	errPal := newPalette(stderr)
+	if res != nil {
+		// What the status line showed as each unit finished is not
+		// printed again; the rest (a failed link's output) is.
+		diag := res.Diagnostics
+		for _, out := range status.shown {
+			diag = strings.Replace(diag, out, "", 1)
 		}
+		writeOutput(stderr, errPal, diag)
 	}
 	if res != nil {
 		for _, w := range res.Warnings {
-			fmt.Fprintln(stderr, w)
+			if !status.warned[w] {
+				fmt.Fprintln(stderr, w)
+			}
 		}
 		for _, e := range res.Explain {
 			fmt.Fprintln(stderr, "explain:", e)
 		}
 	}
 	if err == nil && res != nil {
-		summary := buildSummary(res)
+		w, pal := stdout, newPalette(stdout)
 		if f.asJSON {
-			fmt.Fprint(stderr, summary)
-		} else {
-			fmt.Fprint(stdout, summary)
+			w, pal = stderr, errPal
+		}
+		for _, line := range buildSummary(res) {
+			fmt.Fprintln(w, pal.green("jmake:"), line)
 		}
 	}
 	if f.asJSON && raw != nil {
 		fmt.Fprintln(stdout, strings.TrimSpace(string(raw)))
 	}
-	if err != nil {
-		return fmt.Errorf("build failed: %w", err)
+	if err != nil && res != nil && res.Failure != nil {
+		return &buildFailed{res.Failure}
 	}
-	return nil
+	return err
 }
 
-// buildSummary is the line a successful build ends with: the output, its
-// units and what was done; with several targets, one line per target and
-// one with the totals.
-func buildSummary(res *orchestrator.BuildResult) string {
+// writeOutput prints a compiler's output as pal shows it, ending with a
+// newline.
+func writeOutput(w io.Writer, pal palette, out string) {
+	if out == "" {
+		return
+	}
+	fmt.Fprint(w, pal.text(out))
+	if !strings.HasSuffix(out, "\n") {
+		fmt.Fprintln(w)
+	}
+}
+
+// buildSummary is what a successful build ends with: the output, its units
+// and what was done; with several targets, a line per target and one with
+// the totals.
+func buildSummary(res *orchestrator.BuildResult) []string {
 	rel := func(p string) string {
 		if r, err := filepath.Rel(res.Path, p); err == nil && !strings.HasPrefix(r, "..") {
 			return r
 		}
 		return p
 	}
-	var b strings.Builder
-	if len(res.Targets) > 1 {
-		for _, t := range res.Targets {
-			fmt.Fprintf(&b, "jmake: %s %s: %d units, %d compiled, %d from cache\n", t.Kind, rel(t.Output), t.Units, t.Compiled, t.Cached)
-		}
-		fmt.Fprintf(&b, "jmake: %d targets: %d units, %d compiled, %d from cache, %.3f s\n", len(res.Targets), res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)
-		return b.String()
+	if len(res.Targets) <= 1 {
+		return []string{fmt.Sprintf("%s: %d units, %d compiled, %d from cache, %.3f s", rel(res.Output), res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)}
 	}
-	fmt.Fprintf(&b, "jmake: %s: %d units, %d compiled, %d from cache, %.3f s\n", rel(res.Output), res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)
-	return b.String()
+	var lines []string
+	for _, t := range res.Targets {
+		lines = append(lines, fmt.Sprintf("%s %s: %d units, %d compiled, %d from cache", t.Kind, rel(t.Output), t.Units, t.Compiled, t.Cached))
+	}
+	return append(lines, fmt.Sprintf("%d targets: %d units, %d compiled, %d from cache, %.3f s", len(res.Targets), res.Units, res.Compiled, res.Cached, res.ElapsedSeconds))
 }

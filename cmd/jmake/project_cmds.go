@@ -7,17 +7,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/jmake/jmake/internal/client"
 	"github.com/jmake/jmake/internal/controller"
+	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/server"
 	"github.com/jmake/jmake/internal/settings"
-	"github.com/jmake/jmake/internal/setup"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // addProjectCommands adds init, build, clean, stats, run, test and install.
@@ -25,38 +27,10 @@ func addProjectCommands(root *cobra.Command, g *globals) {
 	root.AddCommand(initCmd(g), buildCmd(g), cleanCmd(g), statsCmd(g), runCmd(g), testCmd(g), installCmd(g))
 }
 
-func initCmd(g *globals) *cobra.Command {
-	var typ string
-	cmd := &cobra.Command{
-		Use:   "init [dir]",
-		Short: "Create a new project (src/, include/, a hello source, jmake.toml, .gitignore), or only a jmake.toml for a tree that has sources",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
-			}
-			created, note, err := setup.New(setup.Options{}).InitProject(dir, typ)
-			if err != nil {
-				return err
-			}
-			for _, f := range created {
-				fmt.Fprintln(cmd.OutOrStdout(), "created", f)
-			}
-			if note != "" {
-				fmt.Fprintln(cmd.OutOrStdout(), "jmake init:", note)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&typ, "type", "c", "project type: c, cpp or binary")
-	return cmd
-}
-
 type buildFlags struct {
-	clean, quick, watch, asJSON, noDaemon, explain bool
-	jobs                                           int
-	sel                                            orchestrator.Select
+	clean, quick, watch, asJSON, noDaemon, explain, strict bool
+	jobs                                                   int
+	sel                                                    orchestrator.Select
 }
 
 func buildCmd(g *globals) *cobra.Command {
@@ -80,6 +54,7 @@ func buildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.asJSON, "json", false, "print the orchestrator's reply as the last line of stdout")
 	fl.BoolVar(&f.noDaemon, "no-daemon", false, "build in-process, without the daemons (same pipeline, same results)")
 	fl.BoolVar(&f.explain, "explain", false, "say why each unit was rebuilt")
+	fl.BoolVar(&f.strict, "strict", false, "fail on unknown keys in jmake.toml instead of warning")
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "compilers to run at once (default: core count)")
 	fl.BoolVar(&f.sel.Tests, "tests", false, "build the tests too (jmake test builds and runs them)")
 	profileFlags(cmd, &f.sel)
@@ -91,7 +66,8 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 	if err != nil {
 		return err
 	}
-	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain, Select: f.sel}
+	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
+		Color: !f.asJSON && newPalette(stderr).on, Env: toolenv.FromOS(), Strict: f.strict, Select: f.sel}
 	status := newStatusLine(stderr, f.asJSON)
 	var res *orchestrator.BuildResult
 	var raw json.RawMessage
@@ -109,11 +85,11 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 		if res != nil {
 			raw, _ = json.Marshal(withSuccess(res, err))
 		}
-		return reportBuild(res, raw, err, f, stdout, stderr)
+		return reportBuild(res, raw, err, f, status, stdout, stderr)
 	default:
 		res, raw, err = buildViaDaemons(ctx, env, req, status, stderr)
 		status.finish()
-		return reportBuild(res, raw, err, f, stdout, stderr)
+		return reportBuild(res, raw, err, f, status, stdout, stderr)
 	}
 }
 
@@ -144,12 +120,24 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 		if raw != nil {
 			json.Unmarshal(raw, &res)
 		}
+		if attempt == 0 && refusedToken(err) {
+			// Our token refused: the daemon on the port is another state
+			// dir's (say whose), or one of a state dir removed at our path
+			// (start waits for it to go, then starts ours).
+			if _, _, oerr := env.PortOwner(ctx, settings.Orchestrator); oerr != nil {
+				var held *daemon.PortHeldError
+				if !errors.As(oerr, &held) || !held.Replaced {
+					return nil, nil, fmt.Errorf("%s: %w", settings.Orchestrator, oerr)
+				}
+				err = &client.DownError{Name: settings.Orchestrator, Addr: env.Addr(settings.Orchestrator), Err: oerr}
+			}
+		}
 		if attempt == 0 && daemonDown(err) {
 			status.finish()
 			// Started as `jmake start` starts them: under a supervisor.
 			fmt.Fprintln(stderr, "jmake: starting the daemons (not all were running)")
 			if serr := controller.Supervise(env, lifecycle.StartOptions{}).Start(ctx, stderr, settings.Names); serr != nil {
-				return nil, nil, serr
+				return nil, nil, &daemonsUnavailable{serr}
 			}
 			continue
 		}
@@ -158,6 +146,13 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 		}
 		return &res, raw, err
 	}
+}
+
+// refusedToken reports whether a daemon answered 401: it does not know
+// our token.
+func refusedToken(err error) bool {
+	var ce *client.CallError
+	return errors.As(err, &ce) && ce.Status == 401
 }
 
 // daemonDown reports an error that starting the daemons may cure: the
@@ -198,30 +193,18 @@ func cleanCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			if f := orchestrator.CheckRoot(abs); f != nil {
+				return &projectError{errors.New(f.Msg)}
+			}
 			removed, err := project.Clean(dir)
 			if err != nil {
-				return err
+				return &projectError{err}
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "removed", removed)
-			return nil
-		},
-	}
-}
-
-func statsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "stats",
-		Short: "Print the four daemons' statistics, aggregated by the orchestrator (JSON)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
-			raw, err := env.Client(settings.Orchestrator).CallRaw(cmd.Context(), "get_stats", []byte("{}"))
-			if err != nil {
-				return err
-			}
-			fmt.Fprint(cmd.OutOrStdout(), string(raw))
 			return nil
 		},
 	}

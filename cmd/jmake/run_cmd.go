@@ -17,13 +17,15 @@ import (
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/server"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // projectArgs splits [dir] [name...]: the first argument is the project
-// directory when it holds a jmake.toml, or when it is a directory and the
-// current one holds none; otherwise every argument is a target's name and
-// the project is the current directory. So `jmake build app` in a project
-// with an app/ directory builds the target app.
+// directory when it is a path (it holds a "/"), a directory holding a
+// jmake.toml, or a directory while the current one holds none; otherwise
+// every argument is a target's name and the project is the current
+// directory. So `jmake build app` in a project with an app/ directory
+// builds the target app, and `jmake build ./app` the project in app/.
 func projectArgs(args []string) (string, []string, error) {
 	dir := "."
 	if len(args) > 0 {
@@ -31,11 +33,8 @@ func projectArgs(args []string) (string, []string, error) {
 		isDir := err == nil && st.IsDir()
 		_, ownErr := os.Stat(filepath.Join(args[0], project.FileName))
 		_, cwdErr := os.Stat(project.FileName)
-		switch {
-		case isDir && (ownErr == nil || cwdErr != nil):
+		if strings.ContainsRune(args[0], os.PathSeparator) || isDir && (ownErr == nil || cwdErr != nil) {
 			dir, args = args[0], args[1:]
-		case strings.ContainsRune(args[0], os.PathSeparator):
-			return "", nil, fmt.Errorf("%s: not a project directory (no %s)", args[0], project.FileName)
 		}
 	}
 	abs, err := filepath.Abs(dir)
@@ -55,6 +54,8 @@ func buildQuiet(ctx context.Context, g *globals, req orchestrator.BuildRequest, 
 	if err != nil {
 		return nil, err
 	}
+	// The caller's tools, as a build from the same shell would use.
+	req.Env, req.Color = toolenv.FromOS(), newPalette(stderr).on
 	status := newStatusLine(stderr, false)
 	var res *orchestrator.BuildResult
 	if noDaemon {
@@ -68,7 +69,7 @@ func buildQuiet(ctx context.Context, g *globals, req orchestrator.BuildRequest, 
 		res, _, err = buildViaDaemons(ctx, env, req, status, stderr)
 	}
 	status.finish()
-	if rerr := reportBuild(res, nil, err, buildFlags{asJSON: true}, stderr, stderr); rerr != nil {
+	if rerr := reportBuild(res, nil, err, buildFlags{asJSON: true}, status, stderr, stderr); rerr != nil {
 		return nil, rerr
 	}
 	if res == nil {

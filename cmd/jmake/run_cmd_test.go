@@ -2,7 +2,7 @@ package main
 
 import (
 	"path/filepath"
-	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,7 +23,7 @@ func TestProjectArgs(t *testing.T) {
 		{[]string{"app"}, proj, []string{"app"}, ""},
 		{[]string{"other", "x"}, filepath.Join(proj, "other"), []string{"x"}, ""},
 		{[]string{".", "app"}, proj, []string{"app"}, ""},
-		{[]string{"./app"}, "", nil, "not a project directory"},
+		{[]string{"./app"}, filepath.Join(proj, "app"), nil, ""},
 	} {
 		dir, names, err := projectArgs(tc.args)
 		if tc.err != "" {
@@ -32,7 +32,7 @@ func TestProjectArgs(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || dir != tc.dir || !reflect.DeepEqual(names, tc.names) {
+		if err != nil || dir != tc.dir || !slices.Equal(names, tc.names) {
 			t.Errorf("%q: %q %q %v, want %q %q", tc.args, dir, names, err, tc.dir, tc.names)
 		}
 	}

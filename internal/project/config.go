@@ -48,6 +48,8 @@ type ProjectSection struct {
 	Name    string `toml:"name"`
 	Root    string `toml:"root,omitempty"`    // relative to the file's directory; default "."
 	Version string `toml:"version,omitempty"` // informational
+	// Strict makes unknown keys and tables errors instead of warnings.
+	Strict bool `toml:"strict,omitempty"`
 }
 
 // PathsSection is [paths]; every path is relative to the project root.
@@ -55,6 +57,9 @@ type PathsSection struct {
 	Source string `toml:"source,omitempty"` // default "src"
 	Build  string `toml:"build,omitempty"`  // default "build"
 	Output string `toml:"output,omitempty"` // where the library or program goes; default = build
+	// AllowOutsideRoot lets build and output lie outside the project root;
+	// without it such a directory is an error (see inside.go).
+	AllowOutsideRoot bool `toml:"allow_outside_root,omitempty"`
 }
 
 // CompileSection is [compile].

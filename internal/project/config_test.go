@@ -131,7 +131,7 @@ func TestSectionsAndKeys(t *testing.T) {
 		has     string
 		n       int
 	}{
-		{"project", "name", 3},
+		{"project", "name", 4},
 		{"compile", "cxx_compiler", 16},
 		{"program", "links", 20},
 		{"target", "opt_level", 3},

@@ -172,7 +172,11 @@ func addTarget(cr *orchestrator.CompileResult, t *project.Target, res *compile.R
 	}
 	if res != nil {
 		o.Output, o.Units, o.Compiled, o.Cached, o.UpToDate, o.Linked = res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate, res.Linked
-		if cr.Output == "" {
+		// The build's output is its first program, what a person runs;
+		// without one, its first target.
+		firstProgram := t.Kind == project.KindProgram &&
+			!slices.ContainsFunc(cr.Targets, func(o orchestrator.TargetOutcome) bool { return o.Kind == project.KindProgram })
+		if cr.Output == "" || firstProgram {
 			cr.Output = res.Output
 		}
 		cr.Units += res.Units

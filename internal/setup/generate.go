@@ -84,7 +84,7 @@ func configFor(dir string, info ProjectInfo) (string, error) {
 			mains = append(mains, rel)
 		}
 	}
-	if wantsTargets(srcs, mains) {
+	if !(info.HasMain && len(mains) == 0) && wantsTargets(srcs, mains) {
 		return targetsConfig(name, srcs, mains, incs, info.HasCXX)
 	}
 	srcDir, globs := sourceLayout(srcs)

@@ -19,13 +19,16 @@ func isTestSource(src string) bool {
 	return ok && slices.Contains(testDirs, top)
 }
 
-// wantsTargets reports whether a project needs the targets form: some
-// source defines main beside others, or there are tests.
+// UsesTargets reports whether GenerateConfig writes info's project with
+// targets: a source defines main beside others, several do, or there are
+// tests; unless HasMain without MainSources asks for one executable.
+func UsesTargets(info ProjectInfo) bool {
+	return !(info.HasMain && len(info.MainSources) == 0) && wantsTargets(info.Sources, info.MainSources)
+}
+
+// wantsTargets is UsesTargets on sources and mains relative to the root.
 func wantsTargets(srcs, mains []string) bool {
-	if len(mains) == 0 {
-		return slices.ContainsFunc(srcs, isTestSource)
-	}
-	return len(srcs) > len(mains) || slices.ContainsFunc(srcs, isTestSource)
+	return len(mains) > 1 || len(mains) == 1 && len(srcs) > 1 || slices.ContainsFunc(srcs, isTestSource)
 }
 
 // targetsConfig renders a jmake.toml with targets: the sources that do
