@@ -25,10 +25,10 @@ func TestCreateStructure(t *testing.T) {
 		cxx      bool
 		greeting string
 	}{
-		{"c_project", "hello", CProject, []string{"include/hello/hello.h", "src/hello.c", ".gitignore", "jmake.toml"}, project.Shared, false, ""},
-		{"c", "my-lib", CProject, []string{"include/my-lib/my-lib.h", "src/my-lib.c", ".gitignore", "jmake.toml"}, project.Shared, false, ""},
-		{"cpp_project", "widget", CXXProject, []string{"include/widget/widget.hpp", "src/widget.cpp", ".gitignore", "jmake.toml"}, project.Shared, true, ""},
-		{"CPP", "class", CXXProject, []string{"include/class/class.hpp", "src/class.cpp", ".gitignore", "jmake.toml"}, project.Shared, true, ""},
+		{"c_project", "hello", CProject, []string{"include/hello/hello.h", "src/hello.c", "app/hello.c", "tests/test_hello.c", ".gitignore", "jmake.toml"}, project.Shared, false, ""},
+		{"c", "my-lib", CProject, []string{"include/my-lib/my-lib.h", "src/my-lib.c", "app/hello.c", "tests/test_my-lib.c", ".gitignore", "jmake.toml"}, project.Shared, false, ""},
+		{"cpp_project", "widget", CXXProject, []string{"include/widget/widget.hpp", "src/widget.cpp", "app/hello.cpp", "tests/test_widget.cpp", ".gitignore", "jmake.toml"}, project.Shared, true, ""},
+		{"CPP", "class", CXXProject, []string{"include/class/class.hpp", "src/class.cpp", "app/hello.cpp", "tests/test_class.cpp", ".gitignore", "jmake.toml"}, project.Shared, true, ""},
 		{"binary_project", "app", BinaryProject, []string{"include/app/app.h", "src/app.c", "src/main.c", ".gitignore", "jmake.toml"}, project.Executable, false, "Hello from app!"},
 		{"binary", "2 fast", BinaryProject, []string{"include/2_fast/2_fast.h", "src/2_fast.c", "src/main.c", ".gitignore", "jmake.toml"}, project.Executable, false, "Hello from 2_fast!"},
 	}
@@ -41,6 +41,9 @@ func TestCreateStructure(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantDirs := []string{"src", "include", "include/" + fileName(tt.dirName)}
+			if tt.libType == project.Shared {
+				wantDirs = append(wantDirs, "app", "tests")
+			}
 			if got.Root != root || got.Type != tt.kind || !reflect.DeepEqual(got.Files, tt.files) || len(got.Skipped) != 0 || !reflect.DeepEqual(got.Dirs, wantDirs) {
 				t.Errorf("Created = %+v, want files %q", got, tt.files)
 			}
@@ -143,7 +146,7 @@ func TestCreateStructureKeepsExistingFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got.Skipped, []string{".gitignore"}) || !reflect.DeepEqual(got.Dirs, []string{"include", "include/keep"}) {
+	if !reflect.DeepEqual(got.Skipped, []string{".gitignore"}) || !reflect.DeepEqual(got.Dirs, []string{"include", "include/keep", "app", "tests"}) {
 		t.Errorf("Created = %+v", got)
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, ".gitignore")); string(b) != mine {
