@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 
@@ -29,7 +28,7 @@ var errDaemonDown = errors.New("a daemon is down")
 // hands the command to jmaked, which reaches the daemons over TCP and
 // starts them when none run; a build call may be repeated without harm.
 func runBuild(f buildFlags) int {
-	dir, err := filepath.Abs(f.dir)
+	dir, targets, err := buildapi.ProjectArgs(f.args)
 	if err != nil {
 		execFull()
 	}
@@ -47,7 +46,8 @@ func runBuild(f buildFlags) int {
 		execFull()
 	}
 	req := buildapi.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
-		Color: !f.asJSON && render.NewPalette(os.Stderr).On, Env: toolenv.FromOS(), Strict: f.strict}
+		Color: !f.asJSON && render.NewPalette(os.Stderr).On, Env: toolenv.FromOS(), Strict: f.strict,
+		Select: buildapi.Select{Targets: targets, Tests: f.tests, Profile: f.profile}}
 	body, err := json.Marshal(req)
 	if err != nil {
 		execFull()

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -178,7 +179,15 @@ func TestSameOutputAsJmaked(t *testing.T) {
 	full := *e
 	full.Bin = e.Full
 	good := writeProject(t, "int main(void) { return 0; }\n")
-	e.MustRun("build", good) // compiled once: both runs below are no-ops
+	// A library and a program: a summary line per target.
+	geom := t.TempDir()
+	if out, err := exec.Command("cp", "-a", filepath.Join("..", "..", "examples", "c")+"/.", geom).CombinedOutput(); err != nil {
+		t.Fatalf("copy examples/c: %v\n%s", err, out)
+	}
+	// Compiled once: the runs below are no-ops.
+	e.MustRun("build", good)
+	e.MustRun("build", geom)
+	e.MustRun("build", "--tests", "--profile", "debug", geom)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -186,6 +195,10 @@ func TestSameOutputAsJmaked(t *testing.T) {
 	}{
 		{"success", []string{"build", good}, 0},
 		{"success json", []string{"build", "--json", "-j", "2", good}, 0},
+		{"targets", []string{"build", geom}, 0},
+		{"one target", []string{"build", geom, "shapes"}, 0},
+		{"tests and profile", []string{"build", "--tests", "--profile", "debug", geom}, 0},
+		{"unknown target", []string{"build", geom, "nosuch"}, 1},
 		{"compile error", []string{"build", writeProject(t, "int main(void) { return undefined_var; }\n")}, 1},
 		{"no jmake.toml", []string{"build", t.TempDir()}, 2},
 		{"version", []string{"--version"}, 0},

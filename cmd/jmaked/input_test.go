@@ -40,7 +40,7 @@ func rssBytes(t *testing.T, pid int) int64 {
 // the daemons do not grow for it.
 func TestHugeConfigIsRefused(t *testing.T) {
 	e := testenv.New(t)
-	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	dir := geomLib(t)
 	e.MustRun("build", dir)
 	file := filepath.Join(dir, "jmake.toml")
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
@@ -104,7 +104,7 @@ func TestBuildDirOutsideProjectIsRefused(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("cp", "-a", filepath.Join(repoRoot(), "examples", "c", "lib")+"/.", dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("cp", "-a", geomLib(t)+"/.", dir).CombinedOutput(); err != nil {
 		t.Fatalf("copy: %v\n%s", err, out)
 	}
 	file := filepath.Join(dir, "jmake.toml")

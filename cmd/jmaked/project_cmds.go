@@ -23,31 +23,28 @@ import (
 	"github.com/jmake/jmake/internal/toolenv"
 )
 
-// addProjectCommands adds init, build, clean and stats.
+// addProjectCommands adds init, build, clean, stats, run, test and install.
 func addProjectCommands(root *cobra.Command, g *globals) {
-	root.AddCommand(initCmd(g), buildCmd(g), cleanCmd(g), statsCmd(g))
+	root.AddCommand(initCmd(g), buildCmd(g), cleanCmd(g), statsCmd(g), runCmd(g), testCmd(g), installCmd(g))
 }
 
 type buildFlags struct {
 	clean, quick, watch, asJSON, noDaemon, explain, strict bool
 	jobs                                                   int
+	sel                                                    orchestrator.Select
 }
 
 func buildCmd(g *globals) *cobra.Command {
 	var f buildFlags
 	cmd := &cobra.Command{
-		Use:   "build [dir]",
-		Short: "Build the project in dir (default .) through the daemons, starting them if none run",
-		Args:  cobra.MaximumNArgs(1),
+		Use:   "build [dir] [target...]",
+		Short: "Build the project in dir (default .), or the named targets, through the daemons, starting them if none run",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
-			}
-			abs, err := filepath.Abs(dir)
+			abs, names, err := projectArgs(args)
 			if err != nil {
 				return err
 			}
+			f.sel.Targets = names
 			return runBuild(cmd.Context(), g, abs, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -60,6 +57,8 @@ func buildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.explain, "explain", false, "say why each unit was rebuilt")
 	fl.BoolVar(&f.strict, "strict", false, "fail on unknown keys in jmake.toml instead of warning")
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "compilers to run at once (default: core count)")
+	fl.BoolVar(&f.sel.Tests, "tests", false, "build the tests too (jmake test builds and runs them)")
+	profileFlags(cmd, &f.sel)
 	return cmd
 }
 
@@ -69,7 +68,7 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 		return err
 	}
 	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
-		Color: !f.asJSON && render.NewPalette(stderr).On, Env: toolenv.FromOS(), Strict: f.strict}
+		Color: !f.asJSON && render.NewPalette(stderr).On, Env: toolenv.FromOS(), Strict: f.strict, Select: f.sel}
 	status := render.NewStatusLine(stderr, f.asJSON)
 	var res *orchestrator.BuildResult
 	var raw json.RawMessage

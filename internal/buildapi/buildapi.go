@@ -6,7 +6,38 @@
 // than toolenv, so the small client stays small.
 package buildapi
 
-import "github.com/jmake/jmake/internal/toolenv"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jmake/jmake/internal/toolenv"
+)
+
+// ProjectFile is the name of a project's file.
+const ProjectFile = "jmake.toml"
+
+// ProjectArgs splits a command's [dir] [name...]: the first argument is the
+// project directory when it is a path (it holds a "/"), a directory holding
+// a jmake.toml, or a directory while the current one holds none; otherwise
+// every argument is a target's name and the project is the current
+// directory. So `jmake build app` in a project with an app/ directory
+// builds the target app, and `jmake build ./app` the project in app/. The
+// directory comes back absolute.
+func ProjectArgs(args []string) (string, []string, error) {
+	dir := "."
+	if len(args) > 0 {
+		st, err := os.Stat(args[0])
+		isDir := err == nil && st.IsDir()
+		_, ownErr := os.Stat(filepath.Join(args[0], ProjectFile))
+		_, cwdErr := os.Stat(ProjectFile)
+		if strings.ContainsRune(args[0], os.PathSeparator) || isDir && (ownErr == nil || cwdErr != nil) {
+			dir, args = args[0], args[1:]
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	return abs, args, err
+}
 
 // Event is a progress event of a build, as streamed to the CLI.
 type Event struct {
@@ -35,6 +66,34 @@ type BuildRequest struct {
 	// and run the tools with it, so a build picks what the caller's shell
 	// would, with or without the daemons.
 	Env toolenv.Env `json:"env,omitzero"`
+	Select
+}
+
+// Select says which targets of a project a build is for, and how.
+type Select struct {
+	// Targets names the targets to build (and what they link); none means
+	// every library and program (and test, with Tests).
+	Targets []string `json:"targets,omitempty"`
+	Tests   bool     `json:"tests,omitempty"`
+	// Profile is "", "debug" or "release"; Sanitize lists sanitizers
+	// (-fsanitize=…). Each combination builds in a directory of its own.
+	Profile  string   `json:"profile,omitempty"`
+	Sanitize []string `json:"sanitize,omitempty"`
+}
+
+// TargetOutcome is one target of a build.
+type TargetOutcome struct {
+	Name     string   `json:"name"`
+	Kind     string   `json:"kind"`             // shared, static, program or test
+	Output   string   `json:"output,omitempty"` // absolute
+	Symlinks []string `json:"symlinks,omitempty"`
+	Dir      string   `json:"dir,omitempty"` // a test's working directory, absolute
+	Units    int      `json:"units"`
+	Compiled int      `json:"compiled"`
+	Cached   int      `json:"cached"`
+	UpToDate int      `json:"up_to_date"`
+	Linked   bool     `json:"linked"`
+	Error    string   `json:"error,omitempty"`
 }
 
 // StageTime is how long one stage took.
@@ -58,6 +117,9 @@ type BuildResult struct {
 	Warnings       []string    `json:"warnings,omitempty"`
 	Explain        []string    `json:"explain,omitempty"`
 	Diagnostics    string      `json:"diagnostics,omitempty"`
+	// Targets has one entry per target built, the totals above summing
+	// them.
+	Targets []TargetOutcome `json:"targets,omitempty"`
 	// Failure, on a failed build, says why in a person's words.
 	Failure *Failure `json:"failure,omitempty"`
 }

@@ -66,6 +66,16 @@ type CompileRequest struct {
 	Color bool `json:"color,omitempty"`
 	// Env is the caller's PATH, CC, CXX and flags variables.
 	Env toolenv.Env `json:"env,omitzero"`
+	Select
+}
+
+// selectKey is what a build's answer depends on beside the project's
+// files.
+func selectKey(s Select) string {
+	if len(s.Targets) == 0 && !s.Tests && s.Profile == "" && len(s.Sanitize) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\x00%q %v %q %q", s.Targets, s.Tests, s.Profile, s.Sanitize)
 }
 
 // CompileResult is compilation's reply.
@@ -83,6 +93,9 @@ type CompileResult struct {
 	// Summary, on a failed compilation, names what failed in one line.
 	Summary string `json:"summary,omitempty"`
 	NotNoop bool   `json:"not_noop,omitempty"` // the answer to a NoopOnly request with work to do
+	// Targets has one entry per target built; the fields above are their
+	// totals (Output is the first program's, else the first target's).
+	Targets []TargetOutcome `json:"targets,omitempty"`
 	// InputDirs and OutputDirs are the directories a successful build read
 	// from and wrote to (absolute): a watch over them, the project's root
 	// and discovery's Dirs sees every change that could make the next
@@ -151,6 +164,10 @@ type (
 	StageTime = buildapi.StageTime
 	// BuildResult is the orchestrator's reply to a build.
 	BuildResult = buildapi.BuildResult
+	// Select says which targets of a project a build is for, and how.
+	Select = buildapi.Select
+	// TargetOutcome is one target of a build.
+	TargetOutcome = buildapi.TargetOutcome
 )
 
 // BuildError is a build that ran and failed; Result holds what is known.
@@ -178,10 +195,10 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		return nil, fmt.Errorf("%s: waiting for another build: %w", root, err)
 	}
 	defer unlock()
-	if res, ok := p.fastNoop(root, req, start); ok {
+	if res, ok := p.fastNoop(fastKey(root, req), req, start); ok {
 		return res, nil
 	}
-	fb := p.armFast(root)
+	fb := p.armFast(fastKey(root, req))
 	res := &BuildResult{Path: root}
 	fail := func(stage string, err error, f *Failure) (*BuildResult, error) {
 		res.ElapsedSeconds = time.Since(start).Seconds()
@@ -219,7 +236,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			spec, serr = p.Compilation.Compile(ctx, CompileRequest{Path: root, Fingerprint: specFP, NoopOnly: true, Jobs: req.Jobs, Env: req.Env}, nil)
+			spec, serr = p.Compilation.Compile(ctx, CompileRequest{Path: root, Fingerprint: specFP, NoopOnly: true, Jobs: req.Jobs, Env: req.Env, Select: req.Select}, nil)
 		}()
 	}
 	t := time.Now()
@@ -253,7 +270,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 
 	if specFP != "" && serr == nil && files.Fingerprint == specFP {
 		res.Stages = append(res.Stages, StageTime{Name: "compilation", Seconds: 0, Cached: true})
-		res.Output, res.Units, res.UpToDate = spec.Output, spec.Units, spec.UpToDate
+		res.Output, res.Units, res.UpToDate, res.Targets = spec.Output, spec.Units, spec.UpToDate, spec.Targets
 		res.ElapsedSeconds = time.Since(start).Seconds()
 		fb.settle(root, req, files, spec, res)
 		return res, nil
@@ -262,11 +279,11 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	t = time.Now()
 	cr, err := p.compile(ctx, CompileRequest{
 		Path: root, Sources: files.Sources, Fingerprint: files.Fingerprint,
-		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain, Color: req.Color, Env: req.Env,
+		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain, Color: req.Color, Env: req.Env, Select: req.Select,
 	}, progress)
 	res.Stages = append(res.Stages, StageTime{Name: "compilation", Seconds: time.Since(t).Seconds(), Cached: false})
 	res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate = cr.Output, cr.Units, cr.Compiled, cr.Cached, cr.UpToDate
-	res.Linked, res.Explain, res.Diagnostics = cr.Linked, cr.Explain, cr.Diagnostics
+	res.Linked, res.Explain, res.Diagnostics, res.Targets = cr.Linked, cr.Explain, cr.Diagnostics, cr.Targets
 	if err != nil {
 		return fail("compilation", err, nil)
 	}

@@ -36,15 +36,12 @@ func Report(res *buildapi.BuildResult, raw []byte, err error, asJSON bool, statu
 		}
 	}
 	if err == nil && res != nil {
-		out := res.Output
-		if rel, rerr := filepath.Rel(res.Path, out); rerr == nil && !strings.HasPrefix(rel, "..") {
-			out = rel
-		}
-		summary := fmt.Sprintf("%s: %d units, %d compiled, %d from cache, %.3f s", out, res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)
+		w, pal := stdout, NewPalette(stdout)
 		if asJSON {
-			fmt.Fprintln(stderr, errPal.Green("jmake:"), summary)
-		} else {
-			fmt.Fprintln(stdout, NewPalette(stdout).Green("jmake:"), summary)
+			w, pal = stderr, errPal
+		}
+		for _, line := range buildSummary(res) {
+			fmt.Fprintln(w, pal.Green("jmake:"), line)
 		}
 	}
 	if asJSON && raw != nil {
@@ -56,7 +53,7 @@ func Report(res *buildapi.BuildResult, raw []byte, err error, asJSON bool, statu
 	return err
 }
 
-// writeOutput prints a compiler's output as pal shows it, ending with a
+// WriteOutput prints a compiler's output as pal shows it, ending with a
 // newline.
 func WriteOutput(w io.Writer, pal Palette, out string) {
 	if out == "" {
@@ -66,4 +63,24 @@ func WriteOutput(w io.Writer, pal Palette, out string) {
 	if !strings.HasSuffix(out, "\n") {
 		fmt.Fprintln(w)
 	}
+}
+
+// buildSummary is what a successful build ends with: the output, its units
+// and what was done; with several targets, a line per target and one with
+// the totals.
+func buildSummary(res *buildapi.BuildResult) []string {
+	rel := func(p string) string {
+		if r, err := filepath.Rel(res.Path, p); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+		return p
+	}
+	if len(res.Targets) <= 1 {
+		return []string{fmt.Sprintf("%s: %d units, %d compiled, %d from cache, %.3f s", rel(res.Output), res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)}
+	}
+	var lines []string
+	for _, t := range res.Targets {
+		lines = append(lines, fmt.Sprintf("%s %s: %d units, %d compiled, %d from cache", t.Kind, rel(t.Output), t.Units, t.Compiled, t.Cached))
+	}
+	return append(lines, fmt.Sprintf("%d targets: %d units, %d compiled, %d from cache, %.3f s", len(res.Targets), res.Units, res.Compiled, res.Cached, res.ElapsedSeconds))
 }
