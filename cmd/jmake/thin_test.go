@@ -11,7 +11,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jmake/jmake/internal/statedir"
 	"github.com/jmake/jmake/internal/testenv"
@@ -217,5 +219,41 @@ func TestSameOutputAsJmaked(t *testing.T) {
 				t.Fatalf("outputs differ\njmake stdout:\n%s\njmaked stdout:\n%s\njmake stderr:\n%s\njmaked stderr:\n%s", a.Stdout, f.Stdout, a.Stderr, f.Stderr)
 			}
 		})
+	}
+}
+
+// Ctrl-C during a build through the socket ends it as jmaked's does: exit
+// 130 and "jmake: interrupted" last.
+func TestBuildInterrupted(t *testing.T) {
+	e := testenv.New(t)
+	startDaemons(t, e)
+	alone := e.ClientOnly()
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "compiling")
+	slow := filepath.Join(dir, "slowcc")
+	// The compile hangs (after --version and -dumpmachine, which go to gcc).
+	script := "#!/bin/sh\ncase \"$*\" in *\" -c \"*) touch '" + marker + "'; exec sleep 60;; esac; exec gcc \"$@\"\n"
+	if err := os.WriteFile(slow, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	proj := writeProject(t, "int main(void) { return 0; }\n")
+	os.WriteFile(filepath.Join(proj, "jmake.toml"), []byte("[compile]\ncompiler = \""+slow+"\"\n[binary]\nlibrary_type = \"executable\"\n"), 0o644)
+	cmd := exec.Command(alone.Bin, "build", proj)
+	cmd.Env = alone.Environ()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	testenv.WaitFor(t, time.Minute, "the slow compiler to compile", func() bool {
+		_, err := os.Stat(marker)
+		return err == nil
+	})
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	ee, _ := err.(*exec.ExitError)
+	if ee == nil || ee.ExitCode() != 130 || !strings.HasSuffix("\n"+stderr.String(), "\njmake: interrupted\n") {
+		t.Fatalf("build after SIGINT: %v, stderr %q; want exit 130 and the plain word", err, stderr.String())
 	}
 }
