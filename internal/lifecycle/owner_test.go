@@ -18,11 +18,12 @@ import (
 	"github.com/jmake/jmake/internal/testenv"
 )
 
-// exampleLib copies examples/c/lib to a temp dir.
+// exampleLib copies the C example (a library, a program, tests) to a temp
+// dir.
 func exampleLib(t *testing.T) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	src := filepath.Join(filepath.Dir(file), "..", "..", "examples", "c", "lib")
+	src := filepath.Join(filepath.Dir(file), "..", "..", "examples", "c")
 	dst := t.TempDir()
 	if out, err := exec.Command("cp", "-a", src+"/.", dst).CombinedOutput(); err != nil {
 		t.Fatalf("copy %s: %v\n%s", src, err, out)

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jmake/jmake/internal/buildapi"
 	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/keylock"
 	"github.com/jmake/jmake/internal/toolenv"
@@ -65,6 +66,16 @@ type CompileRequest struct {
 	Color bool `json:"color,omitempty"`
 	// Env is the caller's PATH, CC, CXX and flags variables.
 	Env toolenv.Env `json:"env,omitzero"`
+	Select
+}
+
+// selectKey is what a build's answer depends on beside the project's
+// files.
+func selectKey(s Select) string {
+	if len(s.Targets) == 0 && !s.Tests && s.Profile == "" && len(s.Sanitize) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\x00%q %v %q %q", s.Targets, s.Tests, s.Profile, s.Sanitize)
 }
 
 // CompileResult is compilation's reply.
@@ -83,25 +94,15 @@ type CompileResult struct {
 	// Summary, on a failed compilation, names what failed in one line.
 	Summary string `json:"summary,omitempty"`
 	NotNoop bool   `json:"not_noop,omitempty"` // the answer to a NoopOnly request with work to do
+	// Targets has one entry per target built; the fields above are their
+	// totals (Output is the first program's, else the first target's).
+	Targets []TargetOutcome `json:"targets,omitempty"`
 	// InputDirs and OutputDirs are the directories a successful build read
 	// from and wrote to (absolute): a watch over them, the project's root
 	// and discovery's Dirs sees every change that could make the next
 	// build do anything.
 	InputDirs  []string `json:"input_dirs,omitempty"`
 	OutputDirs []string `json:"output_dirs,omitempty"`
-}
-
-// Event is a progress event of a build, as streamed to the CLI.
-type Event struct {
-	Event string `json:"event"`           // "stage", "compile", "cache", "link", "rebuild", "warning"
-	Stage string `json:"stage,omitempty"` // for "stage"
-	Unit  string `json:"unit,omitempty"`
-	Done  int    `json:"done,omitempty"`
-	Total int    `json:"total,omitempty"`
-	Msg   string `json:"msg,omitempty"`
-	// Output is what the compiler printed for Unit ("compile", "cache")
-	// or the linker for the output ("link"), as it finished.
-	Output string `json:"output,omitempty"`
 }
 
 // Discoverer finds a project's files. known is the fingerprint of the
@@ -153,46 +154,22 @@ type Pipeline struct {
 	watchedNoops atomic.Int64
 }
 
-// BuildRequest is one build.
-type BuildRequest struct {
-	Path           string `json:"path"`
-	ForceDiscovery bool   `json:"force_discovery,omitempty"`
-	ForceCompile   bool   `json:"force_compile,omitempty"` // a clean build
-	Quick          bool   `json:"quick,omitempty"`         // reuse the last discovery
-	Jobs           int    `json:"jobs,omitempty"`
-	Explain        bool   `json:"explain,omitempty"`
-	Color          bool   `json:"color,omitempty"`  // coloured diagnostics, for a terminal
-	Strict         bool   `json:"strict,omitempty"` // unknown keys in jmake.toml are errors
-	// Env is the caller's tool environment (toolenv): the daemons find
-	// and run the tools with it, so a build picks what the caller's shell
-	// would, with or without the daemons.
-	Env toolenv.Env `json:"env,omitzero"`
-}
-
-// StageTime is how long one stage took.
-type StageTime struct {
-	Name    string  `json:"name"`
-	Seconds float64 `json:"seconds"`
-	Cached  bool    `json:"cached"`
-}
-
-// BuildResult is the orchestrator's reply to a build.
-type BuildResult struct {
-	Path           string      `json:"path"`
-	Output         string      `json:"output"`
-	Units          int         `json:"units"`
-	Compiled       int         `json:"compiled"`
-	Cached         int         `json:"cached"`
-	UpToDate       int         `json:"up_to_date"`
-	Linked         bool        `json:"linked"`
-	ElapsedSeconds float64     `json:"elapsed_seconds"`
-	Stages         []StageTime `json:"stages"`
-	Warnings       []string    `json:"warnings,omitempty"`
-	Explain        []string    `json:"explain,omitempty"`
-	Diagnostics    string      `json:"diagnostics,omitempty"`
-	// Failure, on a failed build, says why in a person's words.
-	Failure *Failure `json:"failure,omitempty"`
-}
+// The shapes of a build on the wire live in buildapi, which the small
+// client imports without the pipeline.
+type (
+	// Event is a progress event of a build, as streamed to the CLI.
+	Event = buildapi.Event
+	// BuildRequest is one build.
+	BuildRequest = buildapi.BuildRequest
+	// StageTime is how long one stage took.
+	StageTime = buildapi.StageTime
+	// BuildResult is the orchestrator's reply to a build.
+	BuildResult = buildapi.BuildResult
+	// Select says which targets of a project a build is for, and how.
+	Select = buildapi.Select
+	// TargetOutcome is one target of a build.
+	TargetOutcome = buildapi.TargetOutcome
+)
 
 // BuildError is a build that ran and failed; Result holds what is known.
 type BuildError struct {
@@ -219,10 +196,10 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		return nil, fmt.Errorf("%s: waiting for another build: %w", root, err)
 	}
 	defer unlock()
-	if res, ok := p.fastNoop(root, req, start); ok {
+	if res, ok := p.fastNoop(fastKey(root, req), req, start); ok {
 		return res, nil
 	}
-	fb := p.armFast(root)
+	fb := p.armFast(fastKey(root, req))
 	res := &BuildResult{Path: root}
 	fail := func(stage string, err error, f *Failure) (*BuildResult, error) {
 		res.ElapsedSeconds = time.Since(start).Seconds()
@@ -260,15 +237,15 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			spec, serr = p.Compilation.Compile(ctx, CompileRequest{Path: root, Fingerprint: specFP, NoopOnly: true, Jobs: req.Jobs, Env: req.Env}, nil)
+			spec, serr = p.Compilation.Compile(ctx, CompileRequest{Path: root, Fingerprint: specFP, NoopOnly: true, Jobs: req.Jobs, Env: req.Env, Select: req.Select}, nil)
 		}()
 	}
 	t := time.Now()
 	files, derr = p.discover(ctx, root, req)
 	dTook = time.Since(t)
 	wg.Wait()
-	res.Stages = append(res.Stages, StageTime{"discovery", dTook.Seconds(), files.Cached},
-		StageTime{"setup", vTook.Seconds(), val.Cached})
+	res.Stages = append(res.Stages, StageTime{Name: "discovery", Seconds: dTook.Seconds(), Cached: files.Cached},
+		StageTime{Name: "setup", Seconds: vTook.Seconds(), Cached: val.Cached})
 	if derr != nil {
 		return fail("discovery", derr, nil)
 	}
@@ -293,8 +270,8 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	}
 
 	if specFP != "" && serr == nil && files.Fingerprint == specFP {
-		res.Stages = append(res.Stages, StageTime{"compilation", 0, true})
-		res.Output, res.Units, res.UpToDate = spec.Output, spec.Units, spec.UpToDate
+		res.Stages = append(res.Stages, StageTime{Name: "compilation", Seconds: 0, Cached: true})
+		res.Output, res.Units, res.UpToDate, res.Targets = spec.Output, spec.Units, spec.UpToDate, spec.Targets
 		res.ElapsedSeconds = time.Since(start).Seconds()
 		fb.settle(root, req, files, spec, res)
 		return res, nil
@@ -303,11 +280,11 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	t = time.Now()
 	cr, err := p.compile(ctx, CompileRequest{
 		Path: root, Sources: files.Sources, Fingerprint: files.Fingerprint,
-		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain, Color: req.Color, Env: req.Env,
+		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain, Color: req.Color, Env: req.Env, Select: req.Select,
 	}, progress)
-	res.Stages = append(res.Stages, StageTime{"compilation", time.Since(t).Seconds(), false})
+	res.Stages = append(res.Stages, StageTime{Name: "compilation", Seconds: time.Since(t).Seconds(), Cached: false})
 	res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate = cr.Output, cr.Units, cr.Compiled, cr.Cached, cr.UpToDate
-	res.Linked, res.Explain, res.Diagnostics = cr.Linked, cr.Explain, cr.Diagnostics
+	res.Linked, res.Explain, res.Diagnostics, res.Targets = cr.Linked, cr.Explain, cr.Diagnostics, cr.Targets
 	res.Warnings = append(res.Warnings, cr.Warnings...)
 	if err != nil {
 		return fail("compilation", err, nil)

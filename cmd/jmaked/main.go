@@ -1,0 +1,92 @@
+// Command jmake builds C and C++ projects through four long-lived daemons
+// (discovery, setup, compilation, orchestrator) and manages their lifecycle.
+// Every subcommand is thin: it parses flags and calls a package.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jmake/jmake/internal/daemon"
+	"github.com/jmake/jmake/internal/lifecycle"
+	"github.com/jmake/jmake/internal/render"
+	"github.com/jmake/jmake/internal/settings"
+)
+
+// globals are the flags every subcommand shares, and what main needs to
+// know about the run.
+type globals struct {
+	portOffset int
+	// parsed is set once cobra has parsed the command line and is about
+	// to run a command: an error before that is a usage error.
+	parsed bool
+}
+
+func (g *globals) env() (lifecycle.Env, error) {
+	return lifecycle.NewEnv(g.portOffset)
+}
+
+// daemons checks the daemon names a command was given (all four when none)
+// and resolves the environment they live in.
+func (g *globals) daemons(args []string) ([]string, lifecycle.Env, error) {
+	names, err := lifecycle.CheckNames(args)
+	if err != nil {
+		return nil, lifecycle.Env{}, err
+	}
+	env, err := g.env()
+	return names, env, err
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "jmake",
+		Short:         "Build C and C++ projects through long-lived daemons that keep every cache warm",
+		Version:       daemon.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			g.parsed = true
+		},
+	}
+	offset, err := settings.PortOffset()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "jmake: warning:", err)
+	}
+	root.PersistentFlags().IntVar(&g.portOffset, "port-offset", offset, "shift all four daemon ports by N (env PORT_OFFSET)")
+	root.AddCommand(
+		daemonCmd(g),
+		startCmd(g), stopCmd(g), statusCmd(g), restartCmd(g), logsCmd(g),
+		callCmd(g), metricsCmd(g),
+	)
+	root.AddCommand(superviseCommands(g)...)
+	addProjectCommands(root, g)
+	return root
+}
+
+func main() {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var interrupted atomic.Bool
+	go func() {
+		// Signals stay caught until the command returns (a supervisor
+		// stopping its daemons is not cut short by a second one).
+		if _, ok := <-sigs; ok {
+			interrupted.Store(true)
+			cancel()
+		}
+	}()
+	g := &globals{}
+	err := newRoot(g).ExecuteContext(ctx)
+	signal.Stop(sigs)
+	cancel()
+	code := exitStatus(err, g.parsed, interrupted.Load())
+	render.FinalError(os.Stderr, err, code, !g.parsed)
+	os.Exit(code)
+}
