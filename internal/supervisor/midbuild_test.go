@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -161,5 +161,47 @@ func TestRollingRestartMidBuild(t *testing.T) {
 				label, reply.Units, strings.TrimSpace(r.Stdout), reply.Compiled, reply.Cached, reply.UpToDate)
 		})
 	}
-	_ = syscall.SIGKILL
+}
+
+// The long version, with JMAKE_CHAOS_LONG=1: a rolling restart of all four
+// with the default settings (10 s drain) during cold builds of 300 units,
+// several times in a row; each build succeeds with the outputs of a
+// --no-daemon build.
+func TestRollingRestartLongBuilds(t *testing.T) {
+	if os.Getenv("JMAKE_CHAOS_LONG") == "" {
+		t.Skip("set JMAKE_CHAOS_LONG=1: cold builds of 300 units, a few minutes")
+	}
+	e := testenv.New(t)
+	proj := genProject(t, 300, 1)
+	e.MustRun("start")
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	for round := range 4 {
+		// New salts everywhere: every unit compiles, none is cached.
+		editUnits(t, rng, proj, 300)
+		b := startBuild(t, e, proj)
+		begin := time.Now()
+		base := compiles(e)
+		testenv.WaitFor(t, time.Minute, "the build's first compiles", func() bool { return compiles(e) >= base+20 })
+		if !b.running() {
+			t.Fatalf("round %d: the build ended before the restart", round)
+		}
+		at := time.Since(begin)
+		r := e.Run("restart", "--rolling")
+		if r.Code != 0 {
+			t.Fatalf("round %d: restart --rolling: exit %d\n%s%s", round, r.Code, r.Stdout, r.Stderr)
+		}
+		stillRunning := b.running()
+		reply, err := b.wait(t, 10*time.Minute)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if !reply.Success {
+			t.Fatalf("round %d: %+v", round, reply)
+		}
+		if d := sameOutputs(outputs(t, proj), reference(t, e, proj)); d != "" {
+			t.Fatalf("round %d: outputs differ from a --no-daemon build: %s", round, d)
+		}
+		t.Logf("round %d: rolling restart of all four %.1f s into a cold build of %d units (build still running after it: %t), build took %.1f s; the last call compiled %d, %d up to date, %d from the cache; outputs equal to --no-daemon",
+			round, at.Seconds(), reply.Units, stillRunning, time.Since(begin).Seconds(), reply.Compiled, reply.UpToDate, reply.Cached)
+	}
 }
