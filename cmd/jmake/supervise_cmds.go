@@ -342,14 +342,26 @@ func serviceOpts(env lifecycle.Env) supervisor.ServiceOptions {
 // running, or has failed a start (the supervisor keeps retrying it).
 func startSupervised(ctx context.Context, w io.Writer, env lifecycle.Env, names []string, noPersist bool) error {
 	begin := time.Now()
-	already := map[string]bool{}
+	// already: the PID of each daemon that was up before this command. A
+	// running supervisor must say so too: a PID file it has not reported
+	// running is a process it is (re)starting, which this command then
+	// waits for and reports as started.
+	already := map[string]int{}
 	for _, n := range names {
 		if info, _ := env.Inspect(n); info.PID != 0 {
-			already[n] = true
+			already[n] = info.PID
 		}
 	}
 	ctl := supervisor.Dial(env)
-	if ctl == nil {
+	if ctl != nil {
+		if st, err := ctl.Status(ctx); err == nil {
+			for _, d := range st.Daemons {
+				if pid, ok := already[d.Name]; ok && (d.State != "running" || d.PID != pid) {
+					delete(already, d.Name)
+				}
+			}
+		}
+	} else {
 		var err error
 		if ctl, err = spawnSupervisor(ctx, env, names, noPersist); err != nil {
 			return err
@@ -369,7 +381,7 @@ func startSupervised(ctx context.Context, w io.Writer, env lifecycle.Env, names 
 		if !containsName(names, d.Name) || d.State != "running" {
 			continue
 		}
-		if already[d.Name] {
+		if already[d.Name] == d.PID {
 			fmt.Fprintf(w, "%-12s already running (pid %d, port %d)\n", d.Name, d.PID, env.Port(d.Name))
 		} else {
 			fmt.Fprintf(w, "%-12s started (pid %d, port %d) in %d ms\n", d.Name, d.PID, env.Port(d.Name), time.Since(begin).Milliseconds())

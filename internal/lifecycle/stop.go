@@ -1,10 +1,13 @@
 package lifecycle
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -95,6 +98,40 @@ func alive(info pidfile.Info) bool {
 		return false
 	}
 	return !isZombie(state)
+}
+
+// Dying reports whether the process of info, though not yet gone, has a
+// SIGKILL pending or is exiting. kill(2) returns before its target dies: on
+// a loaded machine a process killed with -9 goes on looking alive for
+// milliseconds, and must not be taken for a running daemon meanwhile.
+func Dying(info pidfile.Info) bool {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", info.PID))
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		key, val, ok := strings.Cut(line, ":")
+		if !ok || (key != "ShdPnd" && key != "SigPnd") {
+			continue
+		}
+		if mask, err := strconv.ParseUint(strings.TrimSpace(val), 16, 64); err == nil && mask&(1<<(syscall.SIGKILL-1)) != 0 {
+			return true
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", info.PID))
+	if err != nil {
+		return true
+	}
+	// Field 9, flags, counted from the state after the command's ")".
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 {
+		if f := strings.Fields(string(stat[i+1:])); len(f) > 6 {
+			const pfExiting = 0x4 // PF_EXITING, include/linux/sched.h
+			if flags, err := strconv.ParseUint(f[6], 10, 64); err == nil && flags&pfExiting != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isZombie(stat []byte) bool {

@@ -364,14 +364,20 @@ func (k *keeper) monitor(ctx context.Context, in *inst) time.Duration {
 		case c := <-k.cmds:
 			switch c.kind {
 			case cmdStart:
-				if lifecycle.Alive(in.info) {
+				if lifecycle.Alive(in.info) && !lifecycle.Dying(in.info) {
 					c.reply <- nil
 					continue
 				}
-				// It died and we have not seen it yet (kill -9 just before
-				// `jmake start`): start it now, as asked, without a backoff.
+				// It died, or is dying, and we have not seen it yet (kill -9
+				// just before `jmake start`): start it now, as asked,
+				// without a backoff.
 				if in.proc != nil {
 					<-in.done()
+				} else {
+					// Not our child: poll /proc. The kernel ends a killed
+					// process in milliseconds; 5 s bounds the wait should
+					// it be stuck in uninterruptible I/O.
+					lifecycle.WaitGone(ctx, in.info, 5*time.Second)
 				}
 				reason := in.ended()
 				k.logf("warn", "%s; starting it again by request", reason)
