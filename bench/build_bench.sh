@@ -42,6 +42,10 @@
 #   OUT            also write the tables as markdown to this file
 #   SHARED         a shared/ directory whose bench/gen_project.py to use [the copy in bench/]
 #   JMAKE          a jmake binary to use [built from this tree into the work dir]
+#   JMAKE_BASE     a second jmake binary (an older commit, say), measured as the
+#                  fifth tool "jbase" in the same interleaved run, with its own
+#                  state dir and ports (PORT_OFFSET+10), so a change's before and
+#                  after meet the same machine noise; the table adds jmake/jbase
 #   KEEP=1         keep the work directory (projects, logs) instead of removing it
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME must use '.' as its decimal point
@@ -62,6 +66,7 @@ ROOT=$(git -C "$HERE" rev-parse --show-toplevel)
 if [ -n "${SHARED:-}" ]; then GEN=$SHARED/bench/gen_project.py; else GEN=$ROOT/bench/gen_project.py; fi
 
 TOOLS=(ninja make ccache jmake)
+[ -z "${JMAKE_BASE:-}" ] || TOOLS+=(jbase)
 SCENARIOS=(cold noop touch_c edit_c edit_h clean_warm)
 declare -A LABEL=(
 	[cold]="cold full build"
@@ -79,10 +84,14 @@ WARNINGS=()
 WORK=$(mktemp -d /tmp/jmake-build-bench.XXXXXX)
 export JMAKE_HOME=$WORK/home # private: never the user's daemons or caches
 mkdir -m 700 "$JMAKE_HOME"
+# jbase: the JMAKE_BASE binary, with a state dir and ports of its own.
+BASE_ENV=(env JMAKE_HOME="$WORK/home-base" PORT_OFFSET=$((PORT_OFFSET + 10)))
+[ -z "${JMAKE_BASE:-}" ] || mkdir -m 700 "$WORK/home-base"
 
 cleanup() {
 	# Stop only the daemons this script started (they live in our JMAKE_HOME).
 	[ -x "${JMAKE:-}" ] && "$JMAKE" stop >/dev/null 2>&1 || true
+	[ -z "${JMAKE_BASE:-}" ] || "${BASE_ENV[@]}" "$JMAKE_BASE" stop >/dev/null 2>&1 || true
 	if [ "$KEEP" = 1 ]; then
 		echo "build_bench: work directory kept: $WORK" >&2
 	else
@@ -100,7 +109,7 @@ check_prereqs() {
 	done
 	[ -f "$GEN" ] || die "no generator at $GEN (set SHARED=)"
 	local p
-	for p in 3001 3002 3003 3004; do
+	for p in 3001 3002 3003 3004 3011 3012 3013 3014; do
 		p=$((p + PORT_OFFSET))
 		if [ -n "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]; then
 			die "port $p is in use: pick another PORT_OFFSET"
@@ -114,6 +123,7 @@ build_jmake() {
 		(cd "$ROOT" && CGO_ENABLED=0 go build -o "$JMAKE" ./cmd/jmake) || die "go build of cmd/jmake failed"
 	fi
 	JMAKE=$(realpath "$JMAKE")
+	[ -z "${JMAKE_BASE:-}" ] || JMAKE_BASE=$(realpath "$JMAKE_BASE")
 }
 
 machine() {
@@ -137,6 +147,7 @@ build_cmd() { # tool dir [extra jmake flags...]
 	make) make -C "$dir" -j "$JOBS" ;;
 	ccache) CCACHE_DIR=$CCACHE_DIR_N make -C "$dir" -j "$JOBS" CC="ccache gcc" ;;
 	jmake) "$JMAKE" build "$dir" -j "$JOBS" --json "$@" ;;
+	jbase) "${BASE_ENV[@]}" "$JMAKE_BASE" build "$dir" -j "$JOBS" --json "$@" ;;
 	esac
 }
 
@@ -165,7 +176,7 @@ timed() {
 # takes every object from the cache; ninja and make go by mtime.
 expected() { # tool scenario -> "compiled cached" (jmake) or "compiles" (others)
 	local tool=$1 scen=$2
-	if [ "$tool" = jmake ]; then
+	if [ "$tool" = jmake ] || [ "$tool" = jbase ]; then
 		case $scen in
 		cold | edit_h) echo "$UNITS 0" ;;
 		noop | touch_c) echo "0 0" ;;
@@ -185,7 +196,7 @@ check_work() { # tool dir scenario
 	local tool=$1 dir=$2 scen=$3 want got
 	want=$(expected "$tool" "$scen")
 	case $tool in
-	jmake)
+	jmake | jbase)
 		# --json prints the orchestrator's reply as the last line of stdout.
 		local line
 		line=$(tail -n 1 "$LOG.out")
@@ -195,10 +206,10 @@ check_work() { # tool dir scenario
 		fi
 		local units
 		units=$(jq -r '.units' <<<"$line")
-		JWORK[$scen]="$got"
-		[ "$units" = "$UNITS" ] || warn "N=$N $scen: jmake saw $units units, the project has $UNITS"
+		[ "$tool" = jbase ] || JWORK[$scen]="$got"
+		[ "$units" = "$UNITS" ] || warn "N=$N $scen: $tool saw $units units, the project has $UNITS"
 		if [ "$got" != "$want" ]; then
-			warn "N=$N $scen: jmake compiled/cached = ${got/ //}, expected ${want/ //}"
+			warn "N=$N $scen: $tool compiled/cached = ${got/ //}, expected ${want/ //}"
 		fi
 		;;
 	ninja) got=$(grep -c '\] CC ' "$LOG.out" || true) ;;&
@@ -218,6 +229,7 @@ make_cold() { # tool dir
 	case $tool in
 	ccache) rm -rf "$CCACHE_DIR_N" && mkdir -p "$CCACHE_DIR_N" ;;
 	jmake) "$JMAKE" restart --clean >"$WORK/logs/restart.out" 2>&1 || die "jmake restart --clean failed" ;;
+	jbase) "${BASE_ENV[@]}" "$JMAKE_BASE" restart --clean >"$WORK/logs/restart.out" 2>&1 || die "jbase restart --clean failed" ;;
 	esac
 }
 
@@ -260,7 +272,7 @@ one_rep() { # scenario rep
 			case $tool in
 			ninja | make) continue ;; # no cache: it would be the cold build again
 			ccache) rm -rf "$dir/build" ;;
-			jmake) flags=(--clean) ;; # removes build outputs itself, keeps the object cache
+			jmake | jbase) flags=(--clean) ;; # removes build outputs itself, keeps the object cache
 			esac
 			;;
 		esac
@@ -293,8 +305,13 @@ table() {
 	local scen tool cell
 	echo "### N=$N ($UNITS units), medians of R=$R (cold and edit core.h: COLD_R=$COLD_R), -j$JOBS"
 	echo
-	echo "| scenario | ninja ms | make ms | make+ccache ms | jmake ms | jmake/ninja | jmake/make+ccache | jmake compiled/cached (last run) |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	if [ -n "${JMAKE_BASE:-}" ]; then
+		echo "| scenario | ninja ms | make ms | make+ccache ms | jmake ms | jbase ms | jmake/ninja | jmake/make+ccache | jmake compiled/cached (last run) | jmake/jbase |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	else
+		echo "| scenario | ninja ms | make ms | make+ccache ms | jmake ms | jmake/ninja | jmake/make+ccache | jmake compiled/cached (last run) |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	fi
 	for scen in "${SCENARIOS[@]}"; do
 		declare -A med=()
 		local row="| ${LABEL[$scen]} "
@@ -311,8 +328,13 @@ table() {
 		local rn="—" rc="—"
 		[ -z "${med[ninja]:-}" ] || [ -z "${med[jmake]:-}" ] || rn=$(ratio "${med[jmake]}" "${med[ninja]}")
 		[ -z "${med[ccache]:-}" ] || [ -z "${med[jmake]:-}" ] || rc=$(ratio "${med[jmake]}" "${med[ccache]}")
-		local w=${JWORK[$scen]:-}
-		echo "$row| $rn | $rc | ${w/ //} |"
+		local w=${JWORK[$scen]:-} rb=""
+		if [ -n "${JMAKE_BASE:-}" ]; then
+			rb="—"
+			[ -z "${med[jbase]:-}" ] || [ -z "${med[jmake]:-}" ] || rb=$(ratio "${med[jmake]}" "${med[jbase]}")
+			rb=" $rb |"
+		fi
+		echo "$row| $rn | $rc | ${w/ //} |$rb"
 		unset med
 	done
 	echo
@@ -332,7 +354,7 @@ bench_size() {
 	for tool in "${TOOLS[@]}"; do cp -a "$base/proto" "$base/$tool"; done
 
 	declare -gA TIMES=() FAILED=() JWORK=()
-	echo "== N=$N: $UNITS units, 4 copies in $base" >&2
+	echo "== N=$N: $UNITS units, ${#TOOLS[@]} copies in $base" >&2
 	for scen in "${SCENARIOS[@]}"; do
 		local reps=$R
 		case $scen in cold | edit_h) reps=$COLD_R ;; esac
@@ -353,6 +375,10 @@ main() {
 	build_jmake
 	mkdir -p "$WORK/logs"
 	"$JMAKE" start >"$WORK/logs/start.out" 2>&1 || { cat "$WORK/logs/start.out" >&2; die "jmake start failed"; }
+	if [ -n "${JMAKE_BASE:-}" ]; then
+		"${BASE_ENV[@]}" "$JMAKE_BASE" start >"$WORK/logs/start-base.out" 2>&1 ||
+			{ cat "$WORK/logs/start-base.out" >&2; die "jbase start failed"; }
+	fi
 	local m
 	m=$(machine)
 	{
