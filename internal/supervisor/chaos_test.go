@@ -182,6 +182,6 @@ func chaos(t *testing.T, victim string, trials int) {
 			t.Fatalf("trial %d: after kill -9 of %s %s into a build, the outputs differ from a --no-daemon build: %s", i, victim, delay, d)
 		}
 	}
-	t.Logf("%s: %d kill -9s at random moments (seed %d): %d during a build, every one resumed (%d survived), %d between builds; every next build equal to --no-daemon",
+	t.Logf("%s: %d kill -9s at random moments (seed %d): %d during a build (%d of those builds succeeded), %d between builds; every next build equal to --no-daemon",
 		victim, trials, seed, trials-between, survived, between)
 }
