@@ -311,27 +311,39 @@ func (c *Client) callRaw(ctx context.Context, function string, args []byte) (jso
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, c.cut(ctx, function, err)
+		return nil, c.readError(ctx, function, err)
 	}
 	return b, c.checkReply(function, resp.StatusCode, b)
 }
 
-// cut classifies a transport error of a call: a connection that ended
-// under the call (EOF, reset) while ctx is live is an *InterruptedError;
-// anything else is returned as it is.
+// readError is an error reading a reply: an *InterruptedError when the
+// connection ended under it, else err with the daemon and function named.
+func (c *Client) readError(ctx context.Context, function string, err error) error {
+	if connectionEnded(ctx, err) {
+		return &InterruptedError{c.Name, c.Addr, function, err}
+	}
+	return fmt.Errorf("%s at %s: %s: %w", c.Name, c.Addr, function, err)
+}
+
+// cut classifies an error of sending a call: an *InterruptedError when
+// the connection ended under it, else err as it is.
 func (c *Client) cut(ctx context.Context, function string, err error) error {
-	if ctx.Err() != nil {
-		return err
-	}
-	var de *DownError
-	if errors.As(err, &de) {
-		return err
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
+	if connectionEnded(ctx, err) {
 		return &InterruptedError{c.Name, c.Addr, function, err}
 	}
 	return err
+}
+
+// connectionEnded reports whether err is a connection that ended under a
+// call (EOF, reset) while ctx is live. A refused or reset connect is a
+// *DownError, which the caller sees as it is.
+func connectionEnded(ctx context.Context, err error) bool {
+	var de *DownError
+	if ctx.Err() != nil || errors.As(err, &de) {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
 // Call marshals args, calls function and unmarshals the reply into reply
@@ -393,7 +405,7 @@ func (c *Client) callStream(ctx context.Context, function string, body []byte, o
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return c.cut(ctx, function, err)
+		return c.readError(ctx, function, err)
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s at %s: %s: %w", c.Name, c.Addr, function, ctx.Err())
