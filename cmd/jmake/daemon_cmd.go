@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -82,11 +81,11 @@ func runDaemon(g *globals, name string, noPersist bool) error {
 				case sig == syscall.SIGHUP:
 					d.Reload()
 				case stopping:
-					logger.Warn(fmt.Sprintf("[SHUTDOWN] %s: second %v, exiting at once", name, sig))
+					logger.Warn("shutdown: second signal, exiting at once", "daemon", name, "signal", sig.String())
 					os.Exit(1)
 				default:
 					stopping = true
-					logger.Info(fmt.Sprintf("[SHUTDOWN] %s: %v received, draining", name, sig))
+					logger.Info("shutdown: signal received, draining", "daemon", name, "signal", sig.String())
 					d.Shutdown()
 				}
 			case <-d.Done():

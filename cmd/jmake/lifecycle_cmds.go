@@ -6,16 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/jmake/jmake/internal/controller"
 	"github.com/jmake/jmake/internal/lifecycle"
-	"github.com/jmake/jmake/internal/store"
-	"github.com/jmake/jmake/internal/supervisor"
 )
 
 func startCmd(g *globals) *cobra.Command {
@@ -28,29 +26,17 @@ func startCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !noSupervise {
-				return startSupervised(cmd.Context(), cmd.OutOrStdout(), env, names, noPersist)
+			opts := lifecycle.StartOptions{NoPersist: noPersist}
+			var c controller.Controller = controller.Supervise(env, opts)
+			if noSupervise {
+				c = controller.Direct{Env: env, Options: opts}
 			}
-			res, err := env.Start(cmd.Context(), names, lifecycle.StartOptions{NoPersist: noPersist})
-			printStarted(cmd.OutOrStdout(), res)
-			return err
+			return c.Start(cmd.Context(), cmd.OutOrStdout(), names)
 		},
 	}
 	cmd.Flags().BoolVar(&noPersist, "no-persist", false, "keep caches in memory only")
 	cmd.Flags().BoolVar(&noSupervise, "no-supervise", false, "start the daemons alone, without a supervisor to restart them")
 	return cmd
-}
-
-func printStarted(w io.Writer, res []lifecycle.StartResult) {
-	for _, r := range res {
-		switch {
-		case r.Name == "":
-		case r.Already:
-			fmt.Fprintf(w, "%-12s already running (pid %d, port %d)\n", r.Name, r.PID, r.Port)
-		default:
-			fmt.Fprintf(w, "%-12s started (pid %d, port %d) in %d ms\n", r.Name, r.PID, r.Port, r.Took.Milliseconds())
-		}
-	}
 }
 
 func stopCmd(g *globals) *cobra.Command {
@@ -63,31 +49,11 @@ func stopCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if ctl := supervisor.Dial(env); ctl != nil {
-				return stopSupervised(cmd.Context(), cmd.OutOrStdout(), env, ctl, names, timeout)
-			}
-			res, err := env.Stop(cmd.Context(), names, timeout)
-			printStopped(cmd.OutOrStdout(), res)
-			return err
+			return controller.For(env).Stop(cmd.Context(), cmd.OutOrStdout(), names, timeout)
 		},
 	}
-	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "how long to wait for a graceful stop before SIGKILL")
+	cmd.Flags().DurationVar(&timeout, "timeout", lifecycle.StopTimeout, "how long to wait for a graceful stop before SIGKILL")
 	return cmd
-}
-
-func printStopped(w io.Writer, res []lifecycle.StopResult) {
-	for _, r := range res {
-		switch {
-		case r.Stale != "":
-			fmt.Fprintf(w, "%-12s stale PID file removed (%s)\n", r.Name, r.Stale)
-		case !r.Running:
-			fmt.Fprintf(w, "%-12s not running\n", r.Name)
-		case r.Killed:
-			fmt.Fprintf(w, "%-12s killed (pid %d did not stop in time)\n", r.Name, r.PID)
-		default:
-			fmt.Fprintf(w, "%-12s stopped (pid %d) in %d ms\n", r.Name, r.PID, r.Took.Milliseconds())
-		}
-	}
 }
 
 func statusCmd(g *globals) *cobra.Command {
@@ -164,37 +130,19 @@ func restartCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if rolling && clean {
+				return fmt.Errorf("restart: --rolling keeps caches warm; it does not go with --clean")
+			}
+			c := controller.For(env)
 			if rolling {
-				if clean {
-					return fmt.Errorf("restart: --rolling keeps caches warm; it does not go with --clean")
-				}
-				return rollingRestart(cmd.Context(), cmd.OutOrStdout(), env, names, timeout)
+				return c.Rolling(cmd.Context(), cmd.OutOrStdout(), names, timeout)
 			}
-			if ctl := supervisor.Dial(env); ctl != nil {
-				return restartSupervised(cmd.Context(), cmd.OutOrStdout(), env, ctl, names, clean)
-			}
-			stopped, err := env.Stop(cmd.Context(), names, timeout)
-			printStopped(cmd.OutOrStdout(), stopped)
-			if err != nil {
-				return err
-			}
-			if clean {
-				for _, n := range names {
-					dir := filepath.Join(env.StateDir, "cache", n)
-					if err := store.RemoveCache(dir); err != nil {
-						return fmt.Errorf("%s: delete caches: %w", n, err)
-					}
-					fmt.Fprintf(cmd.OutOrStdout(), "%-12s caches deleted (%s)\n", n, dir)
-				}
-			}
-			res, err := env.Start(cmd.Context(), names, lifecycle.StartOptions{})
-			printStarted(cmd.OutOrStdout(), res)
-			return err
+			return c.Restart(cmd.Context(), cmd.OutOrStdout(), names, clean, timeout)
 		},
 	}
 	cmd.Flags().BoolVar(&clean, "clean", false, "delete the daemons' caches before starting them again")
 	cmd.Flags().BoolVar(&rolling, "rolling", false, "start each new instance on the same port before the old one drains (zero downtime)")
-	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "how long to wait for a graceful stop before SIGKILL")
+	cmd.Flags().DurationVar(&timeout, "timeout", lifecycle.StopTimeout, "how long to wait for a graceful stop before SIGKILL")
 	return cmd
 }
 

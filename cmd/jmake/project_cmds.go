@@ -6,18 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"log/slog"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/jmake/jmake/internal/client"
+	"github.com/jmake/jmake/internal/controller"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/orchestrator"
+	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/server"
 	"github.com/jmake/jmake/internal/settings"
+	"github.com/jmake/jmake/internal/setup"
 )
 
 // addProjectCommands adds init, build, clean and stats.
@@ -36,11 +38,11 @@ func initCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			created, err := server.InitProject(dir, typ)
+			created, err := setup.New(setup.Options{}).CreateStructure(dir, typ)
 			if err != nil {
 				return err
 			}
-			for _, f := range created {
+			for _, f := range created.Files {
 				fmt.Fprintln(cmd.OutOrStdout(), "created", f)
 			}
 			return nil
@@ -97,7 +99,7 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 	case f.watch:
 		return runWatch(ctx, env, req, status, stdout)
 	case f.noDaemon:
-		p, closeFn, err := server.LocalPipeline(env)
+		p, closeFn, err := server.LocalPipeline(env, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {
 			return err
 		}
@@ -146,7 +148,7 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 			status.finish()
 			// Started as `jmake start` starts them: under a supervisor.
 			fmt.Fprintln(stderr, "jmake: starting the daemons (not all were running)")
-			if serr := startSupervised(ctx, stderr, env, settings.Names, false); serr != nil {
+			if serr := controller.Supervise(env, lifecycle.StartOptions{}).Start(ctx, stderr, settings.Names); serr != nil {
 				return nil, nil, serr
 			}
 			continue
@@ -203,62 +205,6 @@ func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, 
 	return nil
 }
 
-// statusLine prints build progress: a ninja-style line rewritten in place
-// on a terminal, plain lines when piped.
-type statusLine struct {
-	w     io.Writer
-	tty   bool
-	quiet bool
-	width int
-	dirty bool
-}
-
-func newStatusLine(w io.Writer, quiet bool) *statusLine {
-	s := &statusLine{w: w, quiet: quiet, width: 80}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		s.tty = true
-		// A pty may report 0 columns: keep 80 then.
-		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
-			s.width = cols
-		}
-	}
-	return s
-}
-
-func (s *statusLine) event(ev orchestrator.Event) {
-	if s.quiet {
-		return
-	}
-	var verb string
-	switch ev.Event {
-	case "compile":
-		verb = "CC"
-	case "cache":
-		verb = "CACHED"
-	case "link":
-		verb = "LINK"
-	default:
-		return
-	}
-	line := fmt.Sprintf("[%d/%d] %s %s", ev.Done, ev.Total, verb, ev.Unit)
-	if !s.tty {
-		fmt.Fprintln(s.w, line)
-		return
-	}
-	if len(line) > s.width-1 {
-		line = line[:s.width-1]
-	}
-	fmt.Fprintf(s.w, "\r%s\x1b[K", line)
-	s.dirty = true
-}
-
-func (s *statusLine) finish() {
-	if s.dirty {
-		fmt.Fprint(s.w, "\r\x1b[K")
-		s.dirty = false
-	}
-}
-
 func runWatch(ctx context.Context, env lifecycle.Env, req orchestrator.BuildRequest, status *statusLine, stdout io.Writer) error {
 	err := env.Client(settings.Orchestrator).CallStream(ctx, "watch_and_build", req, func(line json.RawMessage) {
 		var ev orchestrator.Event
@@ -288,7 +234,7 @@ func cleanCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			removed, err := server.CleanProject(dir)
+			removed, err := project.Clean(dir)
 			if err != nil {
 				return err
 			}

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/jmake/jmake/internal/wire"
 )
 
 // Client calls one daemon.
@@ -187,13 +189,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, accep
 }
 
 // Health is the /healthz reply.
-type Health struct {
-	Status        string  `json:"status"`
-	Name          string  `json:"name"`
-	PID           int     `json:"pid"`
-	Version       string  `json:"version"`
-	UptimeSeconds float64 `json:"uptime_seconds"`
-}
+type Health = wire.Health
 
 // Health asks /healthz.
 func (c *Client) Health(ctx context.Context) (Health, error) {
@@ -203,27 +199,10 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 }
 
 // Stats is the /v1/stats reply.
-type Stats struct {
-	Name          string               `json:"name"`
-	PID           int                  `json:"pid"`
-	StartTime     time.Time            `json:"start_time"`
-	UptimeSeconds float64              `json:"uptime_seconds"`
-	Requests      int64                `json:"requests"`
-	CacheHits     int64                `json:"cache_hits"`
-	CacheMisses   int64                `json:"cache_misses"`
-	Errors        int64                `json:"errors"`
-	CacheHitRate  float64              `json:"cache_hit_rate"`
-	ErrorRate     float64              `json:"error_rate"`
-	Caches        map[string]CacheStat `json:"caches"`
-}
+type Stats = wire.Stats
 
 // CacheStat is one cache's line in Stats.
-type CacheStat struct {
-	Entries int   `json:"entries"`
-	Bytes   int64 `json:"bytes"`
-	Hits    int64 `json:"hits"`
-	Misses  int64 `json:"misses"`
-}
+type CacheStat = wire.CacheStats
 
 // Stats asks /v1/stats.
 func (c *Client) Stats(ctx context.Context) (Stats, error) {

@@ -27,7 +27,7 @@ func BenchmarkNoopBuild(b *testing.B) {
 	te, req := builtBenchProject(b)
 	ctx := context.Background()
 	// A second build settles hashes that were racy (taken within
-	// racyWindow of the files' generation).
+	// change.RacyWindow of the files' generation).
 	if _, err := te.e.Build(ctx, req, nil); err != nil {
 		b.Fatal(err)
 	}

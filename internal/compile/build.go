@@ -13,7 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/jmake/jmake/internal/pidfile"
+	"github.com/jmake/jmake/internal/proc"
 	"github.com/jmake/jmake/internal/project"
 )
 
@@ -434,7 +434,7 @@ func (b *build) sweepTmp() {
 		return
 	}
 	for _, ent := range ents {
-		if pid := tmpOwner(ent.Name()); pid > 0 && pid != os.Getpid() && !pidfile.Exists(pid) {
+		if pid := tmpOwner(ent.Name()); pid > 0 && pid != os.Getpid() && !proc.Exists(pid) {
 			os.Remove(filepath.Join(dir, ent.Name()))
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"os"
 	"slices"
 
-	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/atomicfile"
 )
 
 // ccEntry is one entry of compile_commands.json (the JSON compilation
@@ -51,7 +51,7 @@ func (b *build) writeCompileCommands() error {
 		if err := b.mkdirFor(b.ccPath); err != nil {
 			return err
 		}
-		if err := store.WriteFileAtomic(b.ccPath, data, 0o644); err != nil {
+		if err := atomicfile.Write(b.ccPath, data, 0o644); err != nil {
 			return err
 		}
 	}

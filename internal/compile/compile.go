@@ -11,6 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jmake/jmake/internal/depfile"
+	"github.com/jmake/jmake/internal/proc"
 )
 
 // raceWindow: a header first hashed after its compile started, with an mtime
@@ -330,7 +333,7 @@ func (b *build) runCompiler(tc *toolchain, unit, tmpO, tmpD string, out *bytes.B
 	cmd.Dir = b.root
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = waitDelay
-	killGroupOnCancel(cmd)
+	proc.KillGroupOnCancel(cmd)
 	err := cmd.Run()
 	b.e.compiles.Add(1)
 	var ee *exec.ExitError
@@ -345,18 +348,19 @@ func (b *build) runCompiler(tc *toolchain, unit, tmpO, tmpD string, out *bytes.B
 // whether every input provably still has the content that was hashed (see
 // raceWindow); an untrusted input gets unknownHash in the record, so the
 // next build compiles the unit again.
-func (b *build) depsOf(c *unitCheck, srcIdx int32, src *curFile, depfile string, start int64) (*unitRec, []depEntry, bool, error) {
-	data, err := os.ReadFile(depfile)
+func (b *build) depsOf(c *unitCheck, srcIdx int32, src *curFile, depPath string, start int64) (*unitRec, []depEntry, bool, error) {
+	data, err := os.ReadFile(depPath)
 	if err == nil && len(data) == 0 {
 		err = errors.New("the compiler wrote nothing to it")
 	}
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("read depfile %s: %w", depfile, err)
+		return nil, nil, false, fmt.Errorf("read depfile %s: %w", depPath, err)
 	}
-	df, err := ParseDepfile(data)
+	rules, err := depfile.ParseDepfile(depPath, data)
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("%s: %w", depfile, err)
+		return nil, nil, false, err
 	}
+	df := depfile.Merge(rules)
 	rec := &unitRec{
 		src:      depRef{file: srcIdx, hash: src.hash},
 		compiler: c.tc.comp.id,

@@ -26,20 +26,19 @@ var cores coreYield
 type coreYield struct {
 	mu      sync.Mutex
 	running int
-	yields  int // builds that yielded, for tests
 }
 
 // explicitProcs is set when the environment fixes GOMAXPROCS.
 var explicitProcs = os.Getenv("GOMAXPROCS") != ""
 
-// yield leaves the cores to compilers until release is called.
-func (c *coreYield) yield() (release func()) {
+// yield leaves the cores to compilers until release is called; yielded
+// is false when the environment fixes GOMAXPROCS.
+func (c *coreYield) yield() (release func(), yielded bool) {
 	if explicitProcs {
-		return func() {}
+		return func() {}, false
 	}
 	c.mu.Lock()
 	c.running++
-	c.yields++
 	if c.running == 1 {
 		runtime.GOMAXPROCS(1)
 	}
@@ -54,11 +53,16 @@ func (c *coreYield) yield() (release func()) {
 			}
 			c.mu.Unlock()
 		})
-	}
+	}, true
 }
 
 // yieldCores is called before each compile; the build's first call yields
 // the cores, and the build's end (releaseCores) gives them back.
 func (b *build) yieldCores() {
-	b.coresOnce.Do(func() { b.releaseCores = cores.yield() })
+	b.coresOnce.Do(func() {
+		var yielded bool
+		if b.releaseCores, yielded = cores.yield(); yielded {
+			b.e.coreYields.Add(1)
+		}
+	})
 }

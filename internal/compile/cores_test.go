@@ -32,9 +32,6 @@ func TestCompilesRunOnOneP(t *testing.T) {
 	}
 	replaceInFile(t, filepath.Join(root, "jmake.toml"), "flags = [", "flags = [\"-B"+bin+"/\", ")
 	te := newEnv(t, 0)
-	cores.mu.Lock()
-	yieldsBefore := cores.yields
-	cores.mu.Unlock()
 	done := make(chan outcome, 1)
 	go func() { done <- te.build(t, root, nil) }()
 	defer func() { writeFile(t, gate, ""); <-done }() // a failing test still ends its build
@@ -61,8 +58,9 @@ func TestCompilesRunOnOneP(t *testing.T) {
 		t.Fatalf("clean build: cached %v", o.cached)
 	}
 	cores.mu.Lock()
-	yields, running := cores.yields-yieldsBefore, cores.running
+	running := cores.running
 	cores.mu.Unlock()
+	yields := te.e.Counters().CoreYields
 	if yields != 1 || running != 0 {
 		t.Fatalf("yields %d, running %d after a compile and a restore-only build, want 1 and 0", yields, running)
 	}

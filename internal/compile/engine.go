@@ -39,10 +39,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/keylock"
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/store"
-	"github.com/jmake/jmake/internal/watch"
 )
 
 // Options configure an Engine. Nil maps are replaced by in-memory ones, and a
@@ -60,6 +60,9 @@ type Options struct {
 	// WatchDir holds the watch's cookie files (in a per-process
 	// subdirectory); empty means a temp directory.
 	WatchDir string
+	// WatchHooks are called as the watch works (see change.Hooks); zero
+	// outside tests.
+	WatchHooks change.Hooks
 }
 
 // Engine builds projects. It is safe for concurrent use: builds of different
@@ -88,14 +91,14 @@ type Engine struct {
 	manifestMu sync.Mutex
 
 	// watch, when not nil, lets a no-op build answer without a stat; fast
-	// holds each project's part in it.
-	watch  *watch.Watcher
-	fastMu sync.Mutex // guards fast
-	fast   map[string]*fastState
+	// holds each project's last full build and the proof that vouches
+	// for it (nil without a watch).
+	watch *change.Watcher
+	fast  *change.Answers[fastAnswer]
 
 	hits, misses, compiles, links, groupLinks, filesHashed, watchedNoops atomic.Int64
+	toolsIdentified, coreYields                                          atomic.Int64
 	tmpSeq                                                               atomic.Int64 // makes temp file names unique
-	identified                                                           atomic.Int64 // tools run for their identity, for tests
 }
 
 // New returns an Engine using the given caches.
@@ -126,11 +129,11 @@ func New(opts Options) *Engine {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	if !opts.NoWatch {
-		wt, err := watch.New(opts.WatchDir)
+		wt, err := change.NewWithHooks(opts.WatchDir, opts.WatchHooks)
 		if err != nil {
 			e.log.Warn("no file watcher: every build will stat its inputs", "err", err)
 		} else {
-			e.watch, e.fast = wt, make(map[string]*fastState)
+			e.watch, e.fast = wt, change.NewAnswers[fastAnswer](wt)
 		}
 	}
 	return e
@@ -353,6 +356,12 @@ type Stats struct {
 // without the caches' sizes.
 type Counters struct {
 	Compiles, Links, GroupLinks, WatchedNoops, FilesHashed int64
+	// ToolsIdentified counts compilers run for their identity (version,
+	// target), which the engine remembers per path and stat.
+	ToolsIdentified int64
+	// CoreYields counts builds that left the cores to their compilers
+	// (cores.go).
+	CoreYields int64
 }
 
 // Counters returns the engine's work counts.
@@ -360,6 +369,7 @@ func (e *Engine) Counters() Counters {
 	return Counters{
 		Compiles: e.compiles.Load(), Links: e.links.Load(), GroupLinks: e.groupLinks.Load(),
 		WatchedNoops: e.watchedNoops.Load(), FilesHashed: e.filesHashed.Load(),
+		ToolsIdentified: e.toolsIdentified.Load(), CoreYields: e.coreYields.Load(),
 	}
 }
 

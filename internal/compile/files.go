@@ -10,27 +10,27 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jmake/jmake/internal/change"
 )
 
 // fileStat is what the fast path compares to decide that a file is
 // unchanged without reading it: size, modification time in nanoseconds and
 // inode (an editor that saves by rename gets a new inode even within one
-// mtime tick).
+// mtime tick). It is the part of change.ID this package persists, one per
+// input and per object of every project (state.go, the Files memo): three
+// varints a file.
 type fileStat struct {
 	size  int64
 	mtime int64
 	ino   uint64
 }
 
-// racyWindow: a content hash taken less than this after the file's mtime is
-// "racy" (git's term): the file could be written again within the same
-// timestamp tick with the same size, and its stat would not show it. Such a
-// hash is not trusted on the next build; the file is read again, and only a
-// hash taken once the file is older than this is trusted by stat alone. Two
-// seconds covers file systems with one- or two-second timestamps (FAT, some
-// NFS servers); on ext4/xfs/tmpfs it only costs one extra read of a file
-// edited just before a build.
-const racyWindow = 2 * time.Second
+// A content hash taken less than change.RacyWindow after the file's mtime is
+// racy: the file could be written again within the same timestamp tick
+// with the same size, and its stat would not show it. Such a hash is not
+// trusted on the next build; the file is read again, and only a hash taken
+// once the file is older than the window is trusted by stat alone.
 
 // memoVersion is the first byte of a Files memo value.
 const memoVersion = 1
@@ -100,7 +100,7 @@ func (e *Engine) hashFile(abs string, st fileStat) (Hash, fileStat, bool, error)
 	}
 	var h Hash
 	hh.Sum(h[:0])
-	racy := fst.mtime > time.Now().Add(-racyWindow).UnixNano()
+	racy := change.Racy(fst.mtime, time.Now().UnixNano())
 	e.filesHashed.Add(1)
 	if err := e.files.Put(abs, encodeMemo(fst, racy, h)); err != nil {
 		e.log.Warn("file hash memo not saved", "file", abs, "err", err)

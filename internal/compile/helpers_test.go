@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmake/jmake/internal/depfile"
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/store"
 )
@@ -63,7 +64,7 @@ func genProject(tb testing.TB, dir string, n int) {
 }
 
 // backdate sets every file under dir an hour into the past, so that no
-// content hash taken now is racy (see racyWindow).
+// content hash taken now is racy (see change.RacyWindow).
 func backdate(tb testing.TB, dir string) {
 	tb.Helper()
 	old := time.Now().Add(-time.Hour)
@@ -97,6 +98,12 @@ func newEnv(tb testing.TB, maxBytes int64) *testEnv {
 // openEnv opens an engine on the caches in dir, persisted there.
 func openEnv(tb testing.TB, dir string, maxBytes int64) *testEnv {
 	tb.Helper()
+	return openEnvWith(tb, dir, maxBytes, nil)
+}
+
+// openEnvWith is openEnv with the engine's options changed by opt.
+func openEnvWith(tb testing.TB, dir string, maxBytes int64, opt func(*Options)) *testEnv {
+	tb.Helper()
 	objs, err := store.OpenObjects(filepath.Join(dir, "objects"), maxBytes)
 	if err != nil {
 		tb.Fatal(err)
@@ -110,13 +117,17 @@ func openEnv(tb testing.TB, dir string, maxBytes int64) *testEnv {
 		te.maps = append(te.maps, m)
 		return m
 	}
-	te.e = New(Options{
+	opts := Options{
 		Objects:   objs,
 		Manifests: open("manifests"),
 		Files:     open("files"),
 		Builds:    open("builds"),
 		Workers:   2,
-	})
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	te.e = New(opts)
 	tb.Cleanup(te.close)
 	return te
 }
@@ -289,10 +300,11 @@ func unitsIncluding(tb testing.TB, root string, units []string, header string) [
 		if err != nil {
 			tb.Fatalf("gcc -MM %s: %v", u, err)
 		}
-		df, err := ParseDepfile(deps)
+		rules, err := depfile.ParseDepfile(u+".d", deps)
 		if err != nil {
 			tb.Fatal(err)
 		}
+		df := depfile.Merge(rules)
 		if slices.Contains(df.Prereqs, header) {
 			out = append(out, u)
 		}

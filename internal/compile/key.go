@@ -162,7 +162,7 @@ func (e *Engine) toolAt(ctx context.Context, name, path string, isCompiler bool)
 		if err != nil {
 			return compiler{}, err
 		}
-		e.identified.Add(1)
+		e.toolsIdentified.Add(1)
 		ti = toolIdentity{st: st, id: id, desc: desc}
 		if err := e.files.Put(toolMemoPrefix+memoKey, ti.encode()); err != nil {
 			e.log.Warn("tool identity not saved", "tool", path, "err", err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jmake/jmake/internal/proc"
 	"github.com/jmake/jmake/internal/project"
 )
 
@@ -217,7 +218,7 @@ func (b *build) runInto(tool compiler, dst string, args func(tmp string) []strin
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = waitDelay
-	killGroupOnCancel(cmd)
+	proc.KillGroupOnCancel(cmd)
 	err := cmd.Run()
 	if err == nil {
 		err = os.Rename(tmpAbs, dst)

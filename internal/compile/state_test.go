@@ -64,7 +64,7 @@ func TestRestart(t *testing.T) {
 	if n := te2.e.CacheStats().FilesHashed; n != 0 {
 		t.Fatalf("after restart: hashed %d files, want 0", n)
 	}
-	if n := te2.e.identified.Load(); n != 0 {
+	if n := te2.e.Counters().ToolsIdentified; n != 0 {
 		t.Fatalf("after restart: ran %d tools for their identity, want 0 (memoized)", n)
 	}
 	// An edit after the restart is still seen.

@@ -6,11 +6,9 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
-
-	"github.com/jmake/jmake/internal/watch"
 )
 
-// The watched fast path (package watch says how a watch proves that
+// The watched fast path (package change says how a watch proves that
 // nothing changed). A project may take it only when
 //   - its last build succeeded and asked the same (config, units, clean),
 //   - every directory of its inputs was already watched when that build
@@ -20,10 +18,8 @@ import (
 //   - the watcher has not failed or overflowed since.
 // Anything else is a full build, which stats everything as ninja does.
 
-// fastState is a project's part in the fast path. Builds of a project are
-// serialized (Engine.roots), and only they use its fields.
-type fastState struct {
-	set     *watch.Set
+// fastAnswer is a project's last full build, as the fast path repeats it.
+type fastAnswer struct {
 	sig     [32]byte
 	result  Result
 	outStat fileStat
@@ -46,17 +42,18 @@ func requestSig(req Request) [32]byte {
 
 // fastNoop answers a build from the watch when nothing can have changed.
 func (e *Engine) fastNoop(root string, req Request, start time.Time) (*Result, bool) {
-	if e.watch == nil || req.Clean {
+	if req.Clean {
 		return nil, false
 	}
-	e.fastMu.Lock()
-	fs := e.fast[root]
-	e.fastMu.Unlock()
-	if fs == nil || !fs.set.Quiet() || requestSig(req) != fs.sig || !fs.set.Unchanged() {
+	fa, ok := e.fast.Quiet(root)
+	if !ok || requestSig(req) != fa.sig {
 		return nil, false
 	}
-	res := fs.result
-	if st, err := statPath(res.Output); err != nil || st != fs.outStat {
+	if _, ok := e.fast.Unchanged(root); !ok {
+		return nil, false
+	}
+	res := fa.result
+	if st, err := statPath(res.Output); err != nil || st != fa.outStat {
 		return nil, false
 	}
 	res.Compiled, res.Cached, res.UpToDate, res.Linked = 0, 0, res.Units, false
@@ -68,19 +65,7 @@ func (e *Engine) fastNoop(root string, req Request, start time.Time) (*Result, b
 
 // armFast is called as a full build begins: events from now on count
 // against its result.
-func (e *Engine) armFast(root string) {
-	if e.watch == nil {
-		return
-	}
-	e.fastMu.Lock()
-	fs := e.fast[root]
-	if fs == nil {
-		fs = &fastState{set: e.watch.NewSet()}
-		e.fast[root] = fs
-	}
-	e.fastMu.Unlock()
-	fs.set.Arm()
-}
+func (e *Engine) armFast(root string) { e.fast.Arm(root) }
 
 // settleFast records a finished build. On success it watches every
 // directory of the project's inputs, and allows the fast path next time
@@ -88,21 +73,14 @@ func (e *Engine) armFast(root string) {
 // the directories of its outputs from now on (after its own writes to
 // them have been seen), so that a deleted object is noticed.
 func (e *Engine) settleFast(root string, req Request, res *Result, err error) {
-	if e.watch == nil {
+	if err != nil || res == nil {
 		return
 	}
-	e.fastMu.Lock()
-	fs := e.fast[root]
-	e.fastMu.Unlock()
-	if fs == nil || err != nil || res == nil {
-		return
-	}
-	ok := fs.set.Settle(setOf(res.InputDirs), setOf(res.OutputDirs))
 	out, serr := statPath(res.Output)
+	ok := e.fast.Settle(root, setOf(res.InputDirs), setOf(res.OutputDirs), fastAnswer{requestSig(req), *res, out})
 	if ok && serr != nil {
-		fs.set.Disarm()
+		e.fast.Disarm(root)
 	}
-	fs.sig, fs.result, fs.outStat = requestSig(req), *res, out
 }
 
 // recordDirs lists in res the directories a successful build read and

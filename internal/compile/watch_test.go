@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/fsnotify/fsnotify"
-	"github.com/jmake/jmake/internal/watch"
+	"github.com/jmake/jmake/internal/change"
 )
 
 // The watched fast path answers a no-op without stats, and never hides a
@@ -29,10 +29,8 @@ func TestWatchedFastPath(t *testing.T) {
 	// by the watch.
 	te.mustBuild(t, root, nil)
 	fast := func() bool {
-		te.e.fastMu.Lock()
-		fs := te.e.fast[root]
-		te.e.fastMu.Unlock()
-		return fs != nil && fs.set.Quiet()
+		_, ok := te.e.fast.Quiet(root)
+		return ok
 	}
 	if !fast() {
 		t.Fatal("fast path not armed after two builds")
@@ -266,29 +264,32 @@ func TestWatchReadsRemovalLate(t *testing.T) {
 	root := t.TempDir()
 	genProject(t, root, 3)
 	backdate(t, root)
-	te := newEnv(t, 0)
-	for range 3 {
-		te.mustBuild(t, root, nil)
-	}
-
 	// Hold every event from the clean build on, until the second settle
 	// (the clean build's own is the first; its syncs time out).
 	release := make(chan struct{})
 	var settles atomic.Int32
-	hold := func() { <-release }
-	free := func() {
-		if settles.Add(1) == 2 {
-			close(release)
-		}
+	var on atomic.Bool
+	hooks := change.Hooks{
+		BeforeEvent: func() {
+			if on.Load() {
+				<-release
+			}
+		},
+		BeforeSettle: func() {
+			if on.Load() && settles.Add(1) == 2 {
+				close(release)
+			}
+		},
 	}
-	watch.HookEvent.Store(&hold)
-	watch.HookSettle.Store(&free)
-	t.Cleanup(func() { watch.HookEvent.Store(nil); watch.HookSettle.Store(nil) })
+	te := openEnvWith(t, t.TempDir(), 0, func(o *Options) { o.WatchHooks = hooks })
+	for range 3 {
+		te.mustBuild(t, root, nil)
+	}
 
+	on.Store(true)
 	te.mustBuild(t, root, func(r *Request) { r.Clean = true })
 	te.mustBuild(t, root, nil) // full: the request differs from the clean one
-	watch.HookEvent.Store(nil)
-	watch.HookSettle.Store(nil)
+	on.Store(false)
 
 	for range 3 {
 		te.mustBuild(t, root, nil)

@@ -1,5 +1,5 @@
 // Package daemon is the runtime every jmake daemon shares: an HTTP/JSON
-// listener on 127.0.0.1 with bearer-token auth, the routes of DESIGN.md
+// listener on 127.0.0.1 with bearer-token auth, the routes of docs/daemons.md
 // (/healthz, /metrics, /v1/stats, /v1/call/<function>, /v1/reload,
 // /v1/shutdown), persistent caches, Prometheus metrics, and a graceful
 // shutdown that drains calls in flight, runs cleanup hooks in order and
@@ -99,7 +99,7 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{
 		opts:     opts,
-		log:      opts.Logger,
+		log:      opts.Logger.With("daemon", opts.Name),
 		start:    time.Now(),
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
@@ -143,13 +143,13 @@ func (d *Daemon) Cache(name string) *store.Map {
 		var rep store.LoadReport
 		m, rep = store.OpenMap(name, filepath.Join(d.CacheDir(), name+".log"))
 		if rep.Warning != nil {
-			d.log.Warn(fmt.Sprintf("[CACHE] %s: %v", d.opts.Name, rep.Warning))
+			d.log.Warn("cache: set aside or kept in memory only", "cache", name, "err", rep.Warning)
 		}
 		if rep.Recovered > 0 {
-			d.log.Warn(fmt.Sprintf("[CACHE] %s: recovering %s: dropped %d bytes of a damaged tail", d.opts.Name, name, rep.Recovered))
+			d.log.Warn("cache: recovering: dropped a damaged tail", "cache", name, "bytes", rep.Recovered)
 		}
-		d.log.Info(fmt.Sprintf("[CACHE] %s: loaded %d entries from disk in %.1f ms", d.opts.Name, rep.Entries, float64(rep.Elapsed.Microseconds())/1000),
-			"cache", name)
+		d.log.Info("cache: loaded from disk", "cache", name, "entries", rep.Entries,
+			"ms", float64(rep.Elapsed.Microseconds())/1000)
 	}
 	d.mu.Lock()
 	d.maps = append(d.maps, m)
@@ -215,7 +215,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	if ln == nil && !d.opts.NoPID {
 		ln = takeOver(d.opts.StateDir, d.opts.Name, d.opts.Addr)
 		if ln != nil {
-			d.log.Info(fmt.Sprintf("[START] %s: sharing the listening socket of the running instance (rolling restart)", d.opts.Name))
+			d.log.Info("start: sharing the listening socket of the running instance (rolling restart)")
 		}
 	}
 	if ln == nil {
@@ -249,7 +249,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			return fmt.Errorf("%s: write PID file: %w", d.opts.Name, err)
 		}
 	}
-	d.log.Info(fmt.Sprintf("[START] %s: listening on %s (pid %d, version %s)", d.opts.Name, ln.Addr(), os.Getpid(), Version))
+	d.log.Info("start: listening", "addr", ln.Addr().String(), "pid", os.Getpid(), "version", Version)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- d.srv.Serve(tracked) }()
@@ -304,7 +304,7 @@ func (d *Daemon) drain(cancelCalls context.CancelFunc) {
 		err = ctx.Err()
 	}
 	if err != nil {
-		d.log.Warn(fmt.Sprintf("[SHUTDOWN] %s: calls still running after %s; cancelling them (their callers are told to retry)", d.opts.Name, timeout))
+		d.log.Warn("shutdown: calls still running; cancelling them (their callers are told to retry)", "after", timeout)
 		cancelCalls()
 		// A cancelled call still writes its reply (503, "retry": true)
 		// and, for a build, has its compilers killed and reaped before it
@@ -312,7 +312,7 @@ func (d *Daemon) drain(cancelCalls context.CancelFunc) {
 		// retry on the successor while this process still writes into the
 		// build directory.
 		if !d.conns.waitOpen(time.Now().Add(cancelGrace)) {
-			d.log.Warn(fmt.Sprintf("[SHUTDOWN] %s: calls still running %s after their cancellation; closing their connections", d.opts.Name, cancelGrace))
+			d.log.Warn("shutdown: cancelled calls still running; closing their connections", "after", cancelGrace)
 		}
 		d.srv.Close()
 	}
@@ -335,20 +335,20 @@ func (d *Daemon) cleanup() {
 	defer cancel()
 	for _, h := range hooks {
 		if err := h.fn(ctx); err != nil {
-			d.log.Error(fmt.Sprintf("[SHUTDOWN] %s: cleanup %s: %v", d.opts.Name, h.name, err))
+			d.log.Error("shutdown: cleanup failed", "step", h.name, "err", err)
 		}
 	}
 	for _, m := range maps {
 		if err := m.Close(); err != nil {
-			d.log.Error(fmt.Sprintf("[SHUTDOWN] %s: save cache %s: %v", d.opts.Name, m.Name(), err))
+			d.log.Error("shutdown: save cache failed", "cache", m.Name(), "err", err)
 		}
 	}
 	st := d.stats()
-	d.log.Info(fmt.Sprintf("[SHUTDOWN] %s: requests served %d, cache hit rate %.1f%%, uptime %.1fs",
-		d.opts.Name, st.Requests, st.CacheHitRate*100, st.UptimeSeconds))
+	d.log.Info("shutdown: requests served", "requests", st.Requests,
+		"cache_hit_rate", fmt.Sprintf("%.1f%%", st.CacheHitRate*100), "uptime", fmt.Sprintf("%.1fs", st.UptimeSeconds))
 	if !d.opts.NoPID && d.opts.StateDir != "" {
 		if err := pidfile.RemoveIfOurs(pidfile.Path(d.opts.StateDir, d.opts.Name)); err != nil {
-			d.log.Error(fmt.Sprintf("[SHUTDOWN] %s: remove PID file: %v", d.opts.Name, err))
+			d.log.Error("shutdown: remove PID file failed", "err", err)
 		}
 	}
 }
@@ -358,7 +358,7 @@ func (d *Daemon) cleanup() {
 func (d *Daemon) Reload() error {
 	s, err := settings.Load(d.opts.StateDir)
 	if err != nil {
-		d.log.Error(fmt.Sprintf("[RELOAD] %s: rejected: %v; keeping the settings in force", d.opts.Name, err))
+		d.log.Error("reload: rejected; keeping the settings in force", "err", err)
 		return err
 	}
 	d.mu.Lock()
@@ -371,10 +371,10 @@ func (d *Daemon) Reload() error {
 	}
 	for _, fn := range reloaders {
 		if err := fn(s); err != nil {
-			d.log.Error(fmt.Sprintf("[RELOAD] %s: %v", d.opts.Name, err))
+			d.log.Error("reload: failed", "err", err)
 			return err
 		}
 	}
-	d.log.Info(fmt.Sprintf("[RELOAD] %s: settings reloaded, caches kept", d.opts.Name))
+	d.log.Info("reload: settings reloaded, caches kept")
 	return nil
 }

@@ -309,7 +309,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("cleanup order %v", order)
 	}
 	logs := td.logs.String()
-	for _, want := range []string{"cleanup failing: unexpected EOF", "[SHUTDOWN] discovery: requests served 1, cache hit rate"} {
+	for _, want := range []string{`msg="shutdown: cleanup failed" daemon=discovery step=failing err="unexpected EOF"`, `msg="shutdown: requests served" daemon=discovery requests=1 cache_hit_rate=`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}

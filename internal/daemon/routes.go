@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jmake/jmake/internal/wire"
 )
 
 // Handler is a daemon function. It returns a JSON-marshalable reply (an
@@ -169,13 +171,7 @@ func (d *Daemon) auth(next http.Handler) http.Handler {
 }
 
 // Health is the /healthz reply.
-type Health struct {
-	Status        string  `json:"status"`
-	Name          string  `json:"name"`
-	PID           int     `json:"pid"`
-	Version       string  `json:"version"`
-	UptimeSeconds float64 `json:"uptime_seconds"`
-}
+type Health = wire.Health
 
 func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 	status := "ok"
@@ -184,11 +180,11 @@ func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 		status = "stopping"
 	default:
 	}
-	writeJSON(w, http.StatusOK, Health{status, d.opts.Name, os.Getpid(), Version, time.Since(d.start).Seconds()})
+	wire.WriteJSON(w, http.StatusOK, Health{Status: status, Name: d.opts.Name, PID: os.Getpid(), Version: Version, UptimeSeconds: time.Since(d.start).Seconds()})
 }
 
 func (d *Daemon) serveStats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, d.stats())
+	wire.WriteJSON(w, http.StatusOK, d.stats())
 }
 
 func (d *Daemon) serveReload(w http.ResponseWriter, r *http.Request) {
@@ -196,11 +192,11 @@ func (d *Daemon) serveReload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("%s: reload rejected: %v", d.opts.Name, err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "name": d.opts.Name})
+	wire.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "name": d.opts.Name})
 }
 
 func (d *Daemon) serveShutdown(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "name": d.opts.Name, "pid": os.Getpid()})
+	wire.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "name": d.opts.Name, "pid": os.Getpid()})
 	// Shut down after this reply is on its way; Shutdown waits for this
 	// handler to return before it closes connections.
 	go d.Shutdown()
@@ -253,7 +249,7 @@ func (d *Daemon) call(w http.ResponseWriter, r *http.Request, name string, fn Ha
 		// The drain cancelled this call: the caller may repeat it, on the
 		// successor of a rolling restart or once this daemon is back.
 		msg := fmt.Sprintf("%s (pid %d): %s interrupted: the daemon is stopping; retry the call (%v)", d.opts.Name, os.Getpid(), name, err)
-		d.log.Warn(msg)
+		d.log.Warn("call interrupted by the stop; its caller is told to retry", "function", name, "err", err)
 		return writeReply(w, req.stream, http.StatusServiceUnavailable,
 			map[string]any{"code": http.StatusServiceUnavailable, "retry": true}, false, msg)
 	}
@@ -332,15 +328,8 @@ func writeReply(w http.ResponseWriter, streamed bool, status int, reply any, suc
 	return status
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, _ := json.Marshal(v)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
-
 // writeError sends the one error shape of the wire.
 func writeError(w http.ResponseWriter, status int, msg string) int {
-	writeJSON(w, status, map[string]any{"success": false, "error": msg})
+	wire.WriteError(w, status, msg)
 	return status
 }

@@ -4,23 +4,11 @@ import (
 	"context"
 	"time"
 
-	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/wire"
 )
 
 // Stats is the /v1/stats reply.
-type Stats struct {
-	Name          string                 `json:"name"`
-	PID           int                    `json:"pid"`
-	StartTime     time.Time              `json:"start_time"`
-	UptimeSeconds float64                `json:"uptime_seconds"`
-	Requests      int64                  `json:"requests"`
-	CacheHits     int64                  `json:"cache_hits"`
-	CacheMisses   int64                  `json:"cache_misses"`
-	Errors        int64                  `json:"errors"`
-	CacheHitRate  float64                `json:"cache_hit_rate"`
-	ErrorRate     float64                `json:"error_rate"`
-	Caches        map[string]store.Stats `json:"caches"`
-}
+type Stats = wire.Stats
 
 func (d *Daemon) cacheList() []Cache {
 	d.mu.Lock()
@@ -36,11 +24,11 @@ func (d *Daemon) stats() Stats {
 		UptimeSeconds: time.Since(d.start).Seconds(),
 		Requests:      d.requests.Load(),
 		Errors:        d.errors.Load(),
-		Caches:        make(map[string]store.Stats),
+		Caches:        make(map[string]wire.CacheStats),
 	}
 	for _, c := range d.cacheList() {
 		cs := c.Stats()
-		s.Caches[c.Name()] = cs
+		s.Caches[c.Name()] = wire.CacheStats(cs)
 		s.CacheHits += cs.Hits
 		s.CacheMisses += cs.Misses
 	}
@@ -70,6 +58,6 @@ func (d *Daemon) clearCaches(ctx context.Context, req *Request) (any, error) {
 		}
 		cleared = append(cleared, c.Name())
 	}
-	d.log.Info("[CACHE] " + d.opts.Name + ": caches cleared")
+	d.log.Info("cache: caches cleared")
 	return map[string]any{"cleared": cleared}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/project"
 )
 
@@ -34,7 +35,7 @@ type Binary struct {
 // binaryMemo remembers a file's classification ("" kind: not a binary)
 // with the identity it had, so an unchanged file is not opened again.
 type binaryMemo struct {
-	ID         fileID
+	ID         change.ID
 	ObservedNS int64
 	Kind       string
 	Machine    string
@@ -111,14 +112,14 @@ func (d *Discovery) DetectBinaries(root string) ([]Binary, error) {
 // machine and size, from the memo when the file is unchanged.
 func (d *Discovery) classify(p string) (kind, machine string, size int64) {
 	observed := time.Now().UnixNano()
-	id, _, err := statID(p)
+	id, _, err := change.Stat(p)
 	if err != nil {
 		return "", "", 0
 	}
 	d.binMu.Lock()
 	m, ok := d.binMemo[p]
 	d.binMu.Unlock()
-	if ok && m.ID == id && !racy(id.MtimeNS, m.ObservedNS) {
+	if ok && m.ID == id && !change.Racy(id.MtimeNS, m.ObservedNS) {
 		d.binStats.hit(true)
 		return m.Kind, m.Machine, id.Size
 	}

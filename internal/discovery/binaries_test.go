@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jmake/jmake/internal/change"
 )
 
 func TestDetectBinaries(t *testing.T) {
@@ -88,7 +90,7 @@ func TestDetectBinaries(t *testing.T) {
 	// Fake their age by settling the memo.
 	d.binMu.Lock()
 	for p, m := range d.binMemo {
-		m.ObservedNS += int64(racyWindow) * 10
+		m.ObservedNS += int64(change.RacyWindow) * 10
 		d.binMemo[p] = m
 	}
 	d.binMu.Unlock()

@@ -27,11 +27,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/jmake/jmake/internal/store"
 )
@@ -179,20 +177,6 @@ func (c *counter) hit(ok bool) {
 	}
 }
 
-// racyWindow is how close to the moment it was recorded a file's or
-// directory's mtime may be before its stat identity stops being trusted on
-// its own. A change made within the same timestamp tick as the recording
-// leaves mtime unchanged (git calls this "racy clean"); ticks are a few
-// milliseconds on ext4 but one or two seconds on ext3, HFS+ and FAT, hence
-// two seconds. Racily-clean entries are re-checked by content instead.
-const racyWindow = 2 * time.Second
-
-// racy reports whether an mtime is too recent, compared with when it was
-// observed, for an unchanged stat to prove an unchanged file.
-func racy(mtimeNS, observedNS int64) bool {
-	return mtimeNS > observedNS-int64(racyWindow)
-}
-
 // getJSON decodes m's value for key into v; a missing key, or a value that
 // does not decode (a cache written by another version), is a miss.
 func getJSON(m *store.Map, key string, v any) bool {
@@ -213,13 +197,4 @@ func (d *Discovery) putJSON(m *store.Map, key string, v any) {
 	if err != nil {
 		d.log.Warn("discovery: cache write failed", "cache", m.Name(), "key", key, "err", err)
 	}
-}
-
-// statID returns the identity of the file at path, following symlinks.
-func statID(path string) (fileID, os.FileInfo, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileID{}, nil, err
-	}
-	return idOf(fi), fi, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/jmake/jmake/internal/change"
 )
 
 // fileFacts is what scanning one file's text tells: its include
@@ -24,9 +26,9 @@ const factsVersion = "1"
 // that spares re-reading unchanged files (ninja and ccache's direct mode
 // do the same).
 type statRecord struct {
-	ID         fileID `json:"id"`
-	Hash       string `json:"hash"`
-	ObservedNS int64  `json:"observed_ns"` // the file matched ID and Hash at this time
+	ID         change.ID `json:"id"`
+	Hash       string    `json:"hash"`
+	ObservedNS int64     `json:"observed_ns"` // the file matched ID and Hash at this time
 }
 
 func factsKey(hash string) string { return "facts" + factsVersion + ":" + hash }
@@ -38,7 +40,7 @@ func statKey(abs string) string   { return "stat:" + abs }
 // same content was parsed before. parsed reports the latter.
 func (d *Discovery) facts(abs string) (f fileFacts, parsed bool, err error) {
 	observed := time.Now().UnixNano()
-	id, fi, err := statID(abs)
+	id, fi, err := change.Stat(abs)
 	if err != nil {
 		return fileFacts{}, false, err
 	}
@@ -48,13 +50,13 @@ func (d *Discovery) facts(abs string) (f fileFacts, parsed bool, err error) {
 	d.factsMu.Lock()
 	m, ok := d.factsMem[abs]
 	d.factsMu.Unlock()
-	if ok && m.ID == id && !racy(id.MtimeNS, m.ObservedNS) {
+	if ok && m.ID == id && !change.Racy(id.MtimeNS, m.ObservedNS) {
 		d.depStats.hit(true)
 		return m.Facts, false, nil
 	}
 	var rec statRecord
 	known := getJSON(d.deps, statKey(abs), &rec) && rec.ID == id
-	if known && !racy(id.MtimeNS, rec.ObservedNS) {
+	if known && !change.Racy(id.MtimeNS, rec.ObservedNS) {
 		if getJSON(d.deps, factsKey(rec.Hash), &f) {
 			d.depStats.hit(true)
 			d.memoFacts(abs, id, rec.ObservedNS, f)
@@ -69,7 +71,7 @@ func (d *Discovery) facts(abs string) (f fileFacts, parsed bool, err error) {
 	hash := hex.EncodeToString(sum[:])
 	// Record the identity unless nothing new would be learnt: same
 	// identity, same content, and no more settled than before.
-	if !known || rec.Hash != hash || racy(id.MtimeNS, rec.ObservedNS) && !racy(id.MtimeNS, observed) {
+	if !known || rec.Hash != hash || change.Racy(id.MtimeNS, rec.ObservedNS) && !change.Racy(id.MtimeNS, observed) {
 		d.putJSON(d.deps, statKey(abs), statRecord{ID: id, Hash: hash, ObservedNS: observed})
 	}
 	if getJSON(d.deps, factsKey(hash), &f) {
@@ -88,12 +90,12 @@ func (d *Discovery) facts(abs string) (f fileFacts, parsed bool, err error) {
 // read at: the deps cache holds the same, but decoding it costs more than
 // the stat that validates it.
 type factsMemo struct {
-	ID         fileID
+	ID         change.ID
 	ObservedNS int64
 	Facts      fileFacts
 }
 
-func (d *Discovery) memoFacts(abs string, id fileID, observed int64, f fileFacts) {
+func (d *Discovery) memoFacts(abs string, id change.ID, observed int64, f fileFacts) {
 	d.factsMu.Lock()
 	d.factsMem[abs] = factsMemo{ID: id, ObservedNS: observed, Facts: f}
 	d.factsMu.Unlock()

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/jmake/jmake/internal/change"
 )
 
 func TestFactsFastPathAndRacyFiles(t *testing.T) {
@@ -19,7 +21,7 @@ func TestFactsFastPathAndRacyFiles(t *testing.T) {
 
 	// Forge what the memo says about the file, with its current identity:
 	// trusted only when the file is older than the racy window was then.
-	id, _, err := statID(p)
+	id, _, err := change.Stat(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +32,7 @@ func TestFactsFastPathAndRacyFiles(t *testing.T) {
 		want     string
 	}{
 		{"racy: re-read", id.MtimeNS, "a.h"},
-		{"settled: trusted", id.MtimeNS + 10*int64(racyWindow), "forged.h"},
+		{"settled: trusted", id.MtimeNS + 10*int64(change.RacyWindow), "forged.h"},
 	} {
 		d.memoFacts(p, id, tc.observed, forged)
 		f, _, err := d.facts(p)
@@ -45,7 +47,7 @@ func TestFactsFastPathAndRacyFiles(t *testing.T) {
 	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	d.memoFacts(p, id, id.MtimeNS+10*int64(racyWindow), forged)
+	d.memoFacts(p, id, id.MtimeNS+10*int64(change.RacyWindow), forged)
 	if f, parsed, err := d.facts(p); err != nil || !parsed || f.Includes[0].Name != "b.h" {
 		t.Errorf("rewritten with mtime set back: facts = %+v parsed=%v err=%v", f, parsed, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/jmake/jmake/internal/depfile"
 )
 
 // Graph is a project's include graph: for each unit, every header it
@@ -224,7 +226,7 @@ func (w *graphWalk) depfile(unitRel, unitAbs string) (path string, headers []str
 		if err != nil {
 			continue
 		}
-		rules, err := ParseDepfile(cand, data)
+		rules, err := depfile.ParseDepfile(cand, data)
 		if err != nil {
 			w.d.log.Warn("discovery: unreadable depfile ignored", "err", err)
 			continue

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/project"
 )
 
@@ -46,9 +47,9 @@ type scanRecord struct {
 // entries' names and types, checked when the identity alone proves nothing
 // because the directory changed moments before it was recorded.
 type dirRecord struct {
-	Rel   string `json:"rel"` // "." for the root
-	ID    fileID `json:"id"`
-	Names string `json:"names"`
+	Rel   string    `json:"rel"` // "." for the root
+	ID    change.ID `json:"id"`
+	Names string    `json:"names"`
 }
 
 // ScanFiles walks root and classifies its files, skipping buildDir
@@ -186,17 +187,17 @@ func (d *Discovery) scanCurrent(root string, rec *scanRecord) (ok bool, observed
 			stat = os.Stat
 		}
 		fi, err := stat(p)
-		if err != nil || !fi.IsDir() || idOf(fi) != dr.ID {
+		if err != nil || !fi.IsDir() || change.IDOf(fi) != dr.ID {
 			d.log.Debug("discovery: scan stale", "dir", p)
 			return false, 0
 		}
-		if racy(dr.ID.MtimeNS, rec.ObservedNS) {
+		if change.Racy(dr.ID.MtimeNS, rec.ObservedNS) {
 			ents, err := os.ReadDir(p)
 			if err != nil || namesHash(ents) != dr.Names {
 				d.log.Debug("discovery: scan stale", "dir", p, "racy", true)
 				return false, 0
 			}
-			if !racy(dr.ID.MtimeNS, start) {
+			if !change.Racy(dr.ID.MtimeNS, start) {
 				settles = true
 			}
 		}
@@ -258,7 +259,7 @@ func (w *walker) walk(rel, abs string) error {
 		return fmt.Errorf("discovery: scan: read directory %s: %w", abs, err)
 	}
 	slices.SortFunc(ents, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	w.dirs = append(w.dirs, dirRecord{Rel: rel, ID: idOf(fi), Names: namesHash(ents)})
+	w.dirs = append(w.dirs, dirRecord{Rel: rel, ID: change.IDOf(fi), Names: namesHash(ents)})
 	for _, e := range ents {
 		name := e.Name()
 		childRel := name

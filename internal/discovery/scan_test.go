@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jmake/jmake/internal/change"
 )
 
 func TestScanFilesClassifies(t *testing.T) {
@@ -186,7 +188,7 @@ func TestScanRacyDirectories(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		forged.Dirs[i].ID = idOf(fi)
+		forged.Dirs[i].ID = change.IDOf(fi)
 	}
 	if ok, _ := d.scanCurrent(root, &forged); ok {
 		t.Error("racily clean directory with a new entry taken as unchanged")

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jmake/jmake/internal/change"
 )
 
 // Tool is a compiler or build tool found on this machine.
@@ -148,8 +150,8 @@ func (d *Discovery) searchDirs() []string {
 // toolRecord is the tools cache's value, keyed by the path the tool was
 // found at.
 type toolRecord struct {
-	Tool Tool   `json:"tool"`
-	ID   fileID `json:"id"` // identity of RealPath when Version was read
+	Tool Tool      `json:"tool"`
+	ID   change.ID `json:"id"` // identity of RealPath when Version was read
 }
 
 // toolCall is a version probe in flight, shared by concurrent callers.
@@ -169,7 +171,7 @@ func (d *Discovery) GetTool(name string) (Tool, bool, error) {
 	if err != nil {
 		return Tool{}, false, err
 	}
-	id, fi, err := statID(path)
+	id, fi, err := change.Stat(path)
 	if err != nil {
 		return Tool{}, false, fmt.Errorf("discovery: tool %s: %w", path, err)
 	}
@@ -196,7 +198,7 @@ func (d *Discovery) GetTool(name string) (Tool, bool, error) {
 
 // cachedTool returns the tools cache's record for path if it is still
 // current: same file identity, same symlink target.
-func (d *Discovery) cachedTool(path, real string, id fileID) (toolRecord, bool) {
+func (d *Discovery) cachedTool(path, real string, id change.ID) (toolRecord, bool) {
 	var rec toolRecord
 	ok := getJSON(d.tools, toolKey(path), &rec) && rec.ID == id && rec.Tool.RealPath == real
 	return rec, ok

@@ -94,7 +94,7 @@ func TestStartCallStopRestart(t *testing.T) {
 	if r := e.Run("call", "discovery", "no_such_function"); r.Code == 0 || !strings.Contains(r.Stdout, `"success":false`) {
 		t.Fatalf("call of an unknown function: exit %d, %q", r.Code, r.Stdout)
 	}
-	if r := e.MustRun("logs", "discovery"); !strings.Contains(r.Stdout, "[START] discovery: listening on") {
+	if r := e.MustRun("logs", "discovery"); !strings.Contains(r.Stdout, `msg="start: listening" daemon=discovery addr=`) {
 		t.Errorf("jmake logs discovery:\n%s", r.Stdout)
 	}
 	if promtool, err := exec.LookPath("promtool"); err == nil {
@@ -121,7 +121,7 @@ func TestStartCallStopRestart(t *testing.T) {
 			t.Errorf("%s: PID file left after stop", n)
 		}
 		log, _ := os.ReadFile(filepath.Join(e.StateDir, "logs", n+".log"))
-		if !strings.Contains(string(log), "[SHUTDOWN] "+n+": requests served") {
+		if !strings.Contains(string(log), `msg="shutdown: requests served" daemon=`+n) {
 			t.Errorf("%s: no shutdown summary in log:\n%s", n, log)
 		}
 	}
@@ -137,7 +137,7 @@ func TestStartCallStopRestart(t *testing.T) {
 		}
 	}
 	log, _ := os.ReadFile(filepath.Join(e.StateDir, "logs", "discovery.log"))
-	if !strings.Contains(string(log), fmt.Sprintf("[CACHE] discovery: loaded %d entries from disk", before["discovery"])) {
+	if !strings.Contains(string(log), `msg="cache: loaded from disk" daemon=discovery cache=`) || !strings.Contains(string(log), fmt.Sprintf(" entries=%d ", before["discovery"])) {
 		t.Errorf("discovery log does not show the cache loaded back:\n%s", log)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/pidfile"
+	"github.com/jmake/jmake/internal/proc"
 	"github.com/jmake/jmake/internal/settings"
 )
 
@@ -32,7 +33,7 @@ func (e Env) Replace(ctx context.Context, name string, old pidfile.Info, opts St
 		return nil, err
 	}
 	if err := e.AwaitReady(ctx, name, p.PID, p.Done(), StartTimeout); err != nil {
-		KillGroup(p.Info())
+		proc.KillGroup(p.Info().Proc())
 		<-p.Done()
 		return nil, fmt.Errorf("%s: new instance (pid %d) did not come up, pid %d keeps serving: %w%s", name, p.PID, old.PID, err, p.LogTail(10))
 	}
@@ -50,9 +51,9 @@ func (e Env) StopProcess(ctx context.Context, info pidfile.Info, timeout time.Du
 	if err := syscall.Kill(info.PID, syscall.SIGTERM); err != nil {
 		return false, nil // already gone
 	}
-	if !waitGone(ctx, info, timeout) {
-		killGroup(info)
-		if !waitGone(ctx, info, 5*time.Second) {
+	if !proc.WaitGone(ctx, info.Proc(), timeout) {
+		proc.KillGroup(info.Proc())
+		if !proc.WaitGone(ctx, info.Proc(), KillWait) {
 			return true, fmt.Errorf("pid %d still alive after SIGKILL", info.PID)
 		}
 		// A daemon removes its own PID file; after a SIGKILL nobody did.

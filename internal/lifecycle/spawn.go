@@ -14,6 +14,7 @@ import (
 
 	"github.com/jmake/jmake/internal/client"
 	"github.com/jmake/jmake/internal/pidfile"
+	"github.com/jmake/jmake/internal/proc"
 )
 
 // Proc is a daemon process this one spawned and waits on.
@@ -63,7 +64,7 @@ func ExitString(err error) string {
 
 // Info is the PID file view of p, for the helpers that take one.
 func (p *Proc) Info() pidfile.Info {
-	start, _ := pidfile.StartTicks(p.PID)
+	start, _ := proc.StartTicks(p.PID)
 	return pidfile.Info{PID: p.PID, Name: p.Name, Start: start}
 }
 
@@ -148,26 +149,6 @@ func (e Env) Probe(ctx context.Context, name string, timeout time.Duration) (cli
 		err = fmt.Errorf("%s: /healthz says %q", name, h.Status)
 	}
 	return h, err
-}
-
-// KillGroup SIGKILLs the process group info.PID leads (or the process alone
-// when it leads none), after checking the PID is still that process.
-func KillGroup(info pidfile.Info) {
-	if info.Start != 0 {
-		if st, err := pidfile.StartTicks(info.PID); err != nil || st != info.Start {
-			return
-		}
-	}
-	killGroup(info)
-}
-
-// Alive reports whether the process of info still runs (same start time,
-// not a zombie).
-func Alive(info pidfile.Info) bool { return alive(info) }
-
-// WaitGone polls until the process of info is gone or timeout passes.
-func WaitGone(ctx context.Context, info pidfile.Info, timeout time.Duration) bool {
-	return waitGone(ctx, info, timeout)
 }
 
 // probeHTTP opens a new connection per probe: a probe must reach whichever

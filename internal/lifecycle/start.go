@@ -20,6 +20,19 @@ import (
 // ten seconds is slack for a loaded machine, not an expected wait.
 const StartTimeout = 10 * time.Second
 
+// StopTimeout is how long a daemon may take to stop gracefully (finish its
+// requests, flush its caches) before it is SIGKILLed with its process
+// group, unless told otherwise. A no-op build answers in milliseconds and a
+// cold compile of one unit in about a second; fifteen seconds lets a burst
+// of in-flight compiles finish without letting a hung daemon hold a stop
+// for long.
+const StopTimeout = 15 * time.Second
+
+// ReloadTimeout bounds a /v1/reload call: a daemon re-reads config.toml
+// and applies it in milliseconds; one that takes longer is hung, and the
+// caller says so rather than wait.
+const ReloadTimeout = 10 * time.Second
+
 // logRotateSize: a daemon's log is rotated at start when over this size,
 // keeping one previous file (<name>.log.1). Rotating at start, never while
 // a daemon writes, keeps two instances of one daemon safe on one log.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/pidfile"
+	"github.com/jmake/jmake/internal/proc"
 )
 
 // SupervisorName names the supervisor's PID file: .daemon_pids.supervisor.
@@ -60,8 +61,7 @@ func (e Env) InspectSupervisor() pidfile.Info {
 
 // IsSupervisor reports whether info names a live `jmake supervise` process.
 func IsSupervisor(info pidfile.Info) bool {
-	st, err := pidfile.StartTicks(info.PID)
-	if err != nil || (info.Start != 0 && st != info.Start) {
+	if !proc.Alive(info.Proc()) {
 		return false
 	}
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(info.PID) + "/cmdline")
@@ -70,7 +70,7 @@ func IsSupervisor(info pidfile.Info) bool {
 	}
 	for _, a := range bytes.Split(cmdline, []byte{0}) {
 		if string(a) == "supervise" {
-			return alive(info)
+			return proc.Alive(info.Proc())
 		}
 	}
 	return false

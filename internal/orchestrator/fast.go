@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/jmake/jmake/internal/watch"
+	"github.com/jmake/jmake/internal/change"
 )
 
 // The orchestrator's fast path: a no-op build answered without calling the
@@ -22,11 +22,10 @@ import (
 // run failed, or whose stages did not name their directories (a daemon
 // from before this was added), goes the full way.
 
-// fastBuild is a project's part in the fast path. Builds of a project are
-// serialized (Pipeline.roots), and only they use its fields.
+// fastBuild is a full build of one project under way, armed in the fast
+// path; nil without a watch.
 type fastBuild struct {
-	set    *watch.Set
-	result BuildResult
+	answers *change.Answers[BuildResult]
 }
 
 // answersFast reports whether req may be answered from the watch: a
@@ -35,18 +34,26 @@ func answersFast(req BuildRequest) bool {
 	return !req.ForceCompile && !req.ForceDiscovery && !req.Explain
 }
 
+// answers returns the fast path's memo, made on first use; nil without a
+// watch.
+func (p *Pipeline) answers() *change.Answers[BuildResult] {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fast == nil && p.Watch != nil {
+		p.fast = change.NewAnswers[BuildResult](p.Watch)
+	}
+	return p.fast
+}
+
 // fastNoop answers a build from the watch when nothing can have changed.
 func (p *Pipeline) fastNoop(root string, req BuildRequest, start time.Time) (*BuildResult, bool) {
-	if p.Watch == nil || !answersFast(req) {
+	if !answersFast(req) {
 		return nil, false
 	}
-	p.mu.Lock()
-	fb := p.fast[root]
-	p.mu.Unlock()
-	if fb == nil || !fb.set.Unchanged() {
+	res, ok := p.answers().Unchanged(root)
+	if !ok {
 		return nil, false
 	}
-	res := fb.result
 	res.Compiled, res.Cached, res.UpToDate, res.Linked = 0, 0, res.Units, false
 	res.Explain, res.Diagnostics = nil, ""
 	res.Stages = []StageTime{{"discovery", 0, true}, {"setup", 0, true}, {"compilation", 0, true}}
@@ -58,21 +65,12 @@ func (p *Pipeline) fastNoop(root string, req BuildRequest, start time.Time) (*Bu
 // armFast is called as a full build begins: changes from now on count
 // against its result. Nil without a watch.
 func (p *Pipeline) armFast(root string) *fastBuild {
-	if p.Watch == nil {
+	a := p.answers()
+	if a == nil {
 		return nil
 	}
-	p.mu.Lock()
-	fb := p.fast[root]
-	if fb == nil {
-		if p.fast == nil {
-			p.fast = make(map[string]*fastBuild)
-		}
-		fb = &fastBuild{set: p.Watch.NewSet()}
-		p.fast[root] = fb
-	}
-	p.mu.Unlock()
-	fb.set.Arm()
-	return fb
+	a.Arm(root)
+	return &fastBuild{answers: a}
 }
 
 // settle records a successful full build and the directories its
@@ -83,7 +81,7 @@ func (fb *fastBuild) settle(root string, files Files, cr CompileResult, res *Bui
 		return
 	}
 	if len(files.Dirs) == 0 || len(cr.InputDirs) == 0 || len(cr.OutputDirs) == 0 {
-		fb.set.Disarm()
+		fb.answers.Disarm(root)
 		return
 	}
 	inputs := map[string]bool{root: true}
@@ -96,8 +94,7 @@ func (fb *fastBuild) settle(root string, files Files, cr CompileResult, res *Bui
 	for _, d := range cr.OutputDirs {
 		outputs[filepath.Clean(d)] = true
 	}
-	fb.set.Settle(inputs, outputs)
-	fb.result = *res
+	fb.answers.Settle(root, inputs, outputs, *res)
 }
 
 // WatchedNoops counts the builds answered by the fast path.

@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/keylock"
-	"github.com/jmake/jmake/internal/watch"
 )
 
 // Files is what discovery found in a project.
@@ -122,16 +122,16 @@ type Pipeline struct {
 
 	// Watch, when not nil, lets a no-op build be answered without calling
 	// the stages (fast.go).
-	Watch *watch.Watcher
+	Watch *change.Watcher
 
 	// roots serializes builds of one project, so that the fast path's
 	// state follows the builds in order.
 	roots keylock.Locks
 
-	mu       sync.Mutex            // guards the fields below
-	last     map[string]Files      // the last discovery per project
-	compiled map[string]string     // the fingerprint last sent to the compiler per project
-	fast     map[string]*fastBuild // per project: its part in the fast path
+	mu       sync.Mutex                   // guards the fields below
+	last     map[string]Files             // the last discovery per project
+	compiled map[string]string            // the fingerprint last sent to the compiler per project
+	fast     *change.Answers[BuildResult] // per project: its last full build and the proof for it
 
 	watchedNoops atomic.Int64
 }

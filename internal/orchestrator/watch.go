@@ -3,13 +3,11 @@ package orchestrator
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
+	"github.com/jmake/jmake/internal/change"
+	"github.com/jmake/jmake/internal/project"
 )
 
 // debounce is how long Watch waits after the last change before building:
@@ -19,34 +17,20 @@ const debounce = 150 * time.Millisecond
 
 // Watch builds once, then again after every burst of changes under the
 // project, until ctx ends. It reports each build as a "rebuild" event and
-// returns how many builds ran. fsnotify is not recursive, so every
-// directory (but the build dir, .git and hidden ones) is added, and new
-// directories as they appear.
+// returns how many builds ran. Changes in the build and output directories
+// of the project's jmake.toml ([paths] build and output, read again when
+// jmake.toml changes) are the builds' own and are not watched, nor are
+// hidden directories.
 func Watch(ctx context.Context, p *Pipeline, req BuildRequest, progress func(Event)) (int, error) {
 	root, err := filepath.Abs(req.Path)
 	if err != nil {
 		return 0, err
 	}
-	w, err := fsnotify.NewWatcher()
+	tree, err := change.NewTree(root, outputDirs(root)...)
 	if err != nil {
-		return 0, fmt.Errorf("watch %s: %w", root, err)
+		return 0, err
 	}
-	defer w.Close()
-	skip := filepath.Join(root, "build")
-	addTree := func(dir string) error {
-		return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || !d.IsDir() {
-				return nil
-			}
-			if path != root && (strings.HasPrefix(d.Name(), ".") || path == skip) {
-				return filepath.SkipDir
-			}
-			return w.Add(path)
-		})
-	}
-	if err := addTree(root); err != nil {
-		return 0, fmt.Errorf("watch %s: %w", root, err)
-	}
+	defer tree.Close()
 	builds := 0
 	run := func(why string) {
 		res, err := p.Build(ctx, req, progress)
@@ -70,25 +54,35 @@ func Watch(ctx context.Context, p *Pipeline, req BuildRequest, progress func(Eve
 		select {
 		case <-ctx.Done():
 			return builds, nil
-		case err := <-w.Errors:
-			return builds, fmt.Errorf("watch %s: %w", root, err)
-		case ev := <-w.Events:
-			if strings.HasPrefix(ev.Name, skip+string(filepath.Separator)) || ev.Name == skip ||
-				strings.HasPrefix(filepath.Base(ev.Name), ".") {
-				continue
+		case rel, ok := <-tree.C():
+			if !ok {
+				return builds, tree.Err()
 			}
-			if ev.Has(fsnotify.Create) {
-				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
-					addTree(ev.Name)
-				}
+			if rel == project.FileName {
+				tree.Skip(outputDirs(root)...)
 			}
-			if rel, err := filepath.Rel(root, ev.Name); err == nil {
-				changed = rel
-			}
+			changed = rel
 			timer = time.After(debounce)
 		case <-timer:
 			timer = nil
 			run(changed + " changed")
 		}
 	}
+}
+
+// outputDirs returns the directories where builds of the project at root
+// write: [paths] build and output under the project root, "build" when
+// jmake.toml cannot be read (the build reports why).
+func outputDirs(root string) []string {
+	cfg, err := project.Load(root)
+	if err != nil {
+		return []string{"build"}
+	}
+	dirs := []string{cfg.Paths.Build, cfg.Paths.Output}
+	for i, d := range dirs {
+		if !filepath.IsAbs(d) {
+			dirs[i] = filepath.Join(cfg.RootDir(root), d)
+		}
+	}
+	return dirs
 }

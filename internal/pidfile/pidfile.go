@@ -16,7 +16,6 @@
 package pidfile
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -24,7 +23,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/atomicfile"
+	"github.com/jmake/jmake/internal/proc"
 )
 
 // Info is what a PID file says.
@@ -35,6 +35,9 @@ type Info struct {
 	Start uint64 // process start time in clock ticks since boot; 0 if unknown
 }
 
+// Proc is the process info names.
+func (info Info) Proc() proc.ID { return proc.ID{PID: info.PID, Start: info.Start} }
+
 // Path is the PID file of daemon name in stateDir (the original's naming).
 func Path(stateDir, name string) string {
 	return filepath.Join(stateDir, ".daemon_pids."+name)
@@ -43,12 +46,12 @@ func Path(stateDir, name string) string {
 // Write records the calling process as daemon name on port, atomically.
 func Write(path, name string, port int) error {
 	pid := os.Getpid()
-	start, err := StartTicks(pid)
+	start, err := proc.StartTicks(pid)
 	if err != nil {
 		return err
 	}
 	text := fmt.Sprintf("%d\nname=%s\nport=%d\nstart=%d\n", pid, name, port, start)
-	return store.WriteFileAtomic(path, []byte(text), 0o600)
+	return atomicfile.Write(path, []byte(text), 0o600)
 }
 
 // Parse reads a PID file's text.
@@ -113,39 +116,12 @@ func RemoveIfOurs(path string) error {
 	return os.Remove(path)
 }
 
-// Exists reports whether a process with this PID exists now (any
-// process: use Verify to know it is the one a PID file names).
-func Exists(pid int) bool {
-	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
-	return err == nil
-}
-
-// StartTicks is the start time of process pid in clock ticks since boot.
-func StartTicks(pid int) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces or
-	// parentheses itself; fields after the last ')' are plain.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	fields := strings.Fields(string(data[i+1:]))
-	// fields[0] is field 3 (state); starttime is field 22.
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	return strconv.ParseUint(fields[19], 10, 64)
-}
-
 // Verify reports whether info still names a live process that is daemon
 // name: the process exists, its start time matches the recorded one (when
 // recorded), and its command line is `... daemon <name> ...`. The reason
 // says why not, for a person.
 func Verify(info Info, name string) (ok bool, reason string) {
-	start, err := StartTicks(info.PID)
+	start, err := proc.StartTicks(info.PID)
 	if err != nil {
 		return false, fmt.Sprintf("process %d is gone", info.PID)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/jmake/jmake/internal/proc"
 )
 
 func TestWriteReadVerify(t *testing.T) {
@@ -39,7 +41,7 @@ func TestVerifyRejectsReusedAndForeign(t *testing.T) {
 	}
 	t.Cleanup(func() { sleep.Process.Kill(); sleep.Wait() })
 	pid := sleep.Process.Pid
-	start, err := StartTicks(pid)
+	start, err := proc.StartTicks(pid)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -251,7 +251,7 @@ func (v *validator) check(c *Config, lookTool func(string) (string, bool)) {
 	if v.broken("paths", "compile.sources", "compile.exclude") {
 		return
 	}
-	files, err := listFiles(root, c.Paths.Build, c.Paths.Output)
+	files, _, err := listFiles(root, c.Paths.Build, c.Paths.Output)
 	if err != nil {
 		v.add(SeverityWarning, 0, 0, "listing %s: %v", root, err)
 	}
@@ -348,8 +348,9 @@ func globProblem(root, g string, units []string) string {
 
 // listFiles returns every regular file under root as a slash path relative
 // to root, skipping hidden directories (.git, .cache) and the build and
-// output directories, which hold what jmake made, not sources.
-func listFiles(root string, skip ...string) ([]string, error) {
+// output directories, which hold what jmake made, not sources; and every
+// directory it listed, absolute (root first).
+func listFiles(root string, skip ...string) (files, dirs []string, err error) {
 	// WalkDir does not follow a symlinked root (a temp dir on macOS is one).
 	if r, err := filepath.EvalSymlinks(root); err == nil {
 		root = r
@@ -364,9 +365,8 @@ func listFiles(root string, skip ...string) ([]string, error) {
 		}
 		skipAbs[filepath.Clean(s)] = true
 	}
-	var files []string
 	var firstErr error
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -380,6 +380,7 @@ func listFiles(root string, skip ...string) ([]string, error) {
 			if p != root && (strings.HasPrefix(d.Name(), ".") || skipAbs[p]) {
 				return fs.SkipDir
 			}
+			dirs = append(dirs, p)
 			return nil
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
@@ -397,7 +398,29 @@ func listFiles(root string, skip ...string) ([]string, error) {
 	if err == nil {
 		err = firstErr
 	}
-	return files, err
+	return files, dirs, err
+}
+
+// ValidationInputs lists the paths whose identity Validate's verdict on c,
+// the parsed jmake.toml of directory dir, rests on besides the file itself
+// and the compilers: the project root and every directory under it that
+// validation lists (their entries decide what the sources globs match),
+// the source directory and every include directory (which must exist). A
+// memo of a verdict stays true while none of them changes (see package
+// change).
+func ValidationInputs(dir string, c *Config) []string {
+	c = c.Clone()
+	c.Defaults(dir)
+	root := c.RootDir(dir)
+	_, dirs, _ := listFiles(root, c.Paths.Build, c.Paths.Output)
+	in := append([]string{root}, dirs...)
+	for _, d := range append([]string{c.Paths.Source}, c.Compile.IncludeDirs...) {
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(root, d)
+		}
+		in = append(in, filepath.Clean(d))
+	}
+	return in
 }
 
 // isDir reports whether p is a directory (following symlinks).

@@ -9,8 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/compile"
 	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/orchestrator"
@@ -29,11 +29,12 @@ type compileService struct {
 	configs map[string]loadedConfig  // per project: its parsed jmake.toml
 }
 
-// loadedConfig is a parsed jmake.toml with the stat it was read at, so a
-// no-op build does not parse it again. The engine never modifies a Config.
+// loadedConfig is a parsed jmake.toml with the file's identity when it was
+// read, so a no-op build does not parse it again. The engine never
+// modifies a Config.
 type loadedConfig struct {
-	stat fileStat
-	cfg  *project.Config
+	inputs change.Inputs
+	cfg    *project.Config
 }
 
 type fingerprinted struct {
@@ -132,22 +133,22 @@ func (s *compileService) units(path, fp string, cfg *project.Config, root string
 	return units
 }
 
-// config returns root's parsed jmake.toml, parsing it only when its stat
-// changed (and not within the racy window of its mtime).
+// config returns root's parsed jmake.toml, parsing it only when the file
+// changed (see change.Inputs).
 func (s *compileService) config(root string) (*project.Config, error) {
-	st, ok := statOf(filepath.Join(root, project.FileName))
 	s.mu.Lock()
 	lc, hit := s.configs[root]
 	s.mu.Unlock()
-	if ok && hit && lc.stat == st && time.Since(time.Unix(0, st.Mtime)) > racyWindow {
+	if _, changed := lc.inputs.Changed(); hit && !changed {
 		return lc.cfg, nil
 	}
+	in := change.Record(filepath.Join(root, project.FileName))
 	cfg, err := project.Load(root)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.configs[root] = loadedConfig{st, cfg}
+	s.configs[root] = loadedConfig{in, cfg}
 	s.mu.Unlock()
 	return cfg, nil
 }

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/discovery"
 	"github.com/jmake/jmake/internal/orchestrator"
@@ -26,9 +26,9 @@ type discoveryService struct {
 }
 
 // scanScope is the part of a jmake.toml that decides a scan, remembered
-// with the file's stat so that a no-op build does not parse it again.
+// with the file's identity so that a no-op build does not parse it again.
 type scanScope struct {
-	stat     fileStat
+	inputs   change.Inputs
 	buildDir string
 	excludes []string
 }
@@ -63,15 +63,13 @@ func (s *discoveryService) ScanFiles(ctx context.Context, root string, force boo
 // scopeOf reads what root's jmake.toml says to scan (build dir, excludes),
 // parsing the file only when its stat changed.
 func (s *discoveryService) scopeOf(root string) (buildDir string, excludes []string) {
-	file := filepath.Join(root, project.FileName)
-	st, ok := statOf(file)
 	s.mu.Lock()
 	sc, hit := s.scope[root]
 	s.mu.Unlock()
-	if ok && hit && sc.stat == st && time.Since(time.Unix(0, st.Mtime)) > racyWindow {
+	if _, changed := sc.inputs.Changed(); hit && !changed {
 		return sc.buildDir, sc.excludes
 	}
-	sc = scanScope{stat: st, buildDir: "build"}
+	sc = scanScope{inputs: change.Record(filepath.Join(root, project.FileName)), buildDir: "build"}
 	if cfg, err := project.Load(root); err == nil {
 		sc.buildDir, sc.excludes = cfg.Paths.Build, cfg.Compile.Exclude
 	}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/orchestrator"
-	"github.com/jmake/jmake/internal/watch"
 )
 
 // fastPipeline is the in-process pipeline with the orchestrator's watch,
@@ -18,7 +18,7 @@ import (
 func fastPipeline(t *testing.T) *orchestrator.Pipeline {
 	t.Helper()
 	p := localPipeline(t)
-	wt, err := watch.New(t.TempDir())
+	wt, err := change.New(t.TempDir())
 	if err != nil {
 		t.Skip("no inotify:", err)
 	}

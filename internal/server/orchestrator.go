@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/client"
 	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/settings"
 	"github.com/jmake/jmake/internal/store"
-	"github.com/jmake/jmake/internal/watch"
 )
 
 // historyEntry is the last build of a project, kept in the orchestrator's
@@ -34,7 +34,7 @@ func bindOrchestrator(d *daemon.Daemon, peers Peers) error {
 	p := (&orchestrator.Remote{
 		Discovery: peers(settings.Discovery), Setup: peers(settings.Setup), Compilation: peers(settings.Compilation),
 	}).Pipeline()
-	if wt, err := watch.New(filepath.Join(d.CacheDir(), "watch")); err != nil {
+	if wt, err := change.New(filepath.Join(d.CacheDir(), "watch")); err != nil {
 		d.Logger().Warn("no file watcher: every build will call the other daemons", "err", err)
 	} else {
 		p.Watch = wt

@@ -7,6 +7,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 
 	"github.com/jmake/jmake/internal/client"
 	"github.com/jmake/jmake/internal/daemon"
@@ -48,14 +49,22 @@ type caches interface {
 	Cache(name string) *store.Map
 }
 
-// dirCaches opens maps in a directory, for in-process builds.
+// dirCaches opens maps in a directory, for in-process builds, and logs
+// what the store reports on opening them (nil log: nothing).
 type dirCaches struct {
 	dir  string
+	log  *slog.Logger
 	maps []*store.Map
 }
 
 func (c *dirCaches) Cache(name string) *store.Map {
-	m, _ := store.OpenMap(name, c.dir+"/"+name+".log")
+	m, rep := store.OpenMap(name, c.dir+"/"+name+".log")
+	if c.log != nil && rep.Warning != nil {
+		c.log.Warn("cache set aside or kept in memory only", "cache", name, "err", rep.Warning)
+	}
+	if c.log != nil && rep.Recovered > 0 {
+		c.log.Warn("cache recovered: dropped a damaged tail", "cache", name, "bytes", rep.Recovered)
+	}
 	c.maps = append(c.maps, m)
 	return m
 }

@@ -4,9 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"syscall"
-	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/project"
@@ -20,35 +19,17 @@ type setupService struct {
 	valid *store.Map // project root -> validMemo (JSON), persisted
 }
 
-// validMemo remembers that a project's jmake.toml, as it was when stat'ed,
-// validated cleanly. Full validation walks the project tree (are the
-// sources and include dirs there?), which a no-op build must not pay for;
-// so a build re-validates when the file changes, and an invalid file every
-// time, until it is fixed.
+// validMemo remembers that a project's jmake.toml validated cleanly, with
+// the inputs the verdict rests on: the file, and the directories whose
+// listing decides whether its sources and include directories are there
+// (project.ValidationInputs). Full validation walks the project tree,
+// which a no-op build must not pay for; so a build re-validates when one
+// of those inputs changes, and an invalid file every time, until it is
+// fixed.
 type validMemo struct {
-	Stat fileStat                `json:"stat"`
-	V    orchestrator.Validation `json:"validation"`
+	Inputs change.Inputs           `json:"inputs"`
+	V      orchestrator.Validation `json:"validation"`
 }
-
-type fileStat struct {
-	Size  int64  `json:"size"`
-	Mtime int64  `json:"mtime"`
-	Ctime int64  `json:"ctime"`
-	Ino   uint64 `json:"ino"`
-}
-
-func statOf(path string) (fileStat, bool) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		return fileStat{}, false
-	}
-	return fileStat{st.Size, st.Mtim.Nano(), st.Ctim.Nano(), st.Ino}, true
-}
-
-// racyWindow: a file changed within this long of being stat'ed may change
-// again without its mtime moving (coarse timestamps), so such a memo is not
-// trusted (git's "racy clean" rule).
-const racyWindow = 2 * time.Second
 
 func newSetupService(c caches) *setupService {
 	return &setupService{s: setup.New(setup.Options{}), valid: c.Cache("validated")}
@@ -56,15 +37,18 @@ func newSetupService(c caches) *setupService {
 
 // ValidateConfig validates root/jmake.toml.
 func (s *setupService) ValidateConfig(ctx context.Context, root string) (orchestrator.Validation, error) {
-	file := filepath.Join(root, project.FileName)
-	st, ok := statOf(file)
-	if ok {
-		var m validMemo
-		if b, hit := s.valid.Get(root); hit && json.Unmarshal(b, &m) == nil &&
-			m.Stat == st && time.Since(time.Unix(0, st.Mtime)) > racyWindow {
+	var m validMemo
+	if b, hit := s.valid.Get(root); hit && json.Unmarshal(b, &m) == nil {
+		if _, changed := m.Inputs.Changed(); !changed {
 			m.V.Cached = true
 			return m.V, nil
 		}
+	}
+	// The inputs are recorded before validating, so that a change made
+	// while it runs shows in the memo's next check.
+	var in change.Inputs
+	if cfg, _, err := s.s.Config(root); err == nil {
+		in = change.Record(append([]string{filepath.Join(root, project.FileName)}, project.ValidationInputs(root, cfg)...)...)
 	}
 	v, err := s.s.ValidateConfig(root)
 	if err != nil {
@@ -72,8 +56,8 @@ func (s *setupService) ValidateConfig(ctx context.Context, root string) (orchest
 	}
 	out := orchestrator.Validation{Valid: v.Valid, Cached: v.Cached}
 	defer func() {
-		if out.Valid && ok {
-			b, _ := json.Marshal(validMemo{st, out})
+		if out.Valid && len(in.IDs) > 0 {
+			b, _ := json.Marshal(validMemo{in, out})
 			s.valid.Put(root, b)
 		} else {
 			s.valid.Delete(root)

@@ -3,51 +3,24 @@ package setup
 import (
 	"crypto/sha256"
 	"fmt"
-	"io/fs"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/project"
 )
 
-// racyWindow is how close to the moment it was stat'ed a file's mtime may be
-// for its stat memo to be trusted. A file changed twice within one timestamp
-// tick keeps its mtime (and maybe its size), so a memo taken in that tick
-// could hide the second change: git's "racily clean" problem. 2s covers the
-// coarsest common timestamps (FAT's 2-second ones); until the file is that
-// old it is simply re-read and re-hashed, which is correct, just slower.
-const racyWindow = 2 * time.Second
-
-// fileID is what a stat says about a file's content without reading it.
-type fileID struct {
-	size  int64
-	mtime time.Time
-	dev   uint64
-	ino   uint64
-}
-
-// statID returns the identity of a stat'ed file.
-func statID(fi fs.FileInfo) fileID {
-	id := fileID{size: fi.Size(), mtime: fi.ModTime()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		id.dev = uint64(st.Dev) // Dev is int32 on some platforms
-		id.ino = st.Ino
-	}
-	return id
-}
-
 // memo remembers the content hash of a file at one identity.
 type memo struct {
-	id      fileID
+	id      change.ID
 	sum     [32]byte
 	statted time.Time // when id was taken
 }
 
 // trusted reports whether the memo may stand in for reading the file.
 func (m memo) trusted() bool {
-	return m.id.mtime.Before(m.statted.Add(-racyWindow))
+	return !change.Racy(m.id.MtimeNS, m.statted.UnixNano())
 }
 
 // entry is one parsed config, as Parse returned it (no defaults: those
@@ -117,7 +90,7 @@ func (s *Setup) hashFile(file string) (sum [32]byte, data []byte, err error) {
 	c.mu.Lock()
 	m, ok := c.memos[file]
 	c.mu.Unlock()
-	if ok && m.id == statID(fi) && m.trusted() {
+	if ok && m.id == change.IDOf(fi) && m.trusted() {
 		return m.sum, nil, nil
 	}
 	return s.readFile(file)
@@ -140,7 +113,7 @@ func (s *Setup) readFile(file string) (sum [32]byte, data []byte, err error) {
 	c := &s.cache
 	c.mu.Lock()
 	c.reads++
-	c.memos[file] = memo{id: statID(fi), sum: sum, statted: now}
+	c.memos[file] = memo{id: change.IDOf(fi), sum: sum, statted: now}
 	c.trimMemosLocked(s.maxConfigs * 4)
 	c.mu.Unlock()
 	return sum, data, nil

@@ -33,6 +33,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/jmake/jmake/internal/atomicfile"
 )
 
 const (
@@ -186,35 +188,8 @@ func writeCompacted(path string, m map[string][]byte) (int64, error) {
 	for k, v := range m {
 		buf.Write(encodeRecord(opPut, k, v))
 	}
-	if err := WriteFileAtomic(path, buf.Bytes(), 0o600); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o600); err != nil {
 		return 0, err
 	}
 	return int64(buf.Len()), nil
-}
-
-// WriteFileAtomic writes data to a temp file beside path and renames it over
-// path, so readers see the old or the new content, never a mix.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, perm)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, werr)
-	}
-	return nil
 }

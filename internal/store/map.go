@@ -78,7 +78,7 @@ func OpenMap(name, path string) (*Map, LoadReport) {
 }
 
 // removeStaleTemps removes the temp files of rewrites of the log at path
-// that a killed process left (WriteFileAtomic's ".<name>.tmp-*"). One
+// that a killed process left (atomicfile.Write's ".<name>.tmp-*"). One
 // younger than a minute may be another instance's rewrite in progress.
 func removeStaleTemps(path string) {
 	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))
@@ -169,12 +169,20 @@ func (mp *Map) appendLocked(op byte, key string, value []byte) error {
 	return nil
 }
 
-// needsCompaction says when to rewrite the log with live entries only: when
-// dead records outnumber live ones by 2:1, so the log stays within a small
-// multiple of the live data (ninja's deps log uses the same rule of thumb);
-// small logs are left alone.
+// Compaction thresholds: the log is rewritten with live entries only when
+// it holds more than compactRatio records per live entry (dead records
+// outnumber live ones by 2:1), so it stays within a small multiple of the
+// live data, ninja's deps log's rule of thumb; a log of at most
+// compactMinRecords records is left alone whatever its ratio, since
+// rewriting it would cost more than reading its dead records at load.
+const (
+	compactRatio      = 3
+	compactMinRecords = 1000
+)
+
+// needsCompaction says when to rewrite the log with live entries only.
 func (mp *Map) needsCompaction() bool {
-	return mp.records > 1000 && mp.records > 3*len(mp.m)
+	return mp.records > compactMinRecords && mp.records > compactRatio*len(mp.m)
 }
 
 // compactLocked rewrites the log while the map is open (temp file +

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/settings"
+	"github.com/jmake/jmake/internal/wire"
 )
 
 // The control channel is HTTP on the unix socket $JMAKE_HOME/supervisor.sock
@@ -31,7 +32,7 @@ var actions = map[string]cmdKind{"start": cmdStart, "stop": cmdStop, "reset": cm
 func (s *Supervisor) serveControl(ln net.Listener) *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusOK, s.snapshot())
+		wire.WriteJSON(w, http.StatusOK, s.snapshot())
 	})
 	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
 		replyErr(w, s.ReloadAll(r.Context()))
@@ -40,7 +41,7 @@ func (s *Supervisor) serveControl(ln net.Listener) *http.Server {
 		kind, ok := actions[r.PathValue("action")]
 		name := r.PathValue("name")
 		if !ok || !settings.IsDaemon(name) {
-			reply(w, http.StatusNotFound, map[string]any{"success": false, "error": fmt.Sprintf("no action %s of daemon %q", r.PathValue("action"), name)})
+			wire.WriteError(w, http.StatusNotFound, fmt.Sprintf("no action %s of daemon %q", r.PathValue("action"), name))
 			return
 		}
 		timeout, _ := time.ParseDuration(r.URL.Query().Get("timeout"))
@@ -51,19 +52,12 @@ func (s *Supervisor) serveControl(ln net.Listener) *http.Server {
 	return srv
 }
 
-func reply(w http.ResponseWriter, status int, v any) {
-	b, _ := json.Marshal(v)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
-
 func replyErr(w http.ResponseWriter, err error) {
 	if err != nil {
-		reply(w, http.StatusInternalServerError, map[string]any{"success": false, "error": err.Error()})
+		wire.WriteError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	reply(w, http.StatusOK, map[string]any{"success": true})
+	wire.WriteJSON(w, http.StatusOK, map[string]any{"success": true})
 }
 
 // Control is a client of a running supervisor's control socket.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/pidfile"
+	"github.com/jmake/jmake/internal/proc"
 )
 
 type cmdKind int
@@ -98,15 +99,19 @@ func (i *inst) exit() string {
 	return i.proc.ExitString()
 }
 
+// reapWait bounds the wait for a child that stopped to be reaped (its
+// Wait to return), which takes microseconds once the process is gone.
+const reapWait = time.Second
+
 func (k *keeper) logf(level string, format string, args ...any) {
-	msg := fmt.Sprintf("[SUPERVISOR] %s: ", k.name) + fmt.Sprintf(format, args...)
+	msg := "supervisor: " + fmt.Sprintf(format, args...)
 	switch level {
 	case "warn":
-		k.s.log.Warn(msg)
+		k.s.log.Warn(msg, "daemon", k.name)
 	case "error":
-		k.s.log.Error(msg)
+		k.s.log.Error(msg, "daemon", k.name)
 	default:
-		k.s.log.Info(msg)
+		k.s.log.Info(msg, "daemon", k.name)
 	}
 }
 
@@ -260,7 +265,7 @@ func (k *keeper) acquire(ctx context.Context) *inst {
 		select {
 		case <-p.Done():
 		default:
-			lifecycle.KillGroup(p.Info())
+			proc.KillGroup(p.Info().Proc())
 			<-p.Done()
 		}
 		if ctx.Err() != nil {
@@ -321,7 +326,7 @@ func (k *keeper) monitor(ctx context.Context, in *inst) time.Duration {
 		case <-in.done():
 			return died(in.ended())
 		case <-aliveC:
-			if !lifecycle.Alive(in.info) {
+			if !proc.Alive(in.info.Proc()) {
 				return died(in.ended())
 			}
 		case <-probeT.C:
@@ -358,13 +363,13 @@ func (k *keeper) monitor(ctx context.Context, in *inst) time.Duration {
 			if misses < pol.Misses {
 				continue
 			}
-			lifecycle.KillGroup(in.info)
-			k.waitExit(in, 5*time.Second)
+			proc.KillGroup(in.info.Proc())
+			k.waitExit(in, lifecycle.KillWait)
 			return died(fmt.Sprintf("pid %d hung: %d health probes in a row missed (last: %v); killed its process group", in.info.PID, misses, err))
 		case c := <-k.cmds:
 			switch c.kind {
 			case cmdStart:
-				if lifecycle.Alive(in.info) && !lifecycle.Dying(in.info) {
+				if id := in.info.Proc(); proc.Alive(id) && !proc.Dying(id) {
 					c.reply <- nil
 					continue
 				}
@@ -374,10 +379,8 @@ func (k *keeper) monitor(ctx context.Context, in *inst) time.Duration {
 				if in.proc != nil {
 					<-in.done()
 				} else {
-					// Not our child: poll /proc. The kernel ends a killed
-					// process in milliseconds; 5 s bounds the wait should
-					// it be stuck in uninterruptible I/O.
-					lifecycle.WaitGone(ctx, in.info, 5*time.Second)
+					// Not our child: poll /proc, as after a SIGKILL.
+					proc.WaitGone(ctx, in.info.Proc(), lifecycle.KillWait)
 				}
 				reason := in.ended()
 				k.logf("warn", "%s; starting it again by request", reason)
@@ -388,7 +391,7 @@ func (k *keeper) monitor(ctx context.Context, in *inst) time.Duration {
 				k.failures, k.backoff = nil, pol.BackoffMin
 				c.reply <- nil
 			case cmdReload:
-				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				rctx, cancel := context.WithTimeout(ctx, lifecycle.ReloadTimeout)
 				c.reply <- e.Client(k.name).Reload(rctx)
 				cancel()
 			case cmdStop:
@@ -451,7 +454,8 @@ func (k *keeper) stopWithin(in *inst, timeout time.Duration) (killed bool) {
 	if killed {
 		k.logf("warn", "pid %d did not stop within %s: killed its process group", in.info.PID, timeout)
 	}
-	k.waitExit(in, time.Second)
+	// StopProcess saw the process gone; reaping our child follows at once.
+	k.waitExit(in, reapWait)
 	return killed
 }
 
@@ -465,7 +469,7 @@ func (k *keeper) waitExit(in *inst, timeout time.Duration) {
 		}
 		return
 	}
-	lifecycle.WaitGone(context.Background(), in.info, timeout)
+	proc.WaitGone(context.Background(), in.info.Proc(), timeout)
 }
 
 // snapshotOf returns daemon name's record.

@@ -66,7 +66,7 @@ func startLoad(t *testing.T, e *testenv.Env, workers int, idempotent, retry bool
 				err := do(hc, req)
 				if err != nil && retry {
 					// One retry of an idempotent request whose connection
-					// was closed under it (the brief's allowance; counted).
+					// was closed under it (a client may retry once; counted).
 					l.retried.Add(1)
 					l.mu.Lock()
 					l.firstErrs = append(l.firstErrs, err.Error())

@@ -11,6 +11,11 @@ import (
 	"github.com/jmake/jmake/internal/settings"
 )
 
+// minServiceStop is the least stop timeout a generated service file gets,
+// even when asked for less: below it a daemon cannot flush its caches
+// before the service manager SIGKILLs it, and the next start reloads less.
+const minServiceStop = 5 * time.Second
+
 // ServiceOptions are the real paths a service file names: no hard-coded
 // home, the binary and state directory of the installation that wrote it.
 type ServiceOptions struct {
@@ -31,7 +36,7 @@ func SystemdUnit(o ServiceOptions) string {
 	if o.User {
 		wanted = "default.target"
 	}
-	stop := max(o.StopTimeout, 5*time.Second)
+	stop := max(o.StopTimeout, minServiceStop)
 	var b strings.Builder
 	fmt.Fprintf(&b, `[Unit]
 Description=jmake build daemons (discovery, setup, compilation, orchestrator)
@@ -91,7 +96,7 @@ func UnitPath(user bool) (string, error) {
 // supervisor (do not also run `jmake supervise`).
 func SupervisordConfig(o ServiceOptions) string {
 	esc := func(s string) string { return strings.ReplaceAll(s, "%", "%%") }
-	stop := max(o.StopTimeout, 5*time.Second)
+	stop := max(o.StopTimeout, minServiceStop)
 	var b strings.Builder
 	fmt.Fprintf(&b, "; jmake daemons under supervisord: include this file from supervisord.conf.\n")
 	fmt.Fprintf(&b, "; State dir %s, port offset %d.\n", esc(o.StateDir), o.Offset)

@@ -20,15 +20,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jmake/jmake/internal/atomicfile"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/pidfile"
 	"github.com/jmake/jmake/internal/settings"
-	"github.com/jmake/jmake/internal/store"
 )
 
-// Policy holds the supervisor's thresholds. Defaults() are the values of
-// the issue that asked for a supervisor (jmake issue 4); tests use them as
-// they are.
+// Policy holds the supervisor's thresholds. Tests use Defaults() as they
+// are.
 type Policy struct {
 	// ProbeEvery: /healthz of every daemon once a second, so a hang is
 	// seen within Misses seconds.
@@ -54,7 +53,8 @@ type Policy struct {
 	AliveEvery time.Duration
 }
 
-// Defaults returns the policy of the issue.
+// Defaults returns the supervisor's policy: each value is explained on
+// its field of Policy.
 func Defaults() Policy {
 	return Policy{
 		ProbeEvery:   time.Second,
@@ -65,7 +65,7 @@ func Defaults() Policy {
 		HealthyReset: 30 * time.Second,
 		FailLimit:    5,
 		FailWindow:   60 * time.Second,
-		StopTimeout:  15 * time.Second,
+		StopTimeout:  lifecycle.StopTimeout,
 		AliveEvery:   50 * time.Millisecond,
 	}
 }
@@ -159,8 +159,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	ctl := s.serveControl(ln)
 	defer ctl.Close()
 
-	s.log.Info(fmt.Sprintf("[SUPERVISOR] pid %d supervising %s (state dir %s, port offset %d)",
-		os.Getpid(), strings.Join(s.opts.Names, ", "), e.StateDir, e.Offset))
+	s.log.Info("supervisor: supervising", "pid", os.Getpid(), "daemons", strings.Join(s.opts.Names, ","),
+		"state_dir", e.StateDir, "port_offset", e.Offset)
 	s.notify.Send("STATUS=starting daemons")
 	stopWatchdog := s.notify.Watchdog()
 	defer stopWatchdog()
@@ -180,7 +180,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.writeState()
 
 	<-ctx.Done()
-	s.log.Info("[SUPERVISOR] stopping the daemons")
+	s.log.Info("supervisor: stopping the daemons")
 	s.notify.Send("STOPPING=1")
 	s.notify.Send("STATUS=stopping daemons")
 	// Keepers stop their daemons gracefully when their context ends.
@@ -188,7 +188,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	wg.Wait()
 	s.writeState()
 	os.Remove(e.SupervisorStateFile())
-	s.log.Info("[SUPERVISOR] stopped")
+	s.log.Info("supervisor: stopped")
 	return nil
 }
 
@@ -221,8 +221,8 @@ func (s *Supervisor) writeState() {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	b, _ := json.MarshalIndent(s.snapshot(), "", "  ")
-	if err := store.WriteFileAtomic(s.env.SupervisorStateFile(), append(b, '\n'), 0o600); err != nil {
-		s.log.Error(fmt.Sprintf("[SUPERVISOR] write %s: %v", s.env.SupervisorStateFile(), err))
+	if err := atomicfile.Write(s.env.SupervisorStateFile(), append(b, '\n'), 0o600); err != nil {
+		s.log.Error("supervisor: state file not written", "path", s.env.SupervisorStateFile(), "err", err)
 	}
 }
 
@@ -273,9 +273,9 @@ func (s *Supervisor) ReloadAll(ctx context.Context) error {
 	s.notify.Send("READY=1")
 	err := errors.Join(errs...)
 	if err != nil {
-		s.log.Error(fmt.Sprintf("[RELOAD] %v", err))
+		s.log.Error("reload: failed", "err", err)
 	} else {
-		s.log.Info("[RELOAD] settings reloaded in every running daemon")
+		s.log.Info("reload: settings reloaded in every running daemon")
 	}
 	return err
 }

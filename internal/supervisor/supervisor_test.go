@@ -332,7 +332,7 @@ func TestNotify(t *testing.T) {
 			t.Errorf("%s still has a PID file after the supervisor stopped", n)
 		}
 		log, _ := os.ReadFile(filepath.Join(e.StateDir, "logs", n+".log"))
-		if !strings.Contains(string(log), "[SHUTDOWN] "+n+": requests served") {
+		if !strings.Contains(string(log), `msg="shutdown: requests served" daemon=`+n) {
 			t.Errorf("%s not stopped gracefully:\n%s", n, log)
 		}
 	}

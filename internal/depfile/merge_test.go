@@ -1,4 +1,4 @@
-package compile
+package depfile
 
 import (
 	"slices"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestParseDepfile(t *testing.T) {
+func TestMerge(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
@@ -41,7 +41,8 @@ func TestParseDepfile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			df, err := ParseDepfile([]byte(tt.in))
+			rules, err := ParseDepfile("x.d", []byte(tt.in))
+			df := Merge(rules)
 			if tt.name == "colon right after target" {
 				if err == nil {
 					t.Fatalf("want an error for a line without a separating ':', got %+v", df)
@@ -61,22 +62,22 @@ func TestParseDepfile(t *testing.T) {
 	}
 }
 
-func TestParseDepfileErrors(t *testing.T) {
+func TestParseDepfileErrorsNameTheLine(t *testing.T) {
 	for _, in := range []string{
 		"just words\n",
 		": a.c\n",
 		"x.o: a.c: b.c\n",
 		"x.o: a.c\nstray\n",
 	} {
-		if df, err := ParseDepfile([]byte(in)); err == nil {
+		if df, err := ParseDepfile("x.d", []byte(in)); err == nil {
 			t.Errorf("ParseDepfile(%q) = %+v, want an error", in, df)
-		} else if !strings.Contains(err.Error(), "depfile line") {
+		} else if !strings.HasPrefix(err.Error(), "x.d:") {
 			t.Errorf("ParseDepfile(%q) error %q does not name the line", in, err)
 		}
 	}
 }
 
-func FuzzParseDepfile(f *testing.F) {
+func FuzzMerge(f *testing.F) {
 	for _, s := range []string{
 		"x.o: src/x.c include/a.h\n",
 		"x.o: a\\ b.c \\\n c.h\r\n\nc.h:\n",
@@ -90,10 +91,11 @@ func FuzzParseDepfile(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		df, err := ParseDepfile(data)
+		rules, err := ParseDepfile("fuzz.d", data)
 		if err != nil {
 			return
 		}
+		df := Merge(rules)
 		for _, p := range df.Prereqs {
 			if p == "" {
 				t.Fatalf("empty prerequisite from %q", data)

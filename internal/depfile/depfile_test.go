@@ -1,8 +1,9 @@
-package discovery
+package depfile
 
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -11,34 +12,34 @@ import (
 )
 
 func TestParseDepfile(t *testing.T) {
-	r := func(targets []string, prereqs ...string) DepRule { return DepRule{Targets: targets, Prereqs: prereqs} }
+	r := func(targets []string, prereqs ...string) Rule { return Rule{Targets: targets, Prereqs: prereqs} }
 	one := func(s string) []string { return []string{s} }
 	for _, tc := range []struct {
 		name, in string
-		want     []DepRule
+		want     []Rule
 	}{
-		{"simple", "a.o: a.c a.h\n", []DepRule{r(one("a.o"), "a.c", "a.h")}},
-		{"no final newline", "a.o: a.c", []DepRule{r(one("a.o"), "a.c")}},
-		{"continuations", "a.o: a.c \\\n  b.h \\\n\tc.h\n", []DepRule{r(one("a.o"), "a.c", "b.h", "c.h")}},
-		{"continuation without blank", "a.o: a.c\\\nb.h\n", []DepRule{r(one("a.o"), "a.c", "b.h")}},
-		{"CRLF", "a.o: a.c \\\r\n b.h\r\nb.h:\r\n", []DepRule{r(one("a.o"), "a.c", "b.h"), r(one("b.h"))}},
-		{"-MP phony rules", "a.o: a.c b.h\n\nb.h:\n", []DepRule{r(one("a.o"), "a.c", "b.h"), r(one("b.h"))}},
-		{"several targets", "a.o a.d: a.c\n", []DepRule{r([]string{"a.o", "a.d"}, "a.c")}},
-		{"blank before colon", "a.o : a.c\n", []DepRule{r(one("a.o"), "a.c")}},
-		{"colon at end", "a.o:\n", []DepRule{r(one("a.o"))}},
-		{"colon before continuation", "a.o:\\\n a.c\n", []DepRule{r(one("a.o"), "a.c")}},
-		{"escaped spaces", `my\ src.o: my\ src.c dir\ x/y.h`, []DepRule{r(one("my src.o"), "my src.c", "dir x/y.h")}},
-		{"escaped tab", "a.o: x\\\ty.h", []DepRule{r(one("a.o"), "x\ty.h")}},
-		{"2N+1 backslashes and space", `a.o: x\\\ y.h`, []DepRule{r(one("a.o"), `x\ y.h`)}},
-		{"2N backslashes and space", `a.o: x\\ y.h`, []DepRule{r(one("a.o"), `x\`, "y.h")}},
-		{"dollars", "a.o: $$x.h a$$$$b.h $y.h", []DepRule{r(one("a.o"), "$x.h", "a$$b.h", "$y.h")}},
-		{"escaped hash", `a.o: \#x.h a\#b.h`, []DepRule{r(one("a.o"), "#x.h", "a#b.h")}},
-		{"comment", "# generated\na.o: a.c # trailing\n", []DepRule{r(one("a.o"), "a.c")}},
-		{"escaped colon", `a\:b.o: a\:b.c`, []DepRule{r(one("a:b.o"), "a:b.c")}},
-		{"drive letters", `a.o: C:/x/y.h c:\include\z.h`, []DepRule{r(one("a.o"), "C:/x/y.h", `c:\include\z.h`)}},
-		{"other backslashes literal", `a.o: dir\sub\x.h`, []DepRule{r(one("a.o"), `dir\sub\x.h`)}},
+		{"simple", "a.o: a.c a.h\n", []Rule{r(one("a.o"), "a.c", "a.h")}},
+		{"no final newline", "a.o: a.c", []Rule{r(one("a.o"), "a.c")}},
+		{"continuations", "a.o: a.c \\\n  b.h \\\n\tc.h\n", []Rule{r(one("a.o"), "a.c", "b.h", "c.h")}},
+		{"continuation without blank", "a.o: a.c\\\nb.h\n", []Rule{r(one("a.o"), "a.c", "b.h")}},
+		{"CRLF", "a.o: a.c \\\r\n b.h\r\nb.h:\r\n", []Rule{r(one("a.o"), "a.c", "b.h"), r(one("b.h"))}},
+		{"-MP phony rules", "a.o: a.c b.h\n\nb.h:\n", []Rule{r(one("a.o"), "a.c", "b.h"), r(one("b.h"))}},
+		{"several targets", "a.o a.d: a.c\n", []Rule{r([]string{"a.o", "a.d"}, "a.c")}},
+		{"blank before colon", "a.o : a.c\n", []Rule{r(one("a.o"), "a.c")}},
+		{"colon at end", "a.o:\n", []Rule{r(one("a.o"))}},
+		{"colon before continuation", "a.o:\\\n a.c\n", []Rule{r(one("a.o"), "a.c")}},
+		{"escaped spaces", `my\ src.o: my\ src.c dir\ x/y.h`, []Rule{r(one("my src.o"), "my src.c", "dir x/y.h")}},
+		{"escaped tab", "a.o: x\\\ty.h", []Rule{r(one("a.o"), "x\ty.h")}},
+		{"2N+1 backslashes and space", `a.o: x\\\ y.h`, []Rule{r(one("a.o"), `x\ y.h`)}},
+		{"2N backslashes and space", `a.o: x\\ y.h`, []Rule{r(one("a.o"), `x\`, "y.h")}},
+		{"dollars", "a.o: $$x.h a$$$$b.h $y.h", []Rule{r(one("a.o"), "$x.h", "a$$b.h", "$y.h")}},
+		{"escaped hash", `a.o: \#x.h a\#b.h`, []Rule{r(one("a.o"), "#x.h", "a#b.h")}},
+		{"comment", "# generated\na.o: a.c # trailing\n", []Rule{r(one("a.o"), "a.c")}},
+		{"escaped colon", `a\:b.o: a\:b.c`, []Rule{r(one("a:b.o"), "a:b.c")}},
+		{"drive letters", `a.o: C:/x/y.h c:\include\z.h`, []Rule{r(one("a.o"), "C:/x/y.h", `c:\include\z.h`)}},
+		{"other backslashes literal", `a.o: dir\sub\x.h`, []Rule{r(one("a.o"), `dir\sub\x.h`)}},
 		{"gcc with odd names", "my\\ src.o: my\\ src.c /usr/include/stdc-predef.h \\\n we\\ ird$$dir\\#x/h\\ a\\#sh$$.h\n",
-			[]DepRule{r(one("my src.o"), "my src.c", "/usr/include/stdc-predef.h", "we ird$dir#x/h a#sh$.h")}},
+			[]Rule{r(one("my src.o"), "my src.c", "/usr/include/stdc-predef.h", "we ird$dir#x/h a#sh$.h")}},
 		{"empty", "", nil},
 		{"blank lines and comments", "\n\n# nothing\n  \n", nil},
 	} {
@@ -73,16 +74,30 @@ func TestParseDepfileErrors(t *testing.T) {
 // TestParseDepfileFromGCC parses what the real compiler writes for file
 // names with blanks, '$' and '#' in them.
 func TestParseDepfileFromGCC(t *testing.T) {
-	needTool(t, "gcc")
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
 	dir := t.TempDir()
 	header := "we ird$dir#x/h a#sh$.h"
-	writeFiles(t, dir, map[string]string{
+	for name, text := range map[string]string{
 		"my src.c": "#include \"" + header + "\"\n#include <stddef.h>\nint x;\n",
 		header:     "",
-	})
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, flag := range []string{"-MD", "-MMD"} {
 		t.Run(flag, func(t *testing.T) {
-			run(t, dir, "gcc", flag, "-MP", "-c", "my src.c", "-o", "my src.o")
+			cmd := exec.Command("gcc", flag, "-MP", "-c", "my src.c", "-o", "my src.o")
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("gcc: %v\n%s", err, out)
+			}
 			data, err := os.ReadFile(filepath.Join(dir, "my src.d"))
 			if err != nil {
 				t.Fatal(err)
@@ -96,7 +111,7 @@ func TestParseDepfileFromGCC(t *testing.T) {
 				t.Fatalf("rules %q from\n%s", rules, data)
 			}
 			pre := rules[0].Prereqs
-			phony := !slices.ContainsFunc(rules[1:], func(r DepRule) bool { return len(r.Prereqs) > 0 })
+			phony := !slices.ContainsFunc(rules[1:], func(r Rule) bool { return len(r.Prereqs) > 0 })
 			if pre[0] != "my src.c" || !slices.Contains(pre, header) || !phony {
 				t.Errorf("rules %q; want my src.c and %q, then phony rules", rules, header)
 			}
@@ -189,7 +204,7 @@ func FuzzDepfileRoundTrip(f *testing.F) {
 		if err != nil {
 			t.Fatalf("ParseDepfile(%q): %v", text, err)
 		}
-		want := []DepRule{{Targets: []string{target}, Prereqs: []string{p1, p2}}, {Targets: []string{p2}}}
+		want := []Rule{{Targets: []string{target}, Prereqs: []string{p1, p2}}, {Targets: []string{p2}}}
 		if !reflect.DeepEqual(rules, want) {
 			t.Errorf("ParseDepfile(%q) =\n %q\nwant\n %q", text, rules, want)
 		}

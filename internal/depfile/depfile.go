@@ -1,12 +1,14 @@
-package discovery
+// Package depfile reads the make-syntax dependency files that compilers
+// write with -MD/-MMD: which files an object was built from.
+package depfile
 
 import (
 	"fmt"
 	"strings"
 )
 
-// DepRule is one rule of a dependency file: targets and what they depend on.
-type DepRule struct {
+// Rule is one rule of a dependency file: targets and what they depend on.
+type Rule struct {
 	Targets []string `json:"targets"`
 	Prereqs []string `json:"prereqs"`
 }
@@ -28,9 +30,9 @@ type DepRule struct {
 //   - ':' separates targets from prerequisites when followed by a blank,
 //     the end of the line or file; otherwise it is part of a name, so that
 //     C:/x.h survives.
-func ParseDepfile(name string, data []byte) ([]DepRule, error) {
+func ParseDepfile(name string, data []byte) ([]Rule, error) {
 	p := depParser{data: data, line: 1}
-	var rules []DepRule
+	var rules []Rule
 	for {
 		words, seps, more, err := p.logicalLine()
 		if err != nil {
@@ -43,7 +45,7 @@ func ParseDepfile(name string, data []byte) ([]DepRule, error) {
 				}
 				return nil, fmt.Errorf("%s:%d: more than one ':' in a rule", name, p.lineStart)
 			}
-			var r DepRule
+			var r Rule
 			inPrereqs := false
 			for _, w := range words {
 				if w.text != "" {
@@ -190,4 +192,40 @@ func (p *depParser) isSeparator() bool {
 		return i+1 < len(p.data) && (p.data[i+1] == '\n' || p.data[i+1] == '\r')
 	}
 	return false
+}
+
+// Deps is what a compiler's depfile says about one compile: the targets it
+// describes and, in order of first mention and without duplicates, every
+// file they depend on. For gcc and clang the first prerequisite is the
+// source file; the rest are the headers it read.
+type Deps struct {
+	Targets []string
+	Prereqs []string
+}
+
+// Merge folds rules into one Deps. The targets of rules without
+// prerequisites (-MP's phony "header.h:" rules) are left out: they name
+// inputs, not outputs.
+func Merge(rules []Rule) Deps {
+	var d Deps
+	seenTarget := make(map[string]struct{})
+	seenPre := make(map[string]struct{})
+	for _, r := range rules {
+		if len(r.Prereqs) == 0 {
+			continue
+		}
+		for _, t := range r.Targets {
+			if _, ok := seenTarget[t]; !ok {
+				seenTarget[t] = struct{}{}
+				d.Targets = append(d.Targets, t)
+			}
+		}
+		for _, p := range r.Prereqs {
+			if _, ok := seenPre[p]; !ok {
+				seenPre[p] = struct{}{}
+				d.Prereqs = append(d.Prereqs, p)
+			}
+		}
+	}
+	return d
 }

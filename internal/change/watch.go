@@ -1,6 +1,11 @@
-// Package watch proves, without a stat, that nothing changed in a set of
-// directories since some moment. A daemon that answers a no-op build from
-// memory uses it: a build that stats every input of a 1000-unit project
+// Package change answers, for every daemon, whether anything under a set of
+// inputs changed since some moment. By stat: ID is a file's identity, Racy
+// the racy-clean rule, Inputs a memo's recorded inputs. Without a stat: a
+// Watcher's Set proves with inotify that nothing changed in its
+// directories, and Tree reports the changes under a project as they come.
+//
+// The watch proof: a daemon that answers a no-op build from memory uses it:
+// a build that stats every input of a 1000-unit project
 // spends milliseconds in stat(2), and with an inotify watch on every
 // directory that holds an input the daemon can know that nothing changed
 // without any.
@@ -20,7 +25,7 @@
 // build makes that build's answer suspect, while events in an output
 // directory during the build are the build's own writes, forgotten once the
 // build settles.
-package watch
+package change
 
 import (
 	"errors"
@@ -29,12 +34,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 
-	"github.com/jmake/jmake/internal/pidfile"
+	"github.com/jmake/jmake/internal/proc"
 )
 
 // cookieWait bounds the wait for a cookie's event. A loaded machine delivers
@@ -45,6 +49,7 @@ const cookieWait = 100 * time.Millisecond
 // shared by every Set of a daemon.
 type Watcher struct {
 	w         *fsnotify.Watcher
+	hooks     Hooks
 	cookieDir string
 
 	mu      sync.Mutex // guards the fields below and those of every Set
@@ -76,7 +81,10 @@ type Set struct {
 // directory there, and the next start removes those of dead processes),
 // else in a new temp directory. Per-process directories keep two instances
 // during a rolling restart from seeing each other's cookies.
-func New(parent string) (*Watcher, error) {
+func New(parent string) (*Watcher, error) { return NewWithHooks(parent, Hooks{}) }
+
+// NewWithHooks is New with hooks called as the watch works.
+func NewWithHooks(parent string, hooks Hooks) (*Watcher, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
@@ -91,7 +99,7 @@ func New(parent string) (*Watcher, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	wt := &Watcher{w: w, cookieDir: dir, dirs: make(map[string][]ref), cookies: make(map[string]chan struct{})}
+	wt := &Watcher{w: w, hooks: hooks, cookieDir: dir, dirs: make(map[string][]ref), cookies: make(map[string]chan struct{})}
 	go wt.run()
 	return wt, nil
 }
@@ -102,7 +110,7 @@ func cookieDir(parent string) (string, error) {
 	}
 	if ents, err := os.ReadDir(parent); err == nil {
 		for _, ent := range ents {
-			if pid, err := strconv.Atoi(ent.Name()); err == nil && pid != os.Getpid() && !pidfile.Exists(pid) {
+			if pid, err := strconv.Atoi(ent.Name()); err == nil && pid != os.Getpid() && !proc.Exists(pid) {
 				os.RemoveAll(filepath.Join(parent, ent.Name()))
 			}
 		}
@@ -137,19 +145,24 @@ func (wt *Watcher) run() {
 	}
 }
 
-// Test hooks, nil outside tests: HookEvent runs before the watch handles
-// an event, HookSettle before Settle's sync. They let a test replay an
-// interleaving that a loaded machine produces only by chance.
-var HookEvent, HookSettle atomic.Pointer[func()]
+// Hooks are called at two points of a watch's work, so that a test can
+// replay an interleaving that a loaded machine produces only by chance.
+// Nil hooks, as in production, are not called.
+type Hooks struct {
+	// BeforeEvent runs on the watch's goroutine before it handles an event.
+	BeforeEvent func()
+	// BeforeSettle runs in Settle before its sync.
+	BeforeSettle func()
+}
 
-func runHook(h *atomic.Pointer[func()]) {
-	if f := h.Load(); f != nil {
-		(*f)()
+func runHook(f func()) {
+	if f != nil {
+		f()
 	}
 }
 
 func (wt *Watcher) event(ev fsnotify.Event) {
-	runHook(&HookEvent)
+	runHook(wt.hooks.BeforeEvent)
 	dir := filepath.Dir(ev.Name)
 	wt.mu.Lock()
 	defer wt.mu.Unlock()
@@ -299,7 +312,7 @@ func (s *Set) Settle(inputs, outputs map[string]bool) bool {
 		s.Disarm()
 		return false
 	}
-	runHook(&HookSettle)
+	runHook(s.w.hooks.BeforeSettle)
 	synced := s.w.Sync()
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()
