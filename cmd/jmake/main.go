@@ -5,10 +5,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -18,19 +19,13 @@ import (
 	"github.com/jmake/jmake/internal/settings"
 )
 
-// exitError carries an exit status other than 1 (status exits 3 when a
-// daemon is not running, as LSB init scripts do). An empty message prints
-// nothing.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-
-// globals are the flags every subcommand shares.
+// globals are the flags every subcommand shares, and what main needs to
+// know about the run.
 type globals struct {
 	portOffset int
+	// parsed is set once cobra has parsed the command line and is about
+	// to run a command: an error before that is a usage error.
+	parsed bool
 }
 
 func (g *globals) env() (lifecycle.Env, error) {
@@ -48,14 +43,16 @@ func (g *globals) daemons(args []string) ([]string, lifecycle.Env, error) {
 	return names, env, err
 }
 
-func newRoot() *cobra.Command {
-	g := &globals{}
+func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "jmake",
 		Short:         "Build C and C++ projects through long-lived daemons that keep every cache warm",
 		Version:       daemon.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			g.parsed = true
+		},
 	}
 	offset, err := settings.PortOffset()
 	if err != nil {
@@ -73,19 +70,32 @@ func newRoot() *cobra.Command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRoot().ExecuteContext(ctx)
-	stop()
-	if err == nil {
-		return
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintln(os.Stderr, "jmake:", ee.msg)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var interrupted atomic.Bool
+	go func() {
+		// Signals stay caught until the command returns (a supervisor
+		// stopping its daemons is not cut short by a second one).
+		if _, ok := <-sigs; ok {
+			interrupted.Store(true)
+			cancel()
 		}
-		os.Exit(ee.code)
+	}()
+	g := &globals{}
+	err := newRoot(g).ExecuteContext(ctx)
+	signal.Stop(sigs)
+	cancel()
+	code := exitStatus(err, g.parsed, interrupted.Load())
+	prefix := newPalette(os.Stderr).red("jmake:")
+	switch {
+	case code == exitInterrupted:
+		fmt.Fprintln(os.Stderr, prefix, "interrupted")
+	case err == nil || err.Error() == "":
+	case !g.parsed && !strings.Contains(err.Error(), "\n"):
+		fmt.Fprintf(os.Stderr, "%s %v (see `jmake --help`)\n", prefix, err)
+	default:
+		fmt.Fprintln(os.Stderr, prefix, err)
 	}
-	fmt.Fprintln(os.Stderr, "jmake:", err)
-	os.Exit(1)
+	os.Exit(code)
 }

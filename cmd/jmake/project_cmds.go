@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,7 +18,7 @@ import (
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/server"
 	"github.com/jmake/jmake/internal/settings"
-	"github.com/jmake/jmake/internal/setup"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // addProjectCommands adds init, build, clean and stats.
@@ -27,34 +26,9 @@ func addProjectCommands(root *cobra.Command, g *globals) {
 	root.AddCommand(initCmd(g), buildCmd(g), cleanCmd(g), statsCmd(g))
 }
 
-func initCmd(g *globals) *cobra.Command {
-	var typ string
-	cmd := &cobra.Command{
-		Use:   "init [dir]",
-		Short: "Create a new project: src/, include/, a hello source, jmake.toml, .gitignore",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
-			}
-			created, err := setup.New(setup.Options{}).CreateStructure(dir, typ)
-			if err != nil {
-				return err
-			}
-			for _, f := range created.Files {
-				fmt.Fprintln(cmd.OutOrStdout(), "created", f)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&typ, "type", "c", "project type: c, cpp or binary")
-	return cmd
-}
-
 type buildFlags struct {
-	clean, quick, watch, asJSON, noDaemon, explain bool
-	jobs                                           int
+	clean, quick, watch, asJSON, noDaemon, explain, strict bool
+	jobs                                                   int
 }
 
 func buildCmd(g *globals) *cobra.Command {
@@ -82,6 +56,7 @@ func buildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.asJSON, "json", false, "print the orchestrator's reply as the last line of stdout")
 	fl.BoolVar(&f.noDaemon, "no-daemon", false, "build in-process, without the daemons (same pipeline, same results)")
 	fl.BoolVar(&f.explain, "explain", false, "say why each unit was rebuilt")
+	fl.BoolVar(&f.strict, "strict", false, "fail on unknown keys in jmake.toml instead of warning")
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "compilers to run at once (default: core count)")
 	return cmd
 }
@@ -91,7 +66,8 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 	if err != nil {
 		return err
 	}
-	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain}
+	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
+		Color: !f.asJSON && newPalette(stderr).on, Env: toolenv.FromOS(), Strict: f.strict}
 	status := newStatusLine(stderr, f.asJSON)
 	var res *orchestrator.BuildResult
 	var raw json.RawMessage
@@ -109,11 +85,11 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 		if res != nil {
 			raw, _ = json.Marshal(withSuccess(res, err))
 		}
-		return reportBuild(res, raw, err, f, stdout, stderr)
+		return reportBuild(res, raw, err, f, status, stdout, stderr)
 	default:
 		res, raw, err = buildViaDaemons(ctx, env, req, status, stderr)
 		status.finish()
-		return reportBuild(res, raw, err, f, stdout, stderr)
+		return reportBuild(res, raw, err, f, status, stdout, stderr)
 	}
 }
 
@@ -149,7 +125,7 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 			// Started as `jmake start` starts them: under a supervisor.
 			fmt.Fprintln(stderr, "jmake: starting the daemons (not all were running)")
 			if serr := controller.Supervise(env, lifecycle.StartOptions{}).Start(ctx, stderr, settings.Names); serr != nil {
-				return nil, nil, serr
+				return nil, nil, &daemonsUnavailable{serr}
 			}
 			continue
 		}
@@ -167,42 +143,6 @@ func daemonDown(err error) bool {
 	var de *client.DownError
 	var ce *client.CallError
 	return errors.As(err, &de) || (errors.As(err, &ce) && ce.Status == 503)
-}
-
-func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, f buildFlags, stdout, stderr io.Writer) error {
-	if res != nil && res.Diagnostics != "" {
-		fmt.Fprint(stderr, res.Diagnostics)
-		if !strings.HasSuffix(res.Diagnostics, "\n") {
-			fmt.Fprintln(stderr)
-		}
-	}
-	if res != nil {
-		for _, w := range res.Warnings {
-			fmt.Fprintln(stderr, w)
-		}
-		for _, e := range res.Explain {
-			fmt.Fprintln(stderr, "explain:", e)
-		}
-	}
-	if err == nil && res != nil {
-		out := res.Output
-		if rel, rerr := filepath.Rel(res.Path, out); rerr == nil && !strings.HasPrefix(rel, "..") {
-			out = rel
-		}
-		summary := fmt.Sprintf("jmake: %s: %d units, %d compiled, %d from cache, %.3f s", out, res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)
-		if f.asJSON {
-			fmt.Fprintln(stderr, summary)
-		} else {
-			fmt.Fprintln(stdout, summary)
-		}
-	}
-	if f.asJSON && raw != nil {
-		fmt.Fprintln(stdout, strings.TrimSpace(string(raw)))
-	}
-	if err != nil {
-		return fmt.Errorf("build failed: %w", err)
-	}
-	return nil
 }
 
 func runWatch(ctx context.Context, env lifecycle.Env, req orchestrator.BuildRequest, status *statusLine, stdout io.Writer) error {
@@ -234,30 +174,18 @@ func cleanCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			if f := orchestrator.CheckRoot(abs); f != nil {
+				return &projectError{errors.New(f.Msg)}
+			}
 			removed, err := project.Clean(dir)
 			if err != nil {
-				return err
+				return &projectError{err}
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "removed", removed)
-			return nil
-		},
-	}
-}
-
-func statsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "stats",
-		Short: "Print the four daemons' statistics, aggregated by the orchestrator (JSON)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
-			raw, err := env.Client(settings.Orchestrator).CallRaw(cmd.Context(), "get_stats", []byte("{}"))
-			if err != nil {
-				return err
-			}
-			fmt.Fprint(cmd.OutOrStdout(), string(raw))
 			return nil
 		},
 	}

@@ -11,18 +11,27 @@ import (
 )
 
 // statusLine prints build progress: a ninja-style line rewritten in place
-// on a terminal, plain lines when piped.
+// on a terminal, plain lines when piped; a unit's compiler output right
+// below its line, as the unit finishes.
 type statusLine struct {
 	w     io.Writer
+	pal   palette
 	tty   bool
 	quiet bool
-	width int
-	dirty bool
+	// shown holds the compiler outputs printed as their units finished,
+	// which the report leaves out of the build's diagnostics.
+	shown []string
+	// warned holds the config's warnings printed as they came, before
+	// the compiles, so that the report does not print them again.
+	warned map[string]bool
+	width  int
+	dirty  bool
 }
 
 func newStatusLine(w io.Writer, quiet bool) *statusLine {
-	s := &statusLine{w: w, quiet: quiet, width: 80}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	s := &statusLine{w: w, pal: newPalette(w), quiet: quiet, width: 80}
+	// A dumb terminal cannot erase a line: it gets plain lines, as a pipe.
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
 		s.tty = true
 		// A pty may report 0 columns: keep 80 then.
 		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
@@ -33,6 +42,15 @@ func newStatusLine(w io.Writer, quiet bool) *statusLine {
 }
 
 func (s *statusLine) event(ev orchestrator.Event) {
+	if ev.Event == "warning" {
+		s.finish()
+		fmt.Fprintln(s.w, ev.Msg)
+		if s.warned == nil {
+			s.warned = make(map[string]bool)
+		}
+		s.warned[ev.Msg] = true
+		return
+	}
 	if s.quiet {
 		return
 	}
@@ -48,15 +66,24 @@ func (s *statusLine) event(ev orchestrator.Event) {
 		return
 	}
 	line := fmt.Sprintf("[%d/%d] %s %s", ev.Done, ev.Total, verb, ev.Unit)
-	if !s.tty {
+	switch {
+	case !s.tty:
 		fmt.Fprintln(s.w, line)
-		return
+	case ev.Output != "":
+		// The line stays, above the unit's output, as ninja leaves it.
+		fmt.Fprintf(s.w, "\r%s\x1b[K\n", line)
+		s.dirty = false
+	default:
+		if len(line) > s.width-1 {
+			line = line[:s.width-1]
+		}
+		fmt.Fprintf(s.w, "\r%s\x1b[K", line)
+		s.dirty = true
 	}
-	if len(line) > s.width-1 {
-		line = line[:s.width-1]
+	if ev.Output != "" {
+		writeOutput(s.w, s.pal, ev.Output)
+		s.shown = append(s.shown, ev.Output)
 	}
-	fmt.Fprintf(s.w, "\r%s\x1b[K", line)
-	s.dirty = true
 }
 
 func (s *statusLine) finish() {

@@ -33,6 +33,7 @@ type build struct {
 	outAbs   string
 	ccPath   string // compile_commands.json
 
+	environ      []string      // the tools' environment (the caller's PATH); nil inherits the engine's
 	slots        chan struct{} // one token per compiler running (compileAll)
 	depfiles     depfilePool   // the compilers' depfiles, reused
 	coresOnce    sync.Once     // yieldCores: set releaseCores once
@@ -83,6 +84,7 @@ func (e *Engine) newBuild(ctx context.Context, root string, req Request, progres
 		req:      req,
 		progress: progress,
 		cache:    e.objects != nil && cfg.CacheEnabled(),
+		environ:  req.Env.Environ(),
 	}
 	units, err := normalizeUnits(root, req.Sources)
 	if err != nil {
@@ -112,14 +114,19 @@ func (e *Engine) newBuild(ctx context.Context, root string, req Request, progres
 	for _, u := range units {
 		if isCXX(u) {
 			if b.cxx == nil {
-				if b.cxx, err = e.newToolchain(ctx, root, cfg, true, u); err != nil {
+				if b.cxx, err = e.newToolchain(ctx, root, cfg, req.Env, true, u); err != nil {
 					return nil, err
 				}
 			}
 		} else if b.c == nil {
-			if b.c, err = e.newToolchain(ctx, root, cfg, false, u); err != nil {
+			if b.c, err = e.newToolchain(ctx, root, cfg, req.Env, false, u); err != nil {
 				return nil, err
 			}
+		}
+	}
+	for _, tc := range []*toolchain{b.c, b.cxx} {
+		if tc != nil && req.Color && gccLike(tc.comp) {
+			tc.color = "-fdiagnostics-color=always"
 		}
 	}
 	b.linker = b.c

@@ -160,7 +160,7 @@ func (b *build) restoreUnit(c *unitCheck, total int) bool {
 	b.addOutput(unit, output)
 	b.cached.Add(1)
 	b.e.hits.Add(1)
-	b.emit(Event{Kind: "cache", Unit: unit, Done: int(b.done.Add(1)), Total: total})
+	b.emit(Event{Kind: "cache", Unit: unit, Done: int(b.done.Add(1)), Total: total, Output: output})
 	return true
 }
 
@@ -299,7 +299,7 @@ func (b *build) compileUnit(c *unitCheck, srcIdx int32, src *curFile, dk Hash, o
 	b.saveUnit(unit, rec)
 	b.addOutput(unit, out.String())
 	b.compiled.Add(1)
-	b.emit(Event{Kind: "compile", Unit: unit, Done: int(b.done.Add(1)), Total: total})
+	b.emit(Event{Kind: "compile", Unit: unit, Done: int(b.done.Add(1)), Total: total, Output: out.String()})
 }
 
 // addOutput keeps what the compiler printed for unit (warnings), for the
@@ -326,11 +326,15 @@ func (b *build) runCompiler(tc *toolchain, unit, tmpO, tmpD string, out *bytes.B
 	}
 	defer func() { <-b.slots }()
 	b.yieldCores()
-	args := make([]string, 0, len(tc.run)+7)
+	args := make([]string, 0, len(tc.run)+8)
 	args = append(args, tc.run...)
+	if tc.color != "" {
+		args = append(args, tc.color)
+	}
 	args = append(args, "-MD", "-MF", tmpD, "-c", unit, "-o", tmpO)
 	cmd := exec.CommandContext(b.ctx, tc.comp.path, args...)
 	cmd.Dir = b.root
+	cmd.Env = b.environ
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = waitDelay
 	proc.KillGroupOnCancel(cmd)
@@ -430,5 +434,5 @@ func (b *build) fail(unit, output string, err error, total int) {
 	}
 	b.mu.Unlock()
 	b.e.log.Debug("unit failed", "root", b.root, "unit", unit, "err", err)
-	b.emit(Event{Kind: "compile", Unit: unit, Done: int(b.done.Add(1)), Total: total})
+	b.emit(Event{Kind: "compile", Unit: unit, Done: int(b.done.Add(1)), Total: total, Output: output})
 }

@@ -43,6 +43,7 @@ import (
 	"github.com/jmake/jmake/internal/keylock"
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // Options configure an Engine. Nil maps are replaced by in-memory ones, and a
@@ -147,6 +148,14 @@ type Request struct {
 	Jobs    int             // parallel compiles; default [compile] jobs, else the engine's Workers
 	Clean   bool            // remove build outputs and state first; the object cache stays
 	Explain bool            // fill Result.Explain
+	// Env is the caller's PATH, CC, CXX and flags variables (toolenv):
+	// the tools are found on its PATH and run with it, and its flags
+	// come before jmake.toml's. The zero value is the engine's own PATH.
+	Env toolenv.Env
+	// Color asks GCC and Clang for coloured diagnostics (for a terminal).
+	// It is passed to the compiler only: no key depends on it, so a
+	// coloured and a plain build share every cache entry.
+	Color bool
 	// NoopOnly asks for an answer only if the watch proves nothing
 	// changed; otherwise Build does nothing and returns ErrNotNoop.
 	NoopOnly bool
@@ -181,6 +190,11 @@ type Event struct {
 	Unit  string `json:"unit,omitempty"`
 	Done  int    `json:"done"`
 	Total int    `json:"total"`
+	// Output is what the compiler (or linker) printed for this unit, as
+	// it finished, or replayed from the cache: a terminal shows it then,
+	// as ninja does, not at the end of the build. Result.Diagnostics
+	// holds it too.
+	Output string `json:"output,omitempty"`
 }
 
 // ErrNotNoop is Build's answer to a NoopOnly request that would have work

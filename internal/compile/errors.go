@@ -59,6 +59,24 @@ func (e *BuildError) Error() string {
 	return sb.String()
 }
 
+// Summary says what failed in one line, for people: the unit that did
+// not compile (the first few when there are many), or the link.
+func (e *BuildError) Summary() string {
+	if e.Link {
+		return "the link failed (the linker's messages are above)"
+	}
+	const shown = 3 // more names than this is a wall of text; the diagnostics above list them all
+	names := strings.Join(e.Units[:min(shown, len(e.Units))], ", ")
+	switch n := len(e.Units); {
+	case n == 1:
+		return names + " did not compile"
+	case n <= shown:
+		return fmt.Sprintf("%d units did not compile: %s", n, names)
+	default:
+		return fmt.Sprintf("%d units did not compile: %s and %d more", n, names, n-shown)
+	}
+}
+
 // Unwrap returns the underlying errors (exit statuses and the like).
 func (e *BuildError) Unwrap() []error {
 	var errs []error

@@ -3,11 +3,11 @@ package compile
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 
 	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // Default compilers, tried in order on PATH when jmake.toml names none.
@@ -26,33 +26,48 @@ type toolchain struct {
 	// (-fdebug-prefix-map=<root>=.).
 	run    []string
 	cmdKey Hash // hash of flags: "flags changed" when it differs
+	// color is the option asking for coloured diagnostics when the
+	// caller's terminal shows them, else "". Only the compiler sees it:
+	// it is in no key and not in compile_commands.json.
+	color string
 }
 
 // newToolchain resolves the compiler for C (cxx false) or C++ and renders
-// the flags of its units.
-func (e *Engine) newToolchain(ctx context.Context, root string, cfg *project.Config, cxx bool, unit string) (*toolchain, error) {
+// the flags of its units. The compiler is jmake.toml's, else the caller's
+// CC or CXX, else the first default found on the caller's PATH; the
+// caller's flags variables come first, so jmake.toml's win.
+func (e *Engine) newToolchain(ctx context.Context, root string, cfg *project.Config, env toolenv.Env, cxx bool, unit string) (*toolchain, error) {
 	names := defaultCCompilers
 	configured := cfg.Compile.Compiler
 	if cxx {
 		names, configured = defaultCXXCompilers, cfg.Compile.CXXCompiler
 	}
 	var (
-		comp compiler
-		err  error
+		comp  compiler
+		err   error
+		flags []string
+		from  = "[compile] " + compilerKey(cxx)
 	)
+	if words := env.Compiler(cxx); configured == "" && len(words) > 0 {
+		configured, flags, from = words[0], words[1:], envName(cxx)
+	}
+	flags = append(flags, env.CompileFlags(cxx)...)
 	if configured != "" {
 		if strings.ContainsRune(configured, '/') {
 			// A path names a file relative to the project root, where
 			// the compiler runs.
 			configured = absPath(root, configured)
 		}
-		comp, err = e.resolveTool(ctx, configured, true)
+		if _, lerr := env.LookPath(configured); lerr != nil {
+			return nil, &ToolError{Msg: fmt.Sprintf("%s compiler %q (%s) not found on PATH; set %s to one that is", lang(cxx), configured, from, from)}
+		}
+		comp, err = e.resolveTool(ctx, env, configured, true)
 	} else {
-		err = fmt.Errorf("compile: no %s compiler found on PATH (tried %s); set [compile] %s",
-			lang(cxx), strings.Join(names, ", "), compilerKey(cxx))
+		err = &ToolError{Msg: fmt.Sprintf("no %s compiler found on PATH (tried %s); set %s or [compile] %s",
+			lang(cxx), strings.Join(names, ", "), envName(cxx), compilerKey(cxx))}
 		for _, n := range names {
-			if p, lerr := exec.LookPath(n); lerr == nil {
-				comp, err = e.toolAt(ctx, n, p, true)
+			if p, lerr := env.LookPath(n); lerr == nil {
+				comp, err = e.toolAt(ctx, env, n, p, true)
 				break
 			}
 		}
@@ -60,7 +75,7 @@ func (e *Engine) newToolchain(ctx context.Context, root string, cfg *project.Con
 	if err != nil {
 		return nil, err
 	}
-	tc := &toolchain{cxx: cxx, comp: comp, flags: unitFlags(cfg, unit)}
+	tc := &toolchain{cxx: cxx, comp: comp, flags: append(flags, unitFlags(cfg, unit)...)}
 	tc.run = tc.flags
 	if hasDebugInfo(tc.flags) {
 		tc.run = append(slices.Clip(tc.run), "-fdebug-prefix-map="+root+"=.")
@@ -78,9 +93,14 @@ func (e *Engine) newToolchain(ctx context.Context, root string, cfg *project.Con
 }
 
 // gccLike reports whether a compiler is GCC or Clang, which both take
-// GCC's driver options; its --version says so.
-func gccLike(c compiler) bool {
-	d := strings.ToLower(c.desc)
+// GCC's driver options.
+func gccLike(c compiler) bool { return c.gccLike }
+
+// isGCCLike reports whether a compiler's --version output is GCC's or
+// Clang's. All of it is read: `cc --version` of Debian's GCC names GCC
+// only in its copyright line, not in the first.
+func isGCCLike(version string) bool {
+	d := strings.ToLower(version)
 	return strings.Contains(d, "gcc") || strings.Contains(d, "clang") || strings.Contains(d, "g++") ||
 		strings.Contains(d, "free software foundation")
 }
@@ -90,6 +110,20 @@ func lang(cxx bool) string {
 		return "C++"
 	}
 	return "C"
+}
+
+// ToolError is a compiler that the project or the caller's environment
+// names and that cannot be found: the caller's to fix, not a failed build.
+type ToolError struct{ Msg string }
+
+func (e *ToolError) Error() string { return e.Msg }
+
+// envName is the environment variable that names the compiler.
+func envName(cxx bool) string {
+	if cxx {
+		return "CXX"
+	}
+	return "CC"
 }
 
 func compilerKey(cxx bool) string {

@@ -36,6 +36,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,7 +64,7 @@ type groupRec struct {
 }
 
 // groupable reports whether cfg's output may be linked from link groups.
-func groupable(cfg *project.Config, units int) bool {
+func groupable(cfg *project.Config, envFlags []string, units int) bool {
 	if units < groupMinUnits || cfg.Target.LTO {
 		return false
 	}
@@ -75,7 +76,7 @@ func groupable(cfg *project.Config, units int) bool {
 	default:
 		return false
 	}
-	for _, flags := range [][]string{cfg.Compile.Flags, cfg.Compile.CFlags, cfg.Compile.CXXFlags, cfg.Compile.LinkFlags} {
+	for _, flags := range [][]string{cfg.Compile.Flags, cfg.Compile.CFlags, cfg.Compile.CXXFlags, cfg.Compile.LinkFlags, envFlags} {
 		for _, f := range flags {
 			if perInputLinkFlag(f) {
 				return false
@@ -111,7 +112,7 @@ func perInputLinkFlag(f string) bool {
 // inputs: the link flags that choose the linker or the target travel along.
 func (b *build) partialLinkArgs() []string {
 	args := []string{"-r", "-nostdlib"}
-	for _, f := range b.cfg.Compile.LinkFlags {
+	for _, f := range append(b.req.Env.LinkFlags(), b.cfg.Compile.LinkFlags...) {
 		if strings.HasPrefix(f, "-fuse-ld=") || strings.HasPrefix(f, "-B") ||
 			f == "-m32" || f == "-m64" || f == "-mx32" || strings.HasPrefix(f, "--target=") {
 			args = append(args, f)
@@ -163,7 +164,9 @@ func (b *build) groupSettings(tool compiler) Hash {
 // from the units' objects.
 func (b *build) groupObjects(tool compiler, settings Hash) []string {
 	st := b.st
-	if !groupable(b.cfg, len(b.units)) || st.groupsOff == settings {
+	env := b.req.Env
+	envFlags := slices.Concat(env.LinkFlags(), env.CompileFlags(false), env.CompileFlags(true))
+	if !groupable(b.cfg, envFlags, len(b.units)) || st.groupsOff == settings {
 		return nil
 	}
 

@@ -233,7 +233,7 @@ func TestNoGroupsForPerInputOptions(t *testing.T) {
 	for _, tc := range cases {
 		c := base()
 		tc.mod(c)
-		if got := groupable(c, tc.units); got != tc.want {
+		if got := groupable(c, nil, tc.units); got != tc.want {
 			t.Errorf("%s: groupable = %v, want %v", tc.name, got, tc.want)
 		}
 	}

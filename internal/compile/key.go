@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // keyVersion salts every key this package makes. Change it whenever what goes
@@ -115,13 +117,17 @@ type compiler struct {
 	path string // resolved by exec.LookPath
 	id   Hash   // path, --version output and -dumpmachine output
 	desc string // first line of --version, for logs
+	// gccLike: its --version says GCC or Clang, which take GCC's driver
+	// options (-pipe, -fdiagnostics-color).
+	gccLike bool
 }
 
 // toolIdentity is a memoized identity, valid while the binary keeps its stat.
 type toolIdentity struct {
-	st   fileStat
-	id   Hash
-	desc string
+	st      fileStat
+	id      Hash
+	desc    string
+	gccLike bool
 }
 
 // resolveTool finds name on PATH and returns its identity, running it with
@@ -129,16 +135,17 @@ type toolIdentity struct {
 // mtime or inode changed since last time. PATH is searched on every build
 // (a few stats), so a compiler installed earlier on PATH is picked up as a
 // fresh process would.
-func (e *Engine) resolveTool(ctx context.Context, name string, isCompiler bool) (compiler, error) {
-	path, err := lookPath(name)
+func (e *Engine) resolveTool(ctx context.Context, env toolenv.Env, name string, isCompiler bool) (compiler, error) {
+	path, err := env.LookPath(name)
 	if err != nil {
-		return compiler{}, err
+		return compiler{}, fmt.Errorf("compile: find %w", err)
 	}
-	return e.toolAt(ctx, name, path, isCompiler)
+	return e.toolAt(ctx, env, name, path, isCompiler)
 }
 
 // toolAt returns the identity of the tool name found at path.
-func (e *Engine) toolAt(ctx context.Context, name, path string, isCompiler bool) (compiler, error) {
+// It runs with env's PATH, as a wrapper script may look its compiler up.
+func (e *Engine) toolAt(ctx context.Context, env toolenv.Env, name, path string, isCompiler bool) (compiler, error) {
 	st, err := statPath(path)
 	if err != nil {
 		return compiler{}, fmt.Errorf("compile: stat %s: %w", path, err)
@@ -158,12 +165,13 @@ func (e *Engine) toolAt(ctx context.Context, name, path string, isCompiler bool)
 		}
 	}
 	if !ok || ti.st != st {
-		id, desc, err := identify(ctx, path, isCompiler)
+		id, version, err := identify(ctx, path, isCompiler, env.Environ())
 		if err != nil {
 			return compiler{}, err
 		}
 		e.toolsIdentified.Add(1)
-		ti = toolIdentity{st: st, id: id, desc: desc}
+		desc, _, _ := strings.Cut(version, "\n")
+		ti = toolIdentity{st: st, id: id, desc: desc, gccLike: isGCCLike(version)}
 		if err := e.files.Put(toolMemoPrefix+memoKey, ti.encode()); err != nil {
 			e.log.Warn("tool identity not saved", "tool", path, "err", err)
 		}
@@ -172,20 +180,26 @@ func (e *Engine) toolAt(ctx context.Context, name, path string, isCompiler bool)
 	e.mu.Lock()
 	e.tools[memoKey] = ti
 	e.mu.Unlock()
-	return compiler{name: name, path: path, id: ti.id, desc: ti.desc}, nil
+	return compiler{name: name, path: path, id: ti.id, desc: ti.desc, gccLike: ti.gccLike}, nil
 }
 
 // toolMemoPrefix starts the Files memo keys of tool identities; file keys
 // are absolute paths, so they cannot collide.
 const toolMemoPrefix = "\x00tool\x00"
 
-const toolIdentityVersion = 1
+// toolIdentityVersion 2 added gccLike; a version 1 memo is a miss, and the
+// tool is identified again.
+const toolIdentityVersion = 2
 
 func (ti toolIdentity) encode() []byte {
 	b := []byte{toolIdentityVersion}
 	b = appendStat(b, ti.st)
 	b = append(b, ti.id[:]...)
-	return appendString(b, ti.desc)
+	b = appendString(b, ti.desc)
+	if ti.gccLike {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 func decodeToolIdentity(b []byte) (toolIdentity, bool) {
@@ -193,17 +207,8 @@ func decodeToolIdentity(b []byte) (toolIdentity, bool) {
 	if r.byte() != toolIdentityVersion {
 		return toolIdentity{}, false
 	}
-	ti := toolIdentity{st: r.stat(), id: r.hash(), desc: r.string()}
+	ti := toolIdentity{st: r.stat(), id: r.hash(), desc: r.string(), gccLike: r.byte() == 1}
 	return ti, r.done()
-}
-
-// lookPath is exec.LookPath with an error that says what was looked for.
-func lookPath(name string) (string, error) {
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return "", fmt.Errorf("compile: find %s: %w", name, err)
-	}
-	return p, nil
 }
 
 // identifyTimeout bounds `cc --version`: a compiler answers in milliseconds;
@@ -212,24 +217,28 @@ func lookPath(name string) (string, error) {
 const identifyTimeout = 30 * time.Second
 
 // identify runs path --version (and -dumpmachine for a compiler) and hashes
-// their output with the path.
-func identify(ctx context.Context, path string, isCompiler bool) (Hash, string, error) {
+// their output with the path; it returns the hash and what --version
+// printed.
+func identify(ctx context.Context, path string, isCompiler bool, environ []string) (Hash, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, identifyTimeout)
 	defer cancel()
 	k := newKeyHasher("tool")
 	k.str(path)
-	out, err := exec.CommandContext(ctx, path, "--version").CombinedOutput()
+	cmd := exec.CommandContext(ctx, path, "--version")
+	cmd.Env = environ
+	out, err := cmd.CombinedOutput()
 	if err != nil && isCompiler {
 		return Hash{}, "", fmt.Errorf("compile: %s --version: %w: %s", path, err, bytes.TrimSpace(out))
 	}
 	k.str(string(out))
-	desc, _, _ := strings.Cut(string(out), "\n")
 	if isCompiler {
-		m, err := exec.CommandContext(ctx, path, "-dumpmachine").Output()
+		cmd := exec.CommandContext(ctx, path, "-dumpmachine")
+		cmd.Env = environ
+		m, err := cmd.Output()
 		if err != nil {
 			return Hash{}, "", fmt.Errorf("compile: %s -dumpmachine: %w", path, err)
 		}
 		k.str(string(m))
 	}
-	return k.sum(), desc, nil
+	return k.sum(), string(out), nil
 }

@@ -74,7 +74,7 @@ func (b *build) link() (bool, error) {
 	settled()
 	b.saveProject()
 	b.e.links.Add(1)
-	b.emit(Event{Kind: "link", Unit: b.rel(b.outAbs), Done: len(b.units), Total: len(b.units)})
+	b.emit(Event{Kind: "link", Unit: b.rel(b.outAbs), Done: len(b.units), Total: len(b.units), Output: b.linkOutput})
 	return true, nil
 }
 
@@ -82,7 +82,7 @@ func (b *build) link() (bool, error) {
 // else the compiler driver (C++ if any unit is C++).
 func (b *build) linkTool() (compiler, error) {
 	if b.cfg.Binary.LibraryType == project.Static {
-		return b.e.resolveTool(b.ctx, "ar", false)
+		return b.e.resolveTool(b.ctx, b.req.Env, "ar", false)
 	}
 	return b.linker.comp, nil
 }
@@ -136,6 +136,7 @@ func (b *build) linkArgs(out string, objs []string) []string {
 			args = append(args, "-O"+cfg.Target.OptLevel)
 		}
 	}
+	args = append(args, b.req.Env.LinkFlags()...)
 	args = append(args, cfg.Compile.LinkFlags...)
 	for _, l := range cfg.Compile.LinkLibraries {
 		args = append(args, libArg(l))
@@ -215,6 +216,7 @@ func (b *build) runInto(tool compiler, dst string, args func(tmp string) []strin
 	os.Remove(tmpAbs) // ar adds to an existing archive
 	cmd := exec.CommandContext(b.ctx, tool.path, args(b.rel(tmpAbs))...)
 	cmd.Dir = b.root
+	cmd.Env = b.environ
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = waitDelay

@@ -31,6 +31,8 @@ func requestSig(req Request) [32]byte {
 	h := sha256.New()
 	cfg, _ := json.Marshal(req.Config)
 	h.Write(cfg)
+	env, _ := json.Marshal(req.Env)
+	h.Write(env)
 	for _, u := range req.Sources {
 		h.Write([]byte(u))
 		h.Write([]byte{0})

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/change"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // The orchestrator's fast path: a no-op build answered without calling the
@@ -25,7 +26,16 @@ import (
 // fastBuild is a full build of one project under way, armed in the fast
 // path; nil without a watch.
 type fastBuild struct {
-	answers *change.Answers[BuildResult]
+	answers *change.Answers[fastAnswer]
+}
+
+// fastAnswer is a full build's result, with what its request asked that no
+// watch can see: the caller's tool environment, and whether the build was
+// strict (a strict one may fail where a lenient one passed).
+type fastAnswer struct {
+	res    BuildResult
+	env    toolenv.Env
+	strict bool
 }
 
 // answersFast reports whether req may be answered from the watch: a
@@ -36,11 +46,11 @@ func answersFast(req BuildRequest) bool {
 
 // answers returns the fast path's memo, made on first use; nil without a
 // watch.
-func (p *Pipeline) answers() *change.Answers[BuildResult] {
+func (p *Pipeline) answers() *change.Answers[fastAnswer] {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fast == nil && p.Watch != nil {
-		p.fast = change.NewAnswers[BuildResult](p.Watch)
+		p.fast = change.NewAnswers[fastAnswer](p.Watch)
 	}
 	return p.fast
 }
@@ -50,10 +60,11 @@ func (p *Pipeline) fastNoop(root string, req BuildRequest, start time.Time) (*Bu
 	if !answersFast(req) {
 		return nil, false
 	}
-	res, ok := p.answers().Unchanged(root)
-	if !ok {
+	a, ok := p.answers().Unchanged(root)
+	if !ok || a.env != req.Env || a.strict != req.Strict {
 		return nil, false
 	}
+	res := a.res
 	res.Compiled, res.Cached, res.UpToDate, res.Linked = 0, 0, res.Units, false
 	res.Explain, res.Diagnostics = nil, ""
 	res.Stages = []StageTime{{"discovery", 0, true}, {"setup", 0, true}, {"compilation", 0, true}}
@@ -76,7 +87,7 @@ func (p *Pipeline) armFast(root string) *fastBuild {
 // settle records a successful full build and the directories its
 // stages depend on; the fast path answers the next builds if all of them
 // were watched while it ran.
-func (fb *fastBuild) settle(root string, files Files, cr CompileResult, res *BuildResult) {
+func (fb *fastBuild) settle(root string, req BuildRequest, files Files, cr CompileResult, res *BuildResult) {
 	if fb == nil {
 		return
 	}
@@ -94,7 +105,7 @@ func (fb *fastBuild) settle(root string, files Files, cr CompileResult, res *Bui
 	for _, d := range cr.OutputDirs {
 		outputs[filepath.Clean(d)] = true
 	}
-	fb.answers.Settle(root, inputs, outputs, *res)
+	fb.answers.Settle(root, inputs, outputs, fastAnswer{*res, req.Env, req.Strict})
 }
 
 // WatchedNoops counts the builds answered by the fast path.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/keylock"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // Files is what discovery found in a project.
@@ -39,7 +40,10 @@ type Validation struct {
 	Valid    bool     `json:"valid"`
 	Errors   []string `json:"errors"`   // "file:line:col: message"
 	Warnings []string `json:"warnings"` // same form
-	Cached   bool     `json:"cached"`
+	// Unknown are the warnings about unknown keys and tables, which a
+	// strict build makes errors.
+	Unknown []string `json:"unknown,omitempty"`
+	Cached  bool     `json:"cached"`
 }
 
 // CompileRequest asks compilation to build a project.
@@ -56,6 +60,11 @@ type CompileRequest struct {
 	Jobs     int  `json:"jobs,omitempty"`
 	Clean    bool `json:"clean,omitempty"`
 	Explain  bool `json:"explain,omitempty"`
+	// Color asks the compilers for coloured diagnostics (the caller's
+	// terminal shows them); it changes no key and no object.
+	Color bool `json:"color,omitempty"`
+	// Env is the caller's PATH, CC, CXX and flags variables.
+	Env toolenv.Env `json:"env,omitzero"`
 }
 
 // CompileResult is compilation's reply.
@@ -70,7 +79,9 @@ type CompileResult struct {
 	Explain         []string `json:"explain,omitempty"`
 	CompileCommands string   `json:"compile_commands,omitempty"`
 	Diagnostics     string   `json:"diagnostics,omitempty"`
-	NotNoop         bool     `json:"not_noop,omitempty"` // the answer to a NoopOnly request with work to do
+	// Summary, on a failed compilation, names what failed in one line.
+	Summary string `json:"summary,omitempty"`
+	NotNoop bool   `json:"not_noop,omitempty"` // the answer to a NoopOnly request with work to do
 	// InputDirs and OutputDirs are the directories a successful build read
 	// from and wrote to (absolute): a watch over them, the project's root
 	// and discovery's Dirs sees every change that could make the next
@@ -81,12 +92,15 @@ type CompileResult struct {
 
 // Event is a progress event of a build, as streamed to the CLI.
 type Event struct {
-	Event string `json:"event"`           // "stage", "compile", "cache", "link", "rebuild"
+	Event string `json:"event"`           // "stage", "compile", "cache", "link", "rebuild", "warning"
 	Stage string `json:"stage,omitempty"` // for "stage"
 	Unit  string `json:"unit,omitempty"`
 	Done  int    `json:"done,omitempty"`
 	Total int    `json:"total,omitempty"`
 	Msg   string `json:"msg,omitempty"`
+	// Output is what the compiler printed for Unit ("compile", "cache")
+	// or the linker for the output ("link"), as it finished.
+	Output string `json:"output,omitempty"`
 }
 
 // Discoverer finds a project's files. known is the fingerprint of the
@@ -106,7 +120,9 @@ var ErrNotNoop = errors.New("not a no-op")
 
 // Configurer validates a project's jmake.toml.
 type Configurer interface {
-	ValidateConfig(ctx context.Context, root string) (Validation, error)
+	// env is the caller's: compilers jmake.toml names are looked up on
+	// its PATH.
+	ValidateConfig(ctx context.Context, root string, env toolenv.Env) (Validation, error)
 }
 
 // Compiler builds a project.
@@ -128,10 +144,10 @@ type Pipeline struct {
 	// state follows the builds in order.
 	roots keylock.Locks
 
-	mu       sync.Mutex                   // guards the fields below
-	last     map[string]Files             // the last discovery per project
-	compiled map[string]string            // the fingerprint last sent to the compiler per project
-	fast     *change.Answers[BuildResult] // per project: its last full build and the proof for it
+	mu       sync.Mutex                  // guards the fields below
+	last     map[string]Files            // the last discovery per project
+	compiled map[string]string           // the fingerprint last sent to the compiler per project
+	fast     *change.Answers[fastAnswer] // per project: its last full build and the proof for it
 
 	watchedNoops atomic.Int64
 }
@@ -144,6 +160,12 @@ type BuildRequest struct {
 	Quick          bool   `json:"quick,omitempty"`         // reuse the last discovery
 	Jobs           int    `json:"jobs,omitempty"`
 	Explain        bool   `json:"explain,omitempty"`
+	Color          bool   `json:"color,omitempty"`  // coloured diagnostics, for a terminal
+	Strict         bool   `json:"strict,omitempty"` // unknown keys in jmake.toml are errors
+	// Env is the caller's tool environment (toolenv): the daemons find
+	// and run the tools with it, so a build picks what the caller's shell
+	// would, with or without the daemons.
+	Env toolenv.Env `json:"env,omitzero"`
 }
 
 // StageTime is how long one stage took.
@@ -167,6 +189,8 @@ type BuildResult struct {
 	Warnings       []string    `json:"warnings,omitempty"`
 	Explain        []string    `json:"explain,omitempty"`
 	Diagnostics    string      `json:"diagnostics,omitempty"`
+	// Failure, on a failed build, says why in a person's words.
+	Failure *Failure `json:"failure,omitempty"`
 }
 
 // BuildError is a build that ran and failed; Result holds what is known.
@@ -199,9 +223,16 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	}
 	fb := p.armFast(root)
 	res := &BuildResult{Path: root}
-	fail := func(stage string, err error) (*BuildResult, error) {
+	fail := func(stage string, err error, f *Failure) (*BuildResult, error) {
 		res.ElapsedSeconds = time.Since(start).Seconds()
+		if f == nil {
+			f = classify(stage, err)
+		}
+		res.Failure = f
 		return res, &BuildError{Stage: stage, Err: err, Result: res}
+	}
+	if f := CheckRoot(root); f != nil {
+		return fail("setup", errors.New(f.Msg), f)
 	}
 
 	// Discovery and validation do not depend on each other: run them at
@@ -220,7 +251,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	go func() {
 		defer wg.Done()
 		t := time.Now()
-		val, verr = p.Setup.ValidateConfig(ctx, root)
+		val, verr = p.Setup.ValidateConfig(ctx, root, req.Env)
 		vTook = time.Since(t)
 	}()
 	specFP := p.speculation(root, req)
@@ -228,7 +259,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			spec, serr = p.Compilation.Compile(ctx, CompileRequest{Path: root, Fingerprint: specFP, NoopOnly: true, Jobs: req.Jobs}, nil)
+			spec, serr = p.Compilation.Compile(ctx, CompileRequest{Path: root, Fingerprint: specFP, NoopOnly: true, Jobs: req.Jobs, Env: req.Env}, nil)
 		}()
 	}
 	t := time.Now()
@@ -238,37 +269,49 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	res.Stages = append(res.Stages, StageTime{"discovery", dTook.Seconds(), files.Cached},
 		StageTime{"setup", vTook.Seconds(), val.Cached})
 	if derr != nil {
-		return fail("discovery", derr)
+		return fail("discovery", derr, nil)
 	}
 	if verr != nil {
-		return fail("setup", verr)
+		return fail("setup", verr, nil)
 	}
+	if req.Strict && len(val.Unknown) > 0 {
+		errs := make([]string, len(val.Unknown))
+		for i, w := range val.Unknown {
+			errs[i] = strings.Replace(w, ": warning: ", ": error: ", 1)
+		}
+		return fail("setup", errors.New("jmake.toml has unknown keys (--strict):\n  "+strings.Join(errs, "\n  ")), invalidConfig(errs))
+	}
+	// The config's warnings go out before anything compiles, where they
+	// are seen, not after the compiler's output.
 	res.Warnings = val.Warnings
+	for _, w := range val.Warnings {
+		progress(Event{Event: "warning", Msg: w})
+	}
 	if !val.Valid {
-		return fail("setup", errors.New("jmake.toml is not valid:\n  "+strings.Join(val.Errors, "\n  ")))
+		return fail("setup", errors.New("jmake.toml is not valid:\n  "+strings.Join(val.Errors, "\n  ")), invalidConfig(val.Errors))
 	}
 
 	if specFP != "" && serr == nil && files.Fingerprint == specFP {
 		res.Stages = append(res.Stages, StageTime{"compilation", 0, true})
 		res.Output, res.Units, res.UpToDate = spec.Output, spec.Units, spec.UpToDate
 		res.ElapsedSeconds = time.Since(start).Seconds()
-		fb.settle(root, files, spec, res)
+		fb.settle(root, req, files, spec, res)
 		return res, nil
 	}
 
 	t = time.Now()
 	cr, err := p.compile(ctx, CompileRequest{
 		Path: root, Sources: files.Sources, Fingerprint: files.Fingerprint,
-		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain,
+		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain, Color: req.Color, Env: req.Env,
 	}, progress)
 	res.Stages = append(res.Stages, StageTime{"compilation", time.Since(t).Seconds(), false})
 	res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate = cr.Output, cr.Units, cr.Compiled, cr.Cached, cr.UpToDate
 	res.Linked, res.Explain, res.Diagnostics = cr.Linked, cr.Explain, cr.Diagnostics
 	if err != nil {
-		return fail("compilation", err)
+		return fail("compilation", err, nil)
 	}
 	res.ElapsedSeconds = time.Since(start).Seconds()
-	fb.settle(root, files, cr, res)
+	fb.settle(root, req, files, cr, res)
 	return res, nil
 }
 

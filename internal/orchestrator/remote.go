@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/jmake/jmake/internal/client"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // Remote satisfies the pipeline's interfaces by calling the other daemons
@@ -30,9 +31,9 @@ func (r remoteDiscovery) ScanFiles(ctx context.Context, root string, force bool,
 
 type remoteSetup struct{ c *client.Client }
 
-func (r remoteSetup) ValidateConfig(ctx context.Context, root string) (Validation, error) {
+func (r remoteSetup) ValidateConfig(ctx context.Context, root string, env toolenv.Env) (Validation, error) {
 	var v Validation
-	err := r.c.Call(ctx, "validate_config", map[string]any{"path": root}, &v)
+	err := r.c.Call(ctx, "validate_config", map[string]any{"path": root, "env": env}, &v)
 	return v, err
 }
 
@@ -48,7 +49,7 @@ func (r remoteCompiler) Compile(ctx context.Context, req CompileRequest, progres
 	}, &res)
 	var ce *client.CallError
 	if errors.As(err, &ce) && res.Diagnostics != "" {
-		return res, &CompileFailed{Msg: ce.Msg, Diagnostics: res.Diagnostics}
+		return res, &CompileFailed{Msg: ce.Msg, Summary: res.Summary, Diagnostics: res.Diagnostics}
 	}
 	if errors.As(err, &ce) && ce.Status == http.StatusConflict {
 		return res, ErrUnknownSources
@@ -60,9 +61,11 @@ func (r remoteCompiler) Compile(ctx context.Context, req CompileRequest, progres
 }
 
 // CompileFailed is a compilation that ran and failed: the compiler's
-// diagnostics are in Diagnostics, verbatim.
+// diagnostics are in Diagnostics, verbatim; Summary names the units that
+// failed (or the link) in one line.
 type CompileFailed struct {
 	Msg         string
+	Summary     string
 	Diagnostics string
 }
 

@@ -41,6 +41,8 @@ type ProjectSection struct {
 	Name    string `toml:"name"`
 	Root    string `toml:"root,omitempty"`    // relative to the file's directory; default "."
 	Version string `toml:"version,omitempty"` // informational
+	// Strict makes unknown keys and tables errors instead of warnings.
+	Strict bool `toml:"strict,omitempty"`
 }
 
 // PathsSection is [paths]; every path is relative to the project root.

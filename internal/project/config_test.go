@@ -131,7 +131,7 @@ func TestSectionsAndKeys(t *testing.T) {
 		has     string
 		n       int
 	}{
-		{"project", "name", 3},
+		{"project", "name", 4},
 		{"compile", "cxx_compiler", 15},
 		{"target", "opt_level", 3},
 		{"nope", "", 0},

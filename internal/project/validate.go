@@ -29,6 +29,9 @@ type Diagnostic struct {
 	Line     int    `json:"line,omitempty"`   // 1-based; 0 when the problem has no place in the file
 	Column   int    `json:"column,omitempty"` // 1-based byte column; 0 when unknown
 	Msg      string `json:"message"`
+	// UnknownKey marks a key or table the schema does not know: a warning,
+	// or an error under [project] strict = true or `jmake build --strict`.
+	UnknownKey bool `json:"unknown_key,omitempty"`
 }
 
 // String renders d as file:line:col: severity: msg, the form compilers and
@@ -61,6 +64,13 @@ func Validate(dir string, lookTool func(name string) (string, bool)) ([]Diagnost
 func ValidateData(dir, file string, data []byte, lookTool func(name string) (string, bool)) []Diagnostic {
 	v := &validator{dir: dir, file: file, removed: map[string]bool{}}
 	if c, ok := v.decode(data); ok {
+		if c.Project.Strict {
+			for i := range v.diags {
+				if v.diags[i].UnknownKey {
+					v.diags[i].Severity = SeverityError
+				}
+			}
+		}
 		v.check(c, lookTool)
 	}
 	sort.SliceStable(v.diags, func(i, j int) bool {
@@ -150,10 +160,13 @@ func (v *validator) decode(data []byte) (*Config, bool) {
 				e := &serr.Errors[i]
 				line, col := e.Position()
 				key := strings.Join(e.Key(), ".")
+				msg := fmt.Sprintf("unknown key %s%s", key, suggest(e.Key()))
 				if strings.Contains(e.Error(), "table") {
-					v.add(SeverityWarning, line, col, "unknown table [%s]", key)
-				} else {
-					v.add(SeverityWarning, line, col, "unknown key %s", key)
+					msg = fmt.Sprintf("unknown table [%s]%s", key, suggest(e.Key()))
+				}
+				d := Diagnostic{Severity: SeverityWarning, File: v.file, Line: line, Column: col, Msg: msg, UnknownKey: true}
+				if !contains(v.diags, d) {
+					v.diags = append(v.diags, d)
 				}
 			}
 			c, err := Parse(v.file, text)
@@ -234,7 +247,7 @@ func (v *validator) check(c *Config, lookTool func(string) (string, bool)) {
 				continue
 			}
 			if _, ok := lookTool(t.name); !ok {
-				v.at(SeverityError, t.key, "%s %q not found", t.key[len("compile."):], t.name)
+				v.at(SeverityError, t.key, "%s %q not found on PATH", t.key[len("compile."):], t.name)
 			}
 		}
 	}

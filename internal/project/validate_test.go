@@ -170,9 +170,9 @@ func TestDiagnosticString(t *testing.T) {
 		d    Diagnostic
 		want string
 	}{
-		{Diagnostic{SeverityError, "p/jmake.toml", 3, 7, "bad"}, "p/jmake.toml:3:7: error: bad"},
-		{Diagnostic{SeverityWarning, "p/jmake.toml", 1, 1, "odd"}, "p/jmake.toml:1:1: warning: odd"},
-		{Diagnostic{SeverityError, "p/jmake.toml", 0, 0, "no sources"}, "p/jmake.toml: error: no sources"},
+		{Diagnostic{SeverityError, "p/jmake.toml", 3, 7, "bad", false}, "p/jmake.toml:3:7: error: bad"},
+		{Diagnostic{SeverityWarning, "p/jmake.toml", 1, 1, "odd", false}, "p/jmake.toml:1:1: warning: odd"},
+		{Diagnostic{SeverityError, "p/jmake.toml", 0, 0, "no sources", false}, "p/jmake.toml: error: no sources"},
 	}
 	for _, tt := range tests {
 		if got := tt.d.String(); got != tt.want {

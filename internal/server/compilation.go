@@ -87,10 +87,10 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		return orchestrator.CompileResult{}, fmt.Errorf("%s: no sources to build (paths.source = %q)", filepath.Join(req.Path, project.FileName), cfg.Paths.Source)
 	}
 	res, err := s.e.Build(ctx, compile.Request{
-		Root: root, Config: cfg, Sources: units, Jobs: req.Jobs, Clean: req.Clean, Explain: req.Explain, NoopOnly: req.NoopOnly,
+		Root: root, Config: cfg, Sources: units, Jobs: req.Jobs, Clean: req.Clean, Explain: req.Explain, NoopOnly: req.NoopOnly, Color: req.Color, Env: req.Env,
 	}, func(ev compile.Event) {
 		if progress != nil && ev.Kind != "done" {
-			progress(orchestrator.Event{Event: ev.Kind, Unit: ev.Unit, Done: ev.Done, Total: ev.Total})
+			progress(orchestrator.Event{Event: ev.Kind, Unit: ev.Unit, Done: ev.Done, Total: ev.Total, Output: ev.Output})
 		}
 	})
 	var out orchestrator.CompileResult
@@ -105,9 +105,14 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 	if errors.Is(err, compile.ErrNotNoop) {
 		return out, orchestrator.ErrNotNoop
 	}
+	var te *compile.ToolError
+	if errors.As(err, &te) {
+		return out, &orchestrator.ConfigError{Err: err}
+	}
 	var be *compile.BuildError
 	if errors.As(err, &be) {
-		return out, &orchestrator.CompileFailed{Msg: err.Error(), Diagnostics: out.Diagnostics}
+		out.Summary = be.Summary()
+		return out, &orchestrator.CompileFailed{Msg: err.Error(), Summary: out.Summary, Diagnostics: out.Diagnostics}
 	}
 	return out, err
 }
@@ -204,7 +209,8 @@ func bindCompilation(d *daemon.Daemon) error {
 				return nil, daemon.Errorf(400, "compile: %v", err)
 			}
 			var pe *project.PositionError
-			if errors.As(err, &pe) {
+			var ce *orchestrator.ConfigError
+			if errors.As(err, &pe) || errors.As(err, &ce) {
 				return nil, daemon.Errorf(400, "compile: %v", err)
 			}
 			return nil, err

@@ -15,9 +15,9 @@ import (
 	"github.com/jmake/jmake/internal/store"
 )
 
-// historyEntry is the last build of a project, kept in the orchestrator's
-// history cache.
-type historyEntry struct {
+// BuildRecord is the last build of a project, kept in the orchestrator's
+// history cache and listed by get_stats.
+type BuildRecord struct {
 	Path           string    `json:"path"`
 	Time           time.Time `json:"time"`
 	Success        bool      `json:"success"`
@@ -48,6 +48,11 @@ func bindOrchestrator(d *daemon.Daemon, peers Peers) error {
 	history := d.Cache("history")
 	build := func(ctx context.Context, req *daemon.Request, br orchestrator.BuildRequest) (any, error) {
 		res, err := p.Build(ctx, br, func(ev orchestrator.Event) { req.Progress(ev) })
+		if err != nil {
+			// The client shows a line for people (BuildResult.Failure);
+			// the log keeps the whole error, with each stage's part.
+			d.Logger().Info("build failed", "path", br.Path, "err", err)
+		}
 		recordBuild(history, res, err)
 		return buildReply(res, err)
 	}
@@ -131,9 +136,9 @@ func bindOrchestrator(d *daemon.Daemon, peers Peers) error {
 		if hits+misses > 0 {
 			rate = float64(hits) / float64(hits+misses)
 		}
-		var last []historyEntry
+		var last []BuildRecord
 		history.Range(func(k string, v []byte) bool {
-			var h historyEntry
+			var h BuildRecord
 			if json.Unmarshal(v, &h) == nil {
 				last = append(last, h)
 			}
@@ -163,11 +168,13 @@ func buildReply(res *orchestrator.BuildResult, err error) (any, error) {
 	return nil, err
 }
 
+// recordBuild keeps res as its project's last build; a path that was no
+// project (no stage ran) is not one.
 func recordBuild(history *store.Map, res *orchestrator.BuildResult, err error) {
-	if res == nil {
+	if res == nil || len(res.Stages) == 0 {
 		return
 	}
-	h := historyEntry{Path: res.Path, Time: time.Now().UTC(), Success: err == nil, Units: res.Units,
+	h := BuildRecord{Path: res.Path, Time: time.Now().UTC(), Success: err == nil, Units: res.Units,
 		Compiled: res.Compiled, Cached: res.Cached, ElapsedSeconds: res.ElapsedSeconds}
 	b, _ := json.Marshal(h)
 	history.Put(res.Path, b)

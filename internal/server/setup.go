@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 
 	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/daemon"
@@ -11,6 +12,7 @@ import (
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/setup"
 	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // setupService adapts the setup package to the pipeline.
@@ -35,10 +37,16 @@ func newSetupService(c caches) *setupService {
 	return &setupService{s: setup.New(setup.Options{}), valid: c.Cache("validated")}
 }
 
-// ValidateConfig validates root/jmake.toml.
-func (s *setupService) ValidateConfig(ctx context.Context, root string) (orchestrator.Validation, error) {
+// ValidateConfig validates root/jmake.toml, looking the compilers it names
+// up on the caller's PATH (a path with a slash is relative to root, where
+// the compiler runs). A verdict is remembered per root and PATH.
+func (s *setupService) ValidateConfig(ctx context.Context, root string, env toolenv.Env) (orchestrator.Validation, error) {
+	memoKey := root
+	if env.Path != "" {
+		memoKey = root + "\x00" + env.Path
+	}
 	var m validMemo
-	if b, hit := s.valid.Get(root); hit && json.Unmarshal(b, &m) == nil {
+	if b, hit := s.valid.Get(memoKey); hit && json.Unmarshal(b, &m) == nil {
 		if _, changed := m.Inputs.Changed(); !changed {
 			m.V.Cached = true
 			return m.V, nil
@@ -50,7 +58,13 @@ func (s *setupService) ValidateConfig(ctx context.Context, root string) (orchest
 	if cfg, _, err := s.s.Config(root); err == nil {
 		in = change.Record(append([]string{filepath.Join(root, project.FileName)}, project.ValidationInputs(root, cfg)...)...)
 	}
-	v, err := s.s.ValidateConfig(root)
+	v, err := s.s.ValidateConfigWith(root, func(name string) (string, bool) {
+		if strings.ContainsRune(name, '/') && !filepath.IsAbs(name) {
+			name = filepath.Join(root, name)
+		}
+		p, err := env.LookPath(name)
+		return p, err == nil
+	})
 	if err != nil {
 		return orchestrator.Validation{}, err
 	}
@@ -58,9 +72,9 @@ func (s *setupService) ValidateConfig(ctx context.Context, root string) (orchest
 	defer func() {
 		if out.Valid && len(in.IDs) > 0 {
 			b, _ := json.Marshal(validMemo{in, out})
-			s.valid.Put(root, b)
+			s.valid.Put(memoKey, b)
 		} else {
-			s.valid.Delete(root)
+			s.valid.Delete(memoKey)
 		}
 	}()
 	for _, e := range v.Errors {
@@ -68,6 +82,9 @@ func (s *setupService) ValidateConfig(ctx context.Context, root string) (orchest
 	}
 	for _, w := range v.Warnings {
 		out.Warnings = append(out.Warnings, w.String())
+		if w.UnknownKey {
+			out.Unknown = append(out.Unknown, w.String())
+		}
 	}
 	return out, nil
 }
@@ -113,11 +130,14 @@ func bindSetup(d *daemon.Daemon) error {
 		return map[string]any{"path": filepath.Join(a.Path, "jmake.toml"), "config": text}, nil
 	})
 	d.Handle("validate_config", func(ctx context.Context, req *daemon.Request) (any, error) {
-		var a pathArgs
+		var a struct {
+			Path string      `json:"path"`
+			Env  toolenv.Env `json:"env"`
+		}
 		if err := decodePath(req, &a, &a.Path); err != nil {
 			return nil, err
 		}
-		v, err := s.ValidateConfig(ctx, a.Path)
+		v, err := s.ValidateConfig(ctx, a.Path, a.Env)
 		if err != nil {
 			return nil, daemon.Errorf(400, "validate_config: %v", err)
 		}

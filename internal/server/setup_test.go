@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // TestValidationMemoFollowsIncludeDirs: the setup daemon remembers that a
@@ -47,7 +49,7 @@ func TestValidationMemoFollowsIncludeDirs(t *testing.T) {
 	ctx := context.Background()
 	validate := func(step string) (valid, cached bool, errs []string) {
 		t.Helper()
-		v, err := s.ValidateConfig(ctx, root)
+		v, err := s.ValidateConfig(ctx, root, toolenv.Env{})
 		if err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}

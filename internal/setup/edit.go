@@ -28,6 +28,12 @@ type Validation struct {
 // compilers), not only on the file's bytes. The error is for a file that
 // cannot be read.
 func (s *Setup) ValidateConfig(path string) (Validation, error) {
+	return s.ValidateConfigWith(path, s.lookTool)
+}
+
+// ValidateConfigWith is ValidateConfig finding compilers with lookTool
+// (a caller's PATH, say) instead of the Setup's.
+func (s *Setup) ValidateConfigWith(path string, lookTool func(name string) (string, bool)) (Validation, error) {
 	file, dir, err := configFile(path)
 	if err != nil {
 		return Validation{}, err
@@ -39,7 +45,7 @@ func (s *Setup) ValidateConfig(path string) (Validation, error) {
 	v := Validation{Errors: []project.Diagnostic{}, Warnings: []project.Diagnostic{}}
 	// A parse error is reported below, with every other problem.
 	_, v.Cached, _ = s.parsed(file, sum, data)
-	for _, d := range project.ValidateData(dir, file, data, s.lookTool) {
+	for _, d := range project.ValidateData(dir, file, data, lookTool) {
 		if d.Severity == project.SeverityError {
 			v.Errors = append(v.Errors, d)
 		} else {

@@ -16,6 +16,8 @@ const (
 	CProject      = "c_project"      // a C shared library
 	CXXProject    = "cpp_project"    // a C++ shared library
 	BinaryProject = "binary_project" // a C program
+	// CXXBinaryProject is a C++ program.
+	CXXBinaryProject = "cpp_binary_project"
 )
 
 // projectTypes maps every accepted spelling to its project type.
@@ -23,28 +25,30 @@ var projectTypes = map[string]string{
 	CProject: CProject, "c": CProject,
 	CXXProject: CXXProject, "cpp": CXXProject,
 	BinaryProject: BinaryProject, "binary": BinaryProject,
+	CXXBinaryProject: CXXBinaryProject, "cpp-binary": CXXBinaryProject,
 }
 
 // Created is what CreateStructure made.
 type Created struct {
 	Root    string   `json:"root"`    // the project directory
-	Type    string   `json:"type"`    // CProject, CXXProject or BinaryProject
+	Type    string   `json:"type"`    // CProject, CXXProject, BinaryProject or CXXBinaryProject
 	Dirs    []string `json:"dirs"`    // directories created, relative to Root, slash-separated
 	Files   []string `json:"files"`   // files created, relative to Root, slash-separated
 	Skipped []string `json:"skipped"` // files that existed and were left as they were
 }
 
 // CreateStructure lays out a new project of type typ (CProject, CXXProject,
-// BinaryProject, or "c", "cpp", "binary") in the directory path, creating
-// it if needed: src/, include/<name>/, a small library (one function and
-// its header) and, for a binary, src/main.c; a jmake.toml that Validate
+// BinaryProject, CXXBinaryProject, or "c", "cpp", "binary", "cpp-binary")
+// in the directory path, creating it if needed: src/, include/<name>/, a
+// small library (one function and its header) and, for a binary,
+// src/main.c or src/main.cpp; a jmake.toml that Validate
 // accepts; and a .gitignore for build/. It refuses to run where a
 // jmake.toml exists. Other files that exist are left alone and listed as
 // skipped. The project is named after the directory.
 func (s *Setup) CreateStructure(path, typ string) (Created, error) {
 	kind, ok := projectTypes[strings.ToLower(typ)]
 	if !ok {
-		return Created{}, fmt.Errorf("setup: unknown project type %q (want %s, %s or %s)", typ, CProject, CXXProject, BinaryProject)
+		return Created{}, fmt.Errorf("setup: unknown project type %q (want c, cpp, binary or cpp-binary)", typ)
 	}
 	if path == "" {
 		return Created{}, errors.New("setup: create structure: empty path")
@@ -112,7 +116,8 @@ func templates(kind, name string) []tmplFile {
 	file, ident := fileName(name), identifier(name)
 	guard := strings.ToUpper(ident) + "_H"
 	var out []tmplFile
-	if kind == CXXProject {
+	cxx := kind == CXXProject || kind == CXXBinaryProject
+	if cxx {
 		ns := ident
 		if cxxKeywords[ns] {
 			ns += "_"
@@ -127,8 +132,15 @@ func templates(kind, name string) []tmplFile {
 			tmplFile{"src/" + file + ".c", fmt.Sprintf(cSource, file, ident)},
 		)
 	}
-	if kind == BinaryProject {
+	switch kind {
+	case BinaryProject:
 		out = append(out, tmplFile{"src/main.c", fmt.Sprintf(cMain, file, ident)})
+	case CXXBinaryProject:
+		ns := ident
+		if cxxKeywords[ns] {
+			ns += "_"
+		}
+		out = append(out, tmplFile{"src/main.cpp", fmt.Sprintf(cxxMain, file, ns)})
 	}
 	return append(out, tmplFile{".gitignore", "build/\n"})
 }
@@ -157,11 +169,11 @@ func configTemplate(kind, name string) string {
 		q = `"` + identifier(name) + `"`
 	}
 	std := `c_std = "c11"`
-	if kind == CXXProject {
+	if kind == CXXProject || kind == CXXBinaryProject {
 		std = `cxx_std = "c++17"`
 	}
 	libType := project.Shared
-	if kind == BinaryProject {
+	if kind == BinaryProject || kind == CXXBinaryProject {
 		libType = project.Executable
 	}
 	return fmt.Sprintf(configText, q, std, libType)
@@ -220,7 +232,7 @@ opt_level = "2"
 
 // The templates take, by index: cHeader (guard, identifier, file name);
 // cSource and cMain (file name, identifier); cxxHeader (namespace, file
-// name); cxxSource (file name, namespace).
+// name); cxxSource and cxxMain (file name, namespace).
 
 const cHeader = `#ifndef %[1]s
 #define %[1]s
@@ -269,4 +281,15 @@ namespace %[2]s {
 std::string hello() { return "Hello from %[1]s!"; }
 
 } // namespace %[2]s
+`
+
+const cxxMain = `#include <iostream>
+
+#include "%[1]s/%[1]s.hpp"
+
+int main()
+{
+	std::cout << %[2]s::hello() << '\n';
+	return 0;
+}
 `

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,22 @@ func TestIdentifiers(t *testing.T) {
 		if got := identifier(tt.name); got != tt.ident {
 			t.Errorf("identifier(%q) = %q, want %q", tt.name, got, tt.ident)
 		}
+	}
+}
+
+// --type binary makes a C++ program too: src/main.cpp beside the library,
+// built with the C++ standard, as an executable.
+func TestCreateStructureCXXBinary(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "tool")
+	c, err := New(Options{}).CreateStructure(root, "cpp-binary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Type != CXXBinaryProject || !slices.Contains(c.Files, "src/main.cpp") || !slices.Contains(c.Files, "src/tool.cpp") {
+		t.Fatalf("created %+v", c)
+	}
+	cfg, err := os.ReadFile(filepath.Join(root, "jmake.toml"))
+	if err != nil || !strings.Contains(string(cfg), `cxx_std = "c++17"`) || !strings.Contains(string(cfg), `library_type = "executable"`) {
+		t.Fatalf("jmake.toml: %v\n%s", err, cfg)
 	}
 }

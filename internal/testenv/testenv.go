@@ -180,10 +180,17 @@ func (e *Env) Run(args ...string) Result {
 // RunIn runs jmake in dir.
 func (e *Env) RunIn(dir string, args ...string) Result {
 	e.T.Helper()
+	return e.RunWith(dir, nil, args...)
+}
+
+// RunWith runs jmake in dir with extra environment variables, which win
+// over the test's (PATH, CFLAGS, NO_COLOR).
+func (e *Env) RunWith(dir string, extra []string, args ...string) Result {
+	e.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.Bin, args...)
-	cmd.Env = e.Environ()
+	cmd.Env = append(e.Environ(), extra...)
 	cmd.Dir = dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

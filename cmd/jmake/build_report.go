@@ -1,0 +1,69 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/jmake/jmake/internal/orchestrator"
+)
+
+// reportBuild prints a finished build: the compiler's output once, the
+// config's warnings, the explanations, then the summary (or, with --json,
+// the reply). A failed build returns the pipeline's words for why, which
+// main prints last; the layered error stays in the --json reply.
+func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, f buildFlags, status *statusLine, stdout, stderr io.Writer) error {
+	errPal := newPalette(stderr)
+	if res != nil {
+		// What the status line showed as each unit finished is not
+		// printed again; the rest (a failed link's output) is.
+		diag := res.Diagnostics
+		for _, out := range status.shown {
+			diag = strings.Replace(diag, out, "", 1)
+		}
+		writeOutput(stderr, errPal, diag)
+	}
+	if res != nil {
+		for _, w := range res.Warnings {
+			if !status.warned[w] {
+				fmt.Fprintln(stderr, w)
+			}
+		}
+		for _, e := range res.Explain {
+			fmt.Fprintln(stderr, "explain:", e)
+		}
+	}
+	if err == nil && res != nil {
+		out := res.Output
+		if rel, rerr := filepath.Rel(res.Path, out); rerr == nil && !strings.HasPrefix(rel, "..") {
+			out = rel
+		}
+		summary := fmt.Sprintf("%s: %d units, %d compiled, %d from cache, %.3f s", out, res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)
+		if f.asJSON {
+			fmt.Fprintln(stderr, errPal.green("jmake:"), summary)
+		} else {
+			fmt.Fprintln(stdout, newPalette(stdout).green("jmake:"), summary)
+		}
+	}
+	if f.asJSON && raw != nil {
+		fmt.Fprintln(stdout, strings.TrimSpace(string(raw)))
+	}
+	if err != nil && res != nil && res.Failure != nil {
+		return &buildFailed{res.Failure}
+	}
+	return err
+}
+
+// writeOutput prints a compiler's output as pal shows it, ending with a
+// newline.
+func writeOutput(w io.Writer, pal palette, out string) {
+	if out == "" {
+		return
+	}
+	fmt.Fprint(w, pal.text(out))
+	if !strings.HasSuffix(out, "\n") {
+		fmt.Fprintln(w)
+	}
+}

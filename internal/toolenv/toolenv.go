@@ -1,0 +1,167 @@
+// Package toolenv is the part of a shell's environment that picks and
+// configures C and C++ tools, as make, CMake and Meson read it: PATH, CC,
+// CXX, CPPFLAGS, CFLAGS, CXXFLAGS and LDFLAGS. `jmake build` sends the
+// caller's with every build, so that the daemons, started from another
+// shell, pick the tools this one would, and `jmake build --no-daemon`
+// and a daemon build run the same commands.
+//
+// It is applied as CMake applies it at configure time: a compiler named in
+// jmake.toml wins over CC and CXX, and the environment's flags come before
+// jmake.toml's, so that a flag set in both takes jmake.toml's value.
+package toolenv
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Env is a caller's tool environment. The zero value is the daemon's own
+// PATH and no CC, CXX or flags.
+type Env struct {
+	Path     string `json:"path,omitempty"`
+	CC       string `json:"cc,omitempty"`
+	CXX      string `json:"cxx,omitempty"`
+	CPPFlags string `json:"cppflags,omitempty"`
+	CFlags   string `json:"cflags,omitempty"`
+	CXXFlags string `json:"cxxflags,omitempty"`
+	LDFlags  string `json:"ldflags,omitempty"`
+}
+
+// FromOS is this process's tool environment.
+func FromOS() Env {
+	return Env{
+		Path: os.Getenv("PATH"), CC: os.Getenv("CC"), CXX: os.Getenv("CXX"),
+		CPPFlags: os.Getenv("CPPFLAGS"), CFlags: os.Getenv("CFLAGS"),
+		CXXFlags: os.Getenv("CXXFLAGS"), LDFlags: os.Getenv("LDFLAGS"),
+	}
+}
+
+// Compiler is CC (cxx false) or CXX split into words: the compiler, then
+// options that go before every other flag ("ccache gcc" is not split out:
+// its first word is the compiler run). Nil when unset.
+func (e Env) Compiler(cxx bool) []string {
+	if cxx {
+		return Fields(e.CXX)
+	}
+	return Fields(e.CC)
+}
+
+// CompileFlags are CPPFLAGS then CFLAGS (cxx false) or CXXFLAGS.
+func (e Env) CompileFlags(cxx bool) []string {
+	lang := e.CFlags
+	if cxx {
+		lang = e.CXXFlags
+	}
+	return append(Fields(e.CPPFlags), Fields(lang)...)
+}
+
+// LinkFlags are LDFLAGS.
+func (e Env) LinkFlags() []string { return Fields(e.LDFlags) }
+
+// Environ is the environment to run tools with: this process's, with the
+// caller's PATH; nil (inherit this process's) when the caller sent none.
+func (e Env) Environ() []string {
+	if e.Path == "" {
+		return nil
+	}
+	env := os.Environ()
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "PATH=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "PATH="+e.Path)
+}
+
+// LookPath finds the executable name as a shell with the caller's PATH
+// would (this process's PATH when the caller sent none). A name with a
+// slash is taken as it is. Relative PATH entries are skipped, as
+// os/exec's LookPath refuses them.
+func (e Env) LookPath(name string) (string, error) {
+	if strings.ContainsRune(name, '/') {
+		if err := executable(name); err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		return name, nil
+	}
+	path := e.Path
+	if path == "" {
+		path = os.Getenv("PATH")
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if executable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: not found on PATH", name)
+}
+
+// executable reports why p is not an executable file, or nil.
+func executable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return fs.ErrPermission
+	}
+	return nil
+}
+
+// Fields splits a flags variable into words as a POSIX shell would for
+// the forms flags take: blanks separate words, single and double quotes
+// group, and a backslash outside single quotes takes the next character
+// as it is. An unclosed quote ends at the end of the text.
+func Fields(s string) []string {
+	var (
+		out   []string
+		cur   strings.Builder
+		in    bool // a word has started (an empty "" is a word)
+		quote rune
+		esc   bool
+	)
+	for _, r := range s {
+		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc = false
+		case quote == '\'':
+			if r == '\'' {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\\':
+			esc, in = true, true
+		case quote == '"':
+			if r == '"' {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\'' || r == '"':
+			quote, in = r, true
+		case r == ' ' || r == '\t' || r == '\n':
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out
+}
