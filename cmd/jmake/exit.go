@@ -82,7 +82,7 @@ func exitStatus(err error, parsed, interrupted bool) int {
 			return exitDaemons
 		}
 		return exitFailed
-	case errors.As(err, &du), errors.As(err, &down),
+	case errors.As(err, &du), errors.As(err, &down), client.Interrupted(err),
 		errors.As(err, &ce) && ce.Status == http.StatusServiceUnavailable:
 		return exitDaemons
 	}
