@@ -145,7 +145,13 @@ func chaos(t *testing.T, victim string, trials int) {
 	for i := range trials {
 		k := 1 + rng.IntN(units/2)
 		editUnits(t, rng, proj, k)
-		b := startBuild(t, e, proj)
+		// Every third build is --clean: the old build directory is moved
+		// aside and refilled from the object cache as the kill lands.
+		var flags []string
+		if i%3 == 2 {
+			flags = []string{"--clean"}
+		}
+		b := startBuild(t, e, proj, flags...)
 		// Anywhere from the call's arrival to past its end: the build
 		// compiles k units of `units`.
 		span := cold*time.Duration(k)/units + 100*time.Millisecond
@@ -162,8 +168,8 @@ func chaos(t *testing.T, victim string, trials int) {
 			between++
 		}
 		if _, err := b.wait(t, 2*time.Minute); err != nil {
-			t.Errorf("trial %d: kill -9 of %s (pid %d) %s into a build of %d edited units: the build in flight failed: %v",
-				i, victim, old, delay, k, err)
+			t.Errorf("trial %d: kill -9 of %s (pid %d) %s into a build %v of %d edited units: the build in flight failed: %v",
+				i, victim, old, delay, flags, k, err)
 		} else if midBuild {
 			survived++
 		}
@@ -179,7 +185,7 @@ func chaos(t *testing.T, victim string, trials int) {
 			t.Fatalf("trial %d: the build after kill -9 of %s: exit %d\n%s%s", i, victim, r.Code, r.Stdout, r.Stderr)
 		}
 		if d := sameOutputs(outputs(t, proj), reference(t, e, proj)); d != "" {
-			t.Fatalf("trial %d: after kill -9 of %s %s into a build, the outputs differ from a --no-daemon build: %s", i, victim, delay, d)
+			t.Fatalf("trial %d: after kill -9 of %s %s into a build %v, the outputs differ from a --no-daemon build: %s", i, victim, delay, flags, d)
 		}
 	}
 	t.Logf("%s: %d kill -9s at random moments (seed %d): %d during a build (%d of those builds succeeded), %d between builds; every next build equal to --no-daemon",

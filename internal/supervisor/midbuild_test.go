@@ -41,11 +41,12 @@ type bgBuild struct {
 	err    error
 }
 
-// startBuild starts `jmake build --json dir`; the process is killed when
-// the test ends, if it still runs.
-func startBuild(t *testing.T, e *testenv.Env, dir string) *bgBuild {
+// startBuild starts `jmake build --json [flags] dir`; the process is
+// killed when the test ends, if it still runs.
+func startBuild(t *testing.T, e *testenv.Env, dir string, flags ...string) *bgBuild {
 	t.Helper()
-	b := &bgBuild{cmd: exec.Command(e.Bin, "build", "--json", dir), exited: make(chan struct{})}
+	args := append(append([]string{"build", "--json"}, flags...), dir)
+	b := &bgBuild{cmd: exec.Command(e.Bin, args...), exited: make(chan struct{})}
 	b.cmd.Env = e.Environ()
 	b.cmd.Stdout, b.cmd.Stderr = &b.out, &b.errb
 	if err := b.cmd.Start(); err != nil {
