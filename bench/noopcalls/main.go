@@ -6,7 +6,7 @@
 // fingerprint it knows, and compilation's compile with noop_only. /healthz
 // on the orchestrator is the floor (HTTP on loopback and nothing else).
 //
-//	go run ./bench/noopcalls -dir examples/c/lib [-n 1000] [-gap 2ms]
+//	go run ./bench/noopcalls -dir examples/c [-n 1000] [-gap 2ms]
 //
 // The project must have been built through the daemons once, so that each
 // call is the no-op case. The daemons are found as `jmake` finds them

@@ -36,15 +36,12 @@ func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, 
 		}
 	}
 	if err == nil && res != nil {
-		out := res.Output
-		if rel, rerr := filepath.Rel(res.Path, out); rerr == nil && !strings.HasPrefix(rel, "..") {
-			out = rel
-		}
-		summary := fmt.Sprintf("%s: %d units, %d compiled, %d from cache, %.3f s", out, res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)
+		w, pal := stdout, newPalette(stdout)
 		if f.asJSON {
-			fmt.Fprintln(stderr, errPal.green("jmake:"), summary)
-		} else {
-			fmt.Fprintln(stdout, newPalette(stdout).green("jmake:"), summary)
+			w, pal = stderr, errPal
+		}
+		for _, line := range buildSummary(res) {
+			fmt.Fprintln(w, pal.green("jmake:"), line)
 		}
 	}
 	if f.asJSON && raw != nil {
@@ -66,4 +63,24 @@ func writeOutput(w io.Writer, pal palette, out string) {
 	if !strings.HasSuffix(out, "\n") {
 		fmt.Fprintln(w)
 	}
+}
+
+// buildSummary is what a successful build ends with: the output, its units
+// and what was done; with several targets, a line per target and one with
+// the totals.
+func buildSummary(res *orchestrator.BuildResult) []string {
+	rel := func(p string) string {
+		if r, err := filepath.Rel(res.Path, p); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+		return p
+	}
+	if len(res.Targets) <= 1 {
+		return []string{fmt.Sprintf("%s: %d units, %d compiled, %d from cache, %.3f s", rel(res.Output), res.Units, res.Compiled, res.Cached, res.ElapsedSeconds)}
+	}
+	var lines []string
+	for _, t := range res.Targets {
+		lines = append(lines, fmt.Sprintf("%s %s: %d units, %d compiled, %d from cache", t.Kind, rel(t.Output), t.Units, t.Compiled, t.Cached))
+	}
+	return append(lines, fmt.Sprintf("%d targets: %d units, %d compiled, %d from cache, %.3f s", len(res.Targets), res.Units, res.Compiled, res.Cached, res.ElapsedSeconds))
 }

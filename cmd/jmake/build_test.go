@@ -25,6 +25,13 @@ type buildReply struct {
 	Stages      []struct {
 		Name string `json:"name"`
 	} `json:"stages"`
+	Targets []struct {
+		Name     string `json:"name"`
+		Kind     string `json:"kind"`
+		Output   string `json:"output"`
+		Compiled int    `json:"compiled"`
+		Linked   bool   `json:"linked"`
+	} `json:"targets"`
 }
 
 // buildJSON runs `jmake build --json dir` and decodes the last stdout line.
@@ -50,46 +57,63 @@ func copyTree(t *testing.T, src string) string {
 	return dst
 }
 
+// geomLib is examples/c's library as a single-output project (the
+// jmake.toml of testdata/geomlib: [binary], no targets) in a temp dir.
+func geomLib(t *testing.T) string {
+	t.Helper()
+	dst := t.TempDir()
+	ex := filepath.Join(repoRoot(), "examples", "c")
+	args := []string{"-a", filepath.Join(ex, "src"), filepath.Join(ex, "include"), filepath.Join("testdata", "geomlib", "jmake.toml"), dst}
+	if out, err := exec.Command("cp", args...).CombinedOutput(); err != nil {
+		t.Fatalf("copy the example library: %v\n%s", err, out)
+	}
+	return dst
+}
+
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// The README's main job: the C example library and the program that links
-// it, built through daemons that `jmake build` starts itself.
+// The README's main job: the C example (a library, a program, tests) built
+// in one command through daemons that `jmake build` starts itself, its
+// program run, its tests passed; then the C++ example likewise.
 func TestBuildExamplesThroughDaemons(t *testing.T) {
 	e := testenv.New(t)
 	ex := copyTree(t, filepath.Join(repoRoot(), "examples"))
-	r := e.Run("build", filepath.Join(ex, "c", "lib"))
+	c := filepath.Join(ex, "c")
+	r := e.Run("build", c)
 	if r.Code != 0 || !strings.Contains(r.Stderr, "starting the daemons") {
 		t.Fatalf("first build: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
-	if !strings.Contains(r.Stdout, "3 units, 3 compiled") {
+	if !strings.Contains(r.Stdout, "2 targets: 4 units, 4 compiled") {
 		t.Errorf("summary: %q", r.Stdout)
 	}
-	e.MustRun("build", filepath.Join(ex, "c", "app"))
-	out, err := exec.Command(filepath.Join(ex, "c", "app", "build", "shapes")).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "square area 4.0") {
-		t.Fatalf("shapes: %v %q", err, out)
+	r = e.MustRun("run", c, "shapes")
+	if !strings.Contains(r.Stdout, "square area 4.0") {
+		t.Fatalf("jmake run shapes: %q", r.Stdout)
 	}
-	e.MustRun("build", filepath.Join(ex, "cpp", "lib"))
-	e.MustRun("build", filepath.Join(ex, "cpp", "app"))
-	out, err = exec.Command(filepath.Join(ex, "cpp", "app", "build", "wordcount")).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "the=3") {
-		t.Fatalf("wordcount: %v %q", err, out)
+	r = e.MustRun("test", c)
+	if !strings.Contains(r.Stdout, "2 passed, 0 failed") {
+		t.Fatalf("jmake test: %q", r.Stdout)
+	}
+	cpp := filepath.Join(ex, "cpp")
+	e.MustRun("build", cpp)
+	if r = e.MustRun("run", cpp, "wordcount"); !strings.Contains(r.Stdout, "the=3") {
+		t.Fatalf("wordcount: %q", r.Stdout)
 	}
 
 	// A no-op build runs nothing and the reply says so.
-	rep, _ := buildJSON(t, e, filepath.Join(ex, "c", "lib"))
-	if !rep.Success || rep.Compiled != 0 || rep.Cached != 0 || rep.Units != 3 || len(rep.Stages) != 3 {
+	rep, _ := buildJSON(t, e, c)
+	if !rep.Success || rep.Compiled != 0 || rep.Cached != 0 || rep.Units != 4 || len(rep.Stages) != 3 || len(rep.Targets) != 2 {
 		t.Fatalf("no-op build: %+v", rep)
 	}
 	// The next ones are answered by the orchestrator's watch alone (the
 	// second would be, unless a loaded machine delays the watch's cookie).
 	var om string
 	for range 3 {
-		rep, _ = buildJSON(t, e, filepath.Join(ex, "c", "lib"))
-		if !rep.Success || rep.Compiled != 0 || rep.Units != 3 {
+		rep, _ = buildJSON(t, e, c)
+		if !rep.Success || rep.Compiled != 0 || rep.Units != 4 {
 			t.Fatalf("no-op build: %+v", rep)
 		}
 		om = e.MustRun("metrics", "orchestrator").Stdout
@@ -102,17 +126,18 @@ func TestBuildExamplesThroughDaemons(t *testing.T) {
 		strings.Contains(om, `jmake_watched_noops_total{daemon="orchestrator"} 0`) {
 		t.Errorf("the orchestrator answered no no-op from its watch:\n%s", om)
 	}
-	cc, err := os.ReadFile(filepath.Join(ex, "c", "lib", "build", "compile_commands.json"))
-	if err != nil || !bytes.Contains(cc, []byte("src/polygon.c")) {
+	// One compile_commands.json holds the units of both targets.
+	cc, err := os.ReadFile(filepath.Join(c, "build", "compile_commands.json"))
+	if err != nil || !bytes.Contains(cc, []byte("src/polygon.c")) || !bytes.Contains(cc, []byte("app/shapes.c")) {
 		t.Fatalf("compile_commands.json: %v", err)
 	}
 
-	// The compilation daemon's /metrics count its work: the four projects'
-	// units compiled and their outputs linked.
+	// The compilation daemon's /metrics count its work: the two
+	// projects' libraries and programs, and the C project's two tests.
 	metrics := e.MustRun("metrics", "compilation").Stdout
 	for _, want := range []string{
 		`jmake_compiles_total{daemon="compilation"} `,
-		`jmake_links_total{daemon="compilation"} 4`,
+		`jmake_links_total{daemon="compilation"} 6`,
 		`jmake_partial_links_total{daemon="compilation"} 0`,
 		`jmake_watched_noops_total{daemon="compilation"} `,
 	} {
@@ -130,7 +155,7 @@ func TestBuildExamplesThroughDaemons(t *testing.T) {
 // the fixed build recompiles only that unit.
 func TestCompileErrorThenFix(t *testing.T) {
 	e := testenv.New(t)
-	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	dir := geomLib(t)
 	e.MustRun("build", dir)
 	vec := filepath.Join(dir, "src", "vec.c")
 	good, _ := os.ReadFile(vec)
@@ -153,8 +178,8 @@ func TestCompileErrorThenFix(t *testing.T) {
 // --no-daemon runs the same pipeline in-process with the same results.
 func TestNoDaemonMatchesDaemon(t *testing.T) {
 	e := testenv.New(t)
-	a := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
-	b := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	a := geomLib(t)
+	b := geomLib(t)
 	ra, _ := buildJSON(t, e, "--no-daemon", a)
 	if !ra.Success || ra.Compiled != 3 {
 		t.Fatalf("--no-daemon: %+v", ra)
@@ -177,7 +202,7 @@ func TestNoDaemonMatchesDaemon(t *testing.T) {
 // Two builds of one project at once are serialized and both succeed.
 func TestConcurrentBuilds(t *testing.T) {
 	e := testenv.New(t)
-	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	dir := geomLib(t)
 	e.MustRun("start")
 	var wg sync.WaitGroup
 	results := make([]testenv.Result, 2)
@@ -201,7 +226,7 @@ func TestConcurrentBuilds(t *testing.T) {
 // starts it.
 func TestDownDaemonIsNamed(t *testing.T) {
 	e := testenv.New(t)
-	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	dir := geomLib(t)
 	e.MustRun("start")
 	e.MustRun("stop", "compilation")
 	r := e.Run("call", "orchestrator", "build_project", `{"path":"`+dir+`"}`)

@@ -15,7 +15,7 @@ func TestDaemonFunctionsOverTheWire(t *testing.T) {
 	e := testenv.New(t)
 	e.MustRun("start")
 	t.Cleanup(func() { e.Run("stop") })
-	lib := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	lib := geomLib(t)
 	fresh := filepath.Join(t.TempDir(), "fresh")
 	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
 

@@ -21,8 +21,10 @@ src/, include/<name>/, a small library, jmake.toml and .gitignore; with
 --type binary, a program (src/main.c, or src/main.cpp with --lang cpp).
 
 In a directory that already has sources, init writes jmake.toml only and
-never a template source: a program when a source defines main(), else a
-shared library (--type overrides that).`,
+never a template source: a library of the sources that do not define
+main(), a program for each one that does (a test under tests/), else a
+shared library; the include directories the #includes need. --type makes
+it one output of every source instead.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
@@ -40,7 +42,12 @@ shared library (--type overrides that).`,
 			out := cmd.OutOrStdout()
 			if done.Existing {
 				what := "a shared library"
-				if done.Program {
+				switch {
+				case done.Targets && len(done.Mains) > 0:
+					what = "a library, and a program or test for each main() in " + strings.Join(done.Mains, ", ")
+				case done.Targets:
+					what = "a library and its tests"
+				case done.Program:
 					what = "a program"
 					if len(done.Mains) > 0 {
 						what += " (main() in " + strings.Join(done.Mains, ", ") + ")"
@@ -51,7 +58,7 @@ shared library (--type overrides that).`,
 					n = "1 C/C++ source"
 				}
 				fmt.Fprintf(out, "found %s in %s: wrote jmake.toml only (no template sources), building %s\n", n, dir, what)
-				if done.Program && len(done.Mains) > 1 {
+				if done.Program && !done.Targets && len(done.Mains) > 1 {
 					fmt.Fprintf(cmd.ErrOrStderr(), "jmake: warning: %d sources define main(); the program is linked from every source: list all but one under [compile] exclude\n", len(done.Mains))
 				}
 			}

@@ -26,6 +26,19 @@ func TestInitThenBuild(t *testing.T) {
 			if _, err := os.Stat(rep.Output); err != nil {
 				t.Fatalf("output: %v", err)
 			}
+			if typ == "binary" {
+				return
+			}
+			// A library project: its hello program runs from the build
+			// tree, and its test passes.
+			run := e.MustRun("run", "--no-daemon", dir, "hello")
+			if want := "Hello from hello_" + typ + "!"; strings.TrimSpace(run.Stdout) != want {
+				t.Errorf("jmake run hello printed %q, want %q", run.Stdout, want)
+			}
+			test := e.MustRun("test", "--no-daemon", dir)
+			if !strings.Contains(test.Stdout, "1 passed, 0 failed") {
+				t.Errorf("jmake test:\n%s%s", test.Stdout, test.Stderr)
+			}
 		})
 	}
 }
@@ -35,7 +48,7 @@ func TestInitThenBuild(t *testing.T) {
 // and the orchestrator sends them again.
 func TestCompilationRestartBetweenBuilds(t *testing.T) {
 	e := testenv.New(t)
-	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	dir := geomLib(t)
 	e.MustRun("start")
 	e.MustRun("build", dir)
 	e.MustRun("build", dir) // the orchestrator now leaves the sources out
@@ -51,7 +64,7 @@ func TestCompilationRestartBetweenBuilds(t *testing.T) {
 // streamed watch_and_build, until interrupted.
 func TestBuildWatch(t *testing.T) {
 	e := testenv.New(t)
-	dir := copyTree(t, filepath.Join(repoRoot(), "examples", "c", "lib"))
+	dir := geomLib(t)
 	e.MustRun("start")
 	t.Cleanup(func() { e.Run("stop") })
 	cmd := exec.Command(e.Bin, "build", "--watch", dir)

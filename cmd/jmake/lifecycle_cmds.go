@@ -60,7 +60,7 @@ func statusCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status [name...]",
-		Short: "Show each daemon: RUNNING, STOPPED or STALE (exit 3 unless all run)",
+		Short: "Show each daemon: RUNNING, STOPPED, STALE or FOREIGN (its port held by another state dir's daemon); exit 3 unless all run",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			names, env, err := g.daemons(args)
 			if err != nil {
@@ -99,6 +99,9 @@ func printStatus(w io.Writer, st []lifecycle.DaemonStatus) {
 	}
 	for _, s := range st {
 		pid, up, req, rate := "-", "-", "-", "-"
+		if s.State == lifecycle.Foreign {
+			pid = fmt.Sprint(s.PID)
+		}
 		if s.State == lifecycle.Running {
 			pid = fmt.Sprint(s.PID)
 			up = (time.Duration(s.UptimeSeconds) * time.Second).String()

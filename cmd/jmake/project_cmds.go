@@ -13,6 +13,7 @@ import (
 
 	"github.com/jmake/jmake/internal/client"
 	"github.com/jmake/jmake/internal/controller"
+	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/project"
@@ -21,31 +22,28 @@ import (
 	"github.com/jmake/jmake/internal/toolenv"
 )
 
-// addProjectCommands adds init, build, clean and stats.
+// addProjectCommands adds init, build, clean, stats, run, test and install.
 func addProjectCommands(root *cobra.Command, g *globals) {
-	root.AddCommand(initCmd(g), buildCmd(g), cleanCmd(g), statsCmd(g))
+	root.AddCommand(initCmd(g), buildCmd(g), cleanCmd(g), statsCmd(g), runCmd(g), testCmd(g), installCmd(g))
 }
 
 type buildFlags struct {
 	clean, quick, watch, asJSON, noDaemon, explain, strict bool
 	jobs                                                   int
+	sel                                                    orchestrator.Select
 }
 
 func buildCmd(g *globals) *cobra.Command {
 	var f buildFlags
 	cmd := &cobra.Command{
-		Use:   "build [dir]",
-		Short: "Build the project in dir (default .) through the daemons, starting them if none run",
-		Args:  cobra.MaximumNArgs(1),
+		Use:   "build [dir] [target...]",
+		Short: "Build the project in dir (default .), or the named targets, through the daemons, starting them if none run",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
-			}
-			abs, err := filepath.Abs(dir)
+			abs, names, err := projectArgs(args)
 			if err != nil {
 				return err
 			}
+			f.sel.Targets = names
 			return runBuild(cmd.Context(), g, abs, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -58,6 +56,8 @@ func buildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.explain, "explain", false, "say why each unit was rebuilt")
 	fl.BoolVar(&f.strict, "strict", false, "fail on unknown keys in jmake.toml instead of warning")
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "compilers to run at once (default: core count)")
+	fl.BoolVar(&f.sel.Tests, "tests", false, "build the tests too (jmake test builds and runs them)")
+	profileFlags(cmd, &f.sel)
 	return cmd
 }
 
@@ -67,7 +67,7 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 		return err
 	}
 	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
-		Color: !f.asJSON && newPalette(stderr).on, Env: toolenv.FromOS(), Strict: f.strict}
+		Color: !f.asJSON && newPalette(stderr).on, Env: toolenv.FromOS(), Strict: f.strict, Select: f.sel}
 	status := newStatusLine(stderr, f.asJSON)
 	var res *orchestrator.BuildResult
 	var raw json.RawMessage
@@ -120,6 +120,18 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 		if raw != nil {
 			json.Unmarshal(raw, &res)
 		}
+		if attempt == 0 && refusedToken(err) {
+			// Our token refused: the daemon on the port is another state
+			// dir's (say whose), or one of a state dir removed at our path
+			// (start waits for it to go, then starts ours).
+			if _, _, oerr := env.PortOwner(ctx, settings.Orchestrator); oerr != nil {
+				var held *daemon.PortHeldError
+				if !errors.As(oerr, &held) || !held.Replaced {
+					return nil, nil, fmt.Errorf("%s: %w", settings.Orchestrator, oerr)
+				}
+				err = &client.DownError{Name: settings.Orchestrator, Addr: env.Addr(settings.Orchestrator), Err: oerr}
+			}
+		}
 		if attempt == 0 && daemonDown(err) {
 			status.finish()
 			// Started as `jmake start` starts them: under a supervisor.
@@ -134,6 +146,13 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 		}
 		return &res, raw, err
 	}
+}
+
+// refusedToken reports whether a daemon answered 401: it does not know
+// our token.
+func refusedToken(err error) bool {
+	var ce *client.CallError
+	return errors.As(err, &ce) && ce.Status == 401
 }
 
 // daemonDown reports an error that starting the daemons may cure: the

@@ -101,7 +101,7 @@ func checkHealth(ctx context.Context, w io.Writer, env lifecycle.Env, names []st
 		case info.PID == 0 && stale != "":
 			line = "DOWN (stale PID file: " + stale + ")"
 		case info.PID == 0:
-			line = "DOWN (not running)"
+			line = holderLine(ctx, env, n)
 		default:
 			begin := time.Now()
 			h, err := env.Probe(ctx, n, timeout)
@@ -120,6 +120,19 @@ func checkHealth(ctx context.Context, w io.Writer, env lifecycle.Env, names []st
 		}
 	}
 	return down
+}
+
+// holderLine describes daemon n when no PID file names it: down, or
+// running without its PID file, or its port held by a daemon not ours.
+func holderLine(ctx context.Context, env lifecycle.Env, n string) string {
+	h, answered, err := env.PortOwner(ctx, n)
+	switch {
+	case !answered:
+		return "DOWN (not running)"
+	case err != nil:
+		return "NOT OURS (" + err.Error() + ")"
+	}
+	return fmt.Sprintf("ok (pid %d, port %d; its PID file is missing: the daemon writes it again)", h.PID, env.Port(n))
 }
 
 func reloadCmd(g *globals) *cobra.Command {

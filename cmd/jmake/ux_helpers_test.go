@@ -25,15 +25,7 @@ func writeProject(t *testing.T, files map[string]string) string {
 	if _, ok := files["jmake.toml"]; !ok {
 		files["jmake.toml"] = "[project]\nname = \"prog\"\n[compile]\nflags = [\"-Wall\"]\n[binary]\nlibrary_type = \"executable\"\n"
 	}
-	for rel, text := range files {
-		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, dir, files)
 	return dir
 }
 

@@ -23,6 +23,7 @@ type build struct {
 	e        *Engine
 	ctx      context.Context
 	root     string
+	key      string // the build state's name (stateKey)
 	cfg      *project.Config
 	req      Request
 	units    []string // sorted, without duplicates
@@ -80,6 +81,7 @@ func (e *Engine) newBuild(ctx context.Context, root string, req Request, progres
 		e:        e,
 		ctx:      ctx,
 		root:     root,
+		key:      stateKey(root, req),
 		cfg:      cfg,
 		req:      req,
 		progress: progress,
@@ -267,7 +269,14 @@ func (b *build) run() (*Result, error) {
 		return res, newBuildError(b.root, b.failures)
 	}
 
-	// Phase 4: link if anything the output depends on changed.
+	// Phase 4: link if anything the output depends on changed, once the
+	// libraries it links are.
+	if b.req.BeforeLink != nil {
+		if err := b.req.BeforeLink(); err != nil {
+			res.Explain = b.explain
+			return res, err
+		}
+	}
 	linked, err := b.link()
 	res.Linked = linked
 	res.Explain = b.explain
@@ -355,7 +364,7 @@ func (b *build) dropRemoved() {
 		if err := os.Remove(r.objAbs); err != nil && !errors.Is(err, os.ErrNotExist) {
 			b.e.log.Warn("stale object not removed", "file", r.objAbs, "err", err)
 		}
-		if err := b.e.builds.Delete(unitKey(b.root, u)); err != nil {
+		if err := b.e.builds.Delete(unitKey(b.key, u)); err != nil {
 			b.e.log.Warn("build state not deleted", "unit", u, "err", err)
 		}
 		if b.req.Explain {

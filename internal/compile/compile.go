@@ -52,7 +52,10 @@ func (b *build) compileAll(dirty []*unitCheck) error {
 	// is recorded (depfile, header stats, cache store, manifest): with
 	// twice as many goroutines as slots, the next compiler starts the
 	// moment one exits, and no core waits for the daemon's bookkeeping.
-	b.slots = make(chan struct{}, b.jobs)
+	b.slots = b.req.Slots
+	if b.slots == nil {
+		b.slots = make(chan struct{}, b.jobs)
+	}
 	b.eachUnit(dirty, 2*b.jobs, func(c *unitCheck) bool { b.compileOne(c, total); return true })
 	b.depfiles.removeAll()
 	return b.ctx.Err()
@@ -417,7 +420,7 @@ func (b *build) saveUnit(unit string, rec *unitRec) {
 	enc := b.st.encodeUnitLocked(rec)
 	b.v.mu.Unlock()
 	b.changed.Store(true)
-	if err := b.e.builds.Put(unitKey(b.root, unit), enc); err != nil {
+	if err := b.e.builds.Put(unitKey(b.key, unit), enc); err != nil {
 		b.e.log.Warn("build state not saved", "unit", unit, "err", err)
 	}
 }

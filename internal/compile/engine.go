@@ -79,6 +79,10 @@ type Engine struct {
 	// clearMu is held for reading by every Build and for writing by
 	// ClearCaches, so that caches are never cleared under a running build.
 	// Lock order: a root's lock, then clearMu, then mu or manifestMu.
+	// BuildTargets takes the locks of all its targets (in sorted order),
+	// then clearMu, once for all its builds: a build waiting for a library
+	// must not hold clearMu while the library's build waits to take it
+	// behind a ClearCaches.
 	clearMu sync.RWMutex
 
 	roots keylock.Locks // one build per root at a time
@@ -159,6 +163,37 @@ type Request struct {
 	// NoopOnly asks for an answer only if the watch proves nothing
 	// changed; otherwise Build does nothing and returns ErrNotNoop.
 	NoopOnly bool
+
+	// Target names one of several outputs of the root (each with a build
+	// state of its own); "" is the root's single output.
+	Target string
+	// LinkInputs are files the link reads besides the objects (absolute):
+	// libraries of the project, version and linker scripts. A change of
+	// one's stat relinks.
+	LinkInputs []string
+	// Slots, when not nil, is shared by builds that run at once, so that
+	// their compilers together stay within its capacity.
+	Slots chan struct{}
+	// BeforeLink, when not nil, runs after the compiles and before the
+	// link decision: it waits for the libraries the output links.
+	BeforeLink func() error
+	// NoFast skips the watched fast path: a library this output links
+	// may have changed.
+	NoFast bool
+
+	// locked says the caller (BuildTargets) holds the key's lock and
+	// clearMu for reading, for all its targets at once.
+	locked bool
+}
+
+// stateKey names the build state (lock, fast path, records) of req's
+// output under root. A target's key cannot start with root+"\x00", the
+// prefix of the single output's records.
+func stateKey(root string, req Request) string {
+	if req.Target == "" {
+		return root
+	}
+	return root + "\x01" + req.Target
 }
 
 // Result describes a build. On a compile failure it describes what did
@@ -216,15 +251,18 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 		return nil, fmt.Errorf("compile: project root %q is not absolute", req.Root)
 	}
 	root := filepath.Clean(req.Root)
-	unlock, err := e.roots.Lock(ctx, root)
-	if err != nil {
-		return nil, fmt.Errorf("compile: %s: waiting for another build: %w", root, err)
+	key := stateKey(root, req)
+	if !req.locked {
+		unlock, err := e.roots.Lock(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("compile: %s: waiting for another build: %w", root, err)
+		}
+		defer unlock()
+		e.clearMu.RLock()
+		defer e.clearMu.RUnlock()
 	}
-	defer unlock()
-	e.clearMu.RLock()
-	defer e.clearMu.RUnlock()
 
-	if res, ok := e.fastNoop(root, req, start); ok {
+	if res, ok := e.fastNoop(key, req, start); ok {
 		if progress != nil {
 			progress(Event{Kind: "done", Done: res.Units, Total: res.Units})
 		}
@@ -233,7 +271,7 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	if req.NoopOnly {
 		return nil, ErrNotNoop
 	}
-	e.armFast(root)
+	e.armFast(key)
 	b, err := e.newBuild(ctx, root, req, progress)
 	if err != nil {
 		return nil, err
@@ -243,7 +281,7 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 			return nil, err
 		}
 	}
-	b.st = e.stateFor(root)
+	b.st = e.stateFor(key, root)
 	res, err := b.run()
 	b.coresOnce.Do(func() {}) // no compile starts after run
 	if b.releaseCores != nil {
@@ -264,7 +302,7 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	if err == nil && res != nil {
 		b.recordDirs(res)
 	}
-	e.settleFast(root, req, res, err)
+	e.settleFast(key, req, res, err)
 	b.emit(Event{Kind: "done", Done: res.UpToDate + res.Compiled + res.Cached, Total: res.Units})
 	if err == nil {
 		e.log.Debug("build done", "root", root, "units", res.Units, "compiled", res.Compiled,
@@ -276,18 +314,18 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	return res, err
 }
 
-// stateFor returns root's build state, loading it from Builds the first time.
-// The caller holds root's lock.
-func (e *Engine) stateFor(root string) *projectState {
+// stateFor returns the build state under key (of an output of root),
+// loading it from Builds the first time. The caller holds key's lock.
+func (e *Engine) stateFor(key, root string) *projectState {
 	e.mu.Lock()
-	st := e.projects[root]
+	st := e.projects[key]
 	e.mu.Unlock()
 	if st != nil {
 		return st
 	}
-	st = e.loadState(root)
+	st = e.loadState(key, root)
 	e.mu.Lock()
-	e.projects[root] = st
+	e.projects[key] = st
 	e.mu.Unlock()
 	return st
 }
@@ -309,9 +347,9 @@ func (e *Engine) clean(b *build) error {
 		}
 	}
 	e.mu.Lock()
-	delete(e.projects, b.root)
+	delete(e.projects, b.key)
 	e.mu.Unlock()
-	prefix := b.root + "\x00"
+	prefix := b.key + "\x00"
 	var keys []string
 	e.builds.Range(func(k string, _ []byte) bool {
 		if strings.HasPrefix(k, prefix) {

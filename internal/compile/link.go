@@ -96,6 +96,13 @@ func (b *build) linkSettings(tool compiler) Hash {
 	k.strs(b.linkArgs("", nil))
 	k.str(b.outAbs)
 	k.str(b.objDir)
+	for _, f := range b.req.LinkInputs {
+		// A library of the project relinked, or a script edited: its
+		// stat changed. A missing one is left to the linker to report.
+		st, _ := statPath(f)
+		k.str(f)
+		k.str(string(appendStat(nil, st)))
+	}
 	return k.sum()
 }
 
@@ -257,7 +264,7 @@ func sweepLinkTmp(dst string) {
 
 // saveProject writes the project record to Builds.
 func (b *build) saveProject() {
-	if err := b.e.builds.Put(projectKey(b.root), b.st.proj.encode()); err != nil {
+	if err := b.e.builds.Put(projectKey(b.key), b.st.proj.encode()); err != nil {
 		b.e.log.Warn("build state not saved", "root", b.root, "err", err)
 	}
 }

@@ -275,10 +275,11 @@ func decodeProject(b []byte) (projectRec, bool) {
 	return p, r.ok() && r.done()
 }
 
-// loadState rebuilds root's state from the Builds map (after a restart).
-func (e *Engine) loadState(root string) *projectState {
+// loadState rebuilds the state under key, of an output of root, from the
+// Builds map (after a restart).
+func (e *Engine) loadState(key, root string) *projectState {
 	s := newProjectState(root)
-	prefix := root + "\x00"
+	prefix := key + "\x00"
 	type kv struct {
 		unit string
 		val  []byte

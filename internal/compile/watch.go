@@ -33,9 +33,11 @@ func requestSig(req Request) [32]byte {
 	h.Write(cfg)
 	env, _ := json.Marshal(req.Env)
 	h.Write(env)
-	for _, u := range req.Sources {
-		h.Write([]byte(u))
-		h.Write([]byte{0})
+	for _, list := range [][]string{req.Sources, {"\x00"}, req.LinkInputs} {
+		for _, u := range list {
+			h.Write([]byte(u))
+			h.Write([]byte{0})
+		}
 	}
 	var s [32]byte
 	h.Sum(s[:0])
@@ -44,7 +46,7 @@ func requestSig(req Request) [32]byte {
 
 // fastNoop answers a build from the watch when nothing can have changed.
 func (e *Engine) fastNoop(root string, req Request, start time.Time) (*Result, bool) {
-	if req.Clean {
+	if req.Clean || req.NoFast {
 		return nil, false
 	}
 	fa, ok := e.fast.Quiet(root)
@@ -118,6 +120,9 @@ func (b *build) recordDirs(res *Result) {
 			dir = d
 			inputs[d] = true
 		}
+	}
+	for _, f := range b.req.LinkInputs {
+		inputs[filepath.Dir(f)] = true
 	}
 	for _, tc := range []*toolchain{b.c, b.cxx} {
 		if tc != nil && filepath.IsAbs(tc.comp.path) {

@@ -52,6 +52,11 @@ func Supervise(env lifecycle.Env, opts lifecycle.StartOptions) *Supervised {
 func (s *Supervised) Start(ctx context.Context, w io.Writer, names []string) error {
 	env := s.Env
 	begin := time.Now()
+	// Refuse before anything starts when another state dir's daemons hold
+	// the ports (the supervisor would only retry into FATAL).
+	if err := env.ClaimAll(ctx, names); err != nil {
+		return err
+	}
 	// already: the PID of each daemon that was up before this command. A
 	// running supervisor must say so too: a PID file it has not reported
 	// running is a process it is (re)starting, which this command then

@@ -67,6 +67,12 @@ type Daemon struct {
 	ln      net.Listener // set by Serve
 	conns   *connTracker // ln, tracking the connections it accepted
 	metrics *metrics
+	lim     limits
+	stateID string // StateID(token), for /healthz
+
+	// conflict is set when a daemon of another state dir bound the port
+	// first (checkSharedPort); Serve returns it.
+	conflict atomic.Pointer[PortHeldError]
 
 	requests, errors atomic.Int64
 
@@ -105,6 +111,8 @@ func New(opts Options) (*Daemon, error) {
 		done:     make(chan struct{}),
 		handlers: make(map[string]Handler),
 		settings: opts.Settings,
+		lim:      defaultLimits(),
+		stateID:  StateID(opts.Token),
 	}
 	d.metrics = newMetrics(d)
 	d.Handle("cache_stats", d.cacheStats)
@@ -218,10 +226,15 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			d.log.Info("start: sharing the listening socket of the running instance (rolling restart)")
 		}
 	}
+	bound := ln == nil // we bind the port ourselves, with SO_REUSEPORT
 	if ln == nil {
 		var err error
 		ln, err = Listen(d.opts.Addr)
 		if err != nil {
+			return fmt.Errorf("%s: %w", d.opts.Name, err)
+		}
+		if err := d.checkPortHolder(ln); err != nil {
+			ln.Close()
 			return fmt.Errorf("%s: %w", d.opts.Name, err)
 		}
 	}
@@ -237,22 +250,26 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	tracked := newConnTracker(ln)
 	d.conns = tracked
 	d.srv = &http.Server{
-		Handler:           tracked.handler(d.routes()),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return baseCtx },
-		ConnContext:       tracked.connContext,
-		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+		Handler:     tracked.handler(d.routes()),
+		BaseContext: func(net.Listener) context.Context { return baseCtx },
+		ConnContext: tracked.connContext,
+		ErrorLog:    slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
+	d.lim.apply(d.srv)
 	if !d.opts.NoPID && d.opts.StateDir != "" {
 		if err := pidfile.Write(pidfile.Path(d.opts.StateDir, d.opts.Name), d.opts.Name, port); err != nil {
 			ln.Close()
 			return fmt.Errorf("%s: write PID file: %w", d.opts.Name, err)
 		}
+		d.startOwnerWatch(port)
 	}
 	d.log.Info("start: listening", "addr", ln.Addr().String(), "pid", os.Getpid(), "version", Version)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- d.srv.Serve(tracked) }()
+	if bound {
+		go d.checkSharedPort(port)
+	}
 
 	var err error
 	select {
@@ -264,6 +281,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.Shutdown()
 	d.drain(cancelCalls)
 	d.cleanup()
+	if err == nil {
+		err = d.portConflict()
+	}
 	return err
 }
 

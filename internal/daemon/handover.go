@@ -78,6 +78,28 @@ func takeOver(stateDir, name, addr string) net.Listener {
 // listeningFD finds, among process pid's descriptors, a TCP socket
 // listening on port (by its inode in /proc/net/tcp and tcp6); -1 if none.
 func listeningFD(pid, port int) int {
+	inodes := listeningInodes(port)
+	if len(inodes) == 0 {
+		return -1
+	}
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return -1
+	}
+	for _, e := range ents {
+		link, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err == nil && inodes[link] {
+			n, _ := strconv.Atoi(e.Name())
+			return n
+		}
+	}
+	return -1
+}
+
+// listeningInodes returns the TCP sockets listening on port, as the
+// "socket:[inode]" links of /proc/<pid>/fd name them.
+func listeningInodes(port int) map[string]bool {
 	inodes := map[string]bool{}
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		f, err := os.Open(table)
@@ -98,22 +120,7 @@ func listeningFD(pid, port int) int {
 		}
 		f.Close()
 	}
-	if len(inodes) == 0 {
-		return -1
-	}
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return -1
-	}
-	for _, e := range ents {
-		link, err := os.Readlink(filepath.Join(dir, e.Name()))
-		if err == nil && inodes[link] {
-			n, _ := strconv.Atoi(e.Name())
-			return n
-		}
-	}
-	return -1
+	return inodes
 }
 
 // hasSuccessor reports whether the PID file now names another live

@@ -163,7 +163,7 @@ func (d *Daemon) auth(next http.Handler) http.Handler {
 		got := []byte(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="jmake"`)
-			writeError(w, http.StatusUnauthorized, d.opts.Name+": missing or wrong token (see $JMAKE_HOME/token)")
+			refuse(w, http.StatusUnauthorized, d.opts.Name+": missing or wrong token (see $JMAKE_HOME/token)")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -180,7 +180,8 @@ func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 		status = "stopping"
 	default:
 	}
-	wire.WriteJSON(w, http.StatusOK, Health{Status: status, Name: d.opts.Name, PID: os.Getpid(), Version: Version, UptimeSeconds: time.Since(d.start).Seconds()})
+	wire.WriteJSON(w, http.StatusOK, Health{Status: status, Name: d.opts.Name, PID: os.Getpid(), Version: Version,
+		UptimeSeconds: time.Since(d.start).Seconds(), StateDir: d.opts.StateDir, StateID: d.stateID})
 }
 
 func (d *Daemon) serveStats(w http.ResponseWriter, r *http.Request) {
@@ -221,14 +222,9 @@ func (d *Daemon) call(w http.ResponseWriter, r *http.Request, name string, fn Ha
 	if fn == nil {
 		return writeError(w, http.StatusNotFound, fmt.Sprintf("%s: unknown function %q", d.opts.Name, name))
 	}
-	body, err := readBody(w, r, d.Settings().MaxBody)
+	body, err := d.lim.readBody(w, r, d.Settings().MaxBody)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return writeError(w, http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("%s: %s: request body over the limit of %d bytes", d.opts.Name, name, mbe.Limit))
-		}
-		return writeError(w, http.StatusBadRequest, fmt.Sprintf("%s: %s: read body: %v", d.opts.Name, name, err))
+		return d.bodyError(w, name, err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
@@ -290,12 +286,6 @@ func (d *Daemon) interrupted(r *http.Request) bool {
 	default:
 		return false
 	}
-}
-
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	var buf bytes.Buffer
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	return buf.Bytes(), err
 }
 
 // writeReply renders reply (an object) with "success" (and "error") put

@@ -31,7 +31,7 @@ type Scan struct {
 
 // scanVersion is part of every scan record; bump it when what a scan
 // holds or how files are classified changes, so old records are misses.
-const scanVersion = 1
+const scanVersion = 2
 
 // scanRecord is the scans cache's value: a scan and what proves it current.
 type scanRecord struct {
@@ -50,6 +50,9 @@ type dirRecord struct {
 	Rel   string    `json:"rel"` // "." for the root
 	ID    change.ID `json:"id"`
 	Names string    `json:"names"`
+	// Link is set for a directory reached through a symbolic link: its
+	// ID is its target's.
+	Link bool `json:"link,omitempty"`
 }
 
 // ScanFiles walks root and classifies its files, skipping buildDir
@@ -63,7 +66,9 @@ type dirRecord struct {
 // A cached scan is returned (cached true) when every directory walked is
 // unchanged: a stat per directory, since adding, removing or renaming an
 // entry changes its directory's mtime. force re-walks regardless.
-// Directories are walked without following symbolic links.
+// A symbolic link to a directory is followed, unless that directory was
+// already walked (a link to an ancestor, which would loop, or to a
+// directory seen by another path).
 func (d *Discovery) ScanFiles(root string, force bool, excludes []string, buildDir string) (Scan, bool, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -95,7 +100,7 @@ func (d *Discovery) ScanFiles(root string, force bool, excludes []string, buildD
 	d.scanStats.hit(false)
 	// Empty lists rather than nil ones: JSON [] rather than null.
 	w := walker{root: abs, build: buildRel, globs: globs, scan: Scan{CSources: []string{}, CPPSources: []string{}, Headers: []string{}}}
-	if err := w.walk(".", abs); err != nil {
+	if err := w.walk(".", abs, false); err != nil {
 		return Scan{}, false, err
 	}
 	rec := &scanRecord{V: scanVersion, Scan: w.scan, Dirs: w.dirs, ObservedNS: time.Now().UnixNano()}
@@ -183,7 +188,7 @@ func (d *Discovery) scanCurrent(root string, rec *scanRecord) (ok bool, observed
 		// where a directory was is a change. The root itself may be a
 		// link, followed like the walk followed it.
 		stat := os.Lstat
-		if dr.Rel == "." {
+		if dr.Rel == "." || dr.Link {
 			stat = os.Stat
 		}
 		fi, err := stat(p)
@@ -238,10 +243,12 @@ type walker struct {
 	globs globSet
 	scan  Scan
 	dirs  []dirRecord
+	seen  map[[2]uint64]bool // device and inode of every directory walked
 }
 
-// walk records the directory abs (rel to the root) and descends into it.
-func (w *walker) walk(rel, abs string) error {
+// walk records the directory abs (rel to the root; reached through a
+// symbolic link when link is set) and descends into it.
+func (w *walker) walk(rel, abs string, link bool) error {
 	f, err := os.Open(abs)
 	if err != nil {
 		return fmt.Errorf("discovery: scan: %w", err)
@@ -259,18 +266,27 @@ func (w *walker) walk(rel, abs string) error {
 		return fmt.Errorf("discovery: scan: read directory %s: %w", abs, err)
 	}
 	slices.SortFunc(ents, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	w.dirs = append(w.dirs, dirRecord{Rel: rel, ID: change.IDOf(fi), Names: namesHash(ents)})
+	id := change.IDOf(fi)
+	if w.seen == nil {
+		w.seen = make(map[[2]uint64]bool)
+	}
+	w.seen[[2]uint64{id.Dev, id.Ino}] = true
+	w.dirs = append(w.dirs, dirRecord{Rel: rel, ID: id, Names: namesHash(ents), Link: link})
 	for _, e := range ents {
 		name := e.Name()
 		childRel := name
 		if rel != "." {
 			childRel = rel + "/" + name
 		}
-		if e.IsDir() {
+		isLink := false
+		if e.Type()&os.ModeSymlink != 0 {
+			isLink = w.linkedDir(filepath.Join(abs, name))
+		}
+		if e.IsDir() || isLink {
 			if strings.HasPrefix(name, ".") || childRel == w.build || w.globs.match(childRel) {
 				continue
 			}
-			if err := w.walk(childRel, filepath.Join(abs, name)); err != nil {
+			if err := w.walk(childRel, filepath.Join(abs, name), isLink); err != nil {
 				return err
 			}
 			continue
@@ -290,6 +306,17 @@ func (w *walker) walk(rel, abs string) error {
 		}
 	}
 	return nil
+}
+
+// linkedDir reports whether the symbolic link p names a directory not
+// walked yet.
+func (w *walker) linkedDir(p string) bool {
+	fi, err := os.Stat(p)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	id := change.IDOf(fi)
+	return !w.seen[[2]uint64{id.Dev, id.Ino}]
 }
 
 // globSet is a list of exclude patterns, checked for syntax once. They

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -356,5 +357,34 @@ func TestScanEmptyProjectJSON(t *testing.T) {
 		if !strings.Contains(string(b), `"c_sources":[],"cpp_sources":[],"headers":[]`) {
 			t.Errorf("empty scan as JSON: %s", b)
 		}
+	}
+}
+
+// A symbolic link to a directory is walked (a vendored source tree kept
+// elsewhere); a link back to an ancestor is not, so the walk ends; a file
+// added behind the link is seen by the next scan.
+func TestScanFilesFollowsDirectoryLinks(t *testing.T) {
+	root, elsewhere := t.TempDir(), t.TempDir()
+	writeFiles(t, root, map[string]string{"src/a.c": ""})
+	writeFiles(t, elsewhere, map[string]string{"v.c": "", "sub/w.h": ""})
+	for link, target := range map[string]string{"src/vendor": elsewhere, "src/loop": root, "src/up": filepath.Join(root, "src")} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := New(Options{})
+	s, cached, err := d.ScanFiles(root, false, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s.CSources, []string{"src/a.c", "src/vendor/v.c"}) || !reflect.DeepEqual(s.Headers, []string{"src/vendor/sub/w.h"}) || cached {
+		t.Fatalf("scan: %+v cached=%v", s, cached)
+	}
+	if _, cached, _ := d.ScanFiles(root, false, nil, ""); !cached {
+		t.Error("an unchanged tree with a linked directory was scanned again")
+	}
+	writeFiles(t, elsewhere, map[string]string{"x.c": ""})
+	if s, _, _ := d.ScanFiles(root, false, nil, ""); !slices.Contains(s.CSources, "src/vendor/x.c") {
+		t.Errorf("a file added behind the link was missed: %q", s.CSources)
 	}
 }

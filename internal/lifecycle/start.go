@@ -78,7 +78,7 @@ func (e Env) Start(ctx context.Context, names []string, opts StartOptions) ([]St
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = e.startOne(ctx, name, opts)
+			out[i], errs[i] = e.startClaimed(ctx, name, opts)
 		}()
 	}
 	wg.Wait()

@@ -102,6 +102,7 @@ func (e Env) status(ctx context.Context, name string) DaemonStatus {
 		return st
 	}
 	if info.PID == 0 {
+		e.holderStatus(ctx, &st)
 		return st
 	}
 	st.State, st.PID, st.Port = Running, info.PID, info.Port

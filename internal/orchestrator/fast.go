@@ -27,6 +27,7 @@ import (
 // path; nil without a watch.
 type fastBuild struct {
 	answers *change.Answers[fastAnswer]
+	key     string // the project's root and what the build selected (Select.key)
 }
 
 // fastAnswer is a full build's result, with what its request asked that no
@@ -74,15 +75,20 @@ func (p *Pipeline) fastNoop(root string, req BuildRequest, start time.Time) (*Bu
 }
 
 // armFast is called as a full build begins: changes from now on count
-// against its result. Nil without a watch.
-func (p *Pipeline) armFast(root string) *fastBuild {
+// against its result, remembered under key (fastKey). Nil without a
+// watch.
+func (p *Pipeline) armFast(key string) *fastBuild {
 	a := p.answers()
 	if a == nil {
 		return nil
 	}
-	a.Arm(root)
-	return &fastBuild{answers: a}
+	a.Arm(key)
+	return &fastBuild{answers: a, key: key}
 }
+
+// fastKey names a build's answer: a project answers each selection of
+// targets, tests and profile on its own.
+func fastKey(root string, req BuildRequest) string { return root + req.Select.key() }
 
 // settle records a successful full build and the directories its
 // stages depend on; the fast path answers the next builds if all of them
@@ -92,7 +98,7 @@ func (fb *fastBuild) settle(root string, req BuildRequest, files Files, cr Compi
 		return
 	}
 	if len(files.Dirs) == 0 || len(cr.InputDirs) == 0 || len(cr.OutputDirs) == 0 {
-		fb.answers.Disarm(root)
+		fb.answers.Disarm(fb.key)
 		return
 	}
 	inputs := map[string]bool{root: true}
@@ -105,7 +111,7 @@ func (fb *fastBuild) settle(root string, req BuildRequest, files Files, cr Compi
 	for _, d := range cr.OutputDirs {
 		outputs[filepath.Clean(d)] = true
 	}
-	fb.answers.Settle(root, inputs, outputs, fastAnswer{*res, req.Env, req.Strict})
+	fb.answers.Settle(fb.key, inputs, outputs, fastAnswer{*res, req.Env, req.Strict})
 }
 
 // WatchedNoops counts the builds answered by the fast path.

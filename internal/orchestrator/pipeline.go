@@ -65,6 +65,42 @@ type CompileRequest struct {
 	Color bool `json:"color,omitempty"`
 	// Env is the caller's PATH, CC, CXX and flags variables.
 	Env toolenv.Env `json:"env,omitzero"`
+	Select
+}
+
+// Select says which targets of a project a build is for, and how.
+type Select struct {
+	// Targets names the targets to build (and what they link); none means
+	// every library and program (and test, with Tests).
+	Targets []string `json:"targets,omitempty"`
+	Tests   bool     `json:"tests,omitempty"`
+	// Profile is "", "debug" or "release"; Sanitize lists sanitizers
+	// (-fsanitize=…). Each combination builds in a directory of its own.
+	Profile  string   `json:"profile,omitempty"`
+	Sanitize []string `json:"sanitize,omitempty"`
+}
+
+// key is what a build's answer depends on beside the project's files.
+func (s Select) key() string {
+	if len(s.Targets) == 0 && !s.Tests && s.Profile == "" && len(s.Sanitize) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\x00%q %v %q %q", s.Targets, s.Tests, s.Profile, s.Sanitize)
+}
+
+// TargetOutcome is one target of a build.
+type TargetOutcome struct {
+	Name     string   `json:"name"`
+	Kind     string   `json:"kind"`             // shared, static, program or test
+	Output   string   `json:"output,omitempty"` // absolute
+	Symlinks []string `json:"symlinks,omitempty"`
+	Dir      string   `json:"dir,omitempty"` // a test's working directory, absolute
+	Units    int      `json:"units"`
+	Compiled int      `json:"compiled"`
+	Cached   int      `json:"cached"`
+	UpToDate int      `json:"up_to_date"`
+	Linked   bool     `json:"linked"`
+	Error    string   `json:"error,omitempty"`
 }
 
 // CompileResult is compilation's reply.
@@ -82,6 +118,9 @@ type CompileResult struct {
 	// Summary, on a failed compilation, names what failed in one line.
 	Summary string `json:"summary,omitempty"`
 	NotNoop bool   `json:"not_noop,omitempty"` // the answer to a NoopOnly request with work to do
+	// Targets has one entry per target built; the fields above are their
+	// totals (Output is the first program's, else the first target's).
+	Targets []TargetOutcome `json:"targets,omitempty"`
 	// InputDirs and OutputDirs are the directories a successful build read
 	// from and wrote to (absolute): a watch over them, the project's root
 	// and discovery's Dirs sees every change that could make the next
@@ -166,6 +205,7 @@ type BuildRequest struct {
 	// and run the tools with it, so a build picks what the caller's shell
 	// would, with or without the daemons.
 	Env toolenv.Env `json:"env,omitzero"`
+	Select
 }
 
 // StageTime is how long one stage took.
@@ -189,6 +229,9 @@ type BuildResult struct {
 	Warnings       []string    `json:"warnings,omitempty"`
 	Explain        []string    `json:"explain,omitempty"`
 	Diagnostics    string      `json:"diagnostics,omitempty"`
+	// Targets has one entry per target built, the totals above summing
+	// them.
+	Targets []TargetOutcome `json:"targets,omitempty"`
 	// Failure, on a failed build, says why in a person's words.
 	Failure *Failure `json:"failure,omitempty"`
 }
@@ -218,10 +261,10 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		return nil, fmt.Errorf("%s: waiting for another build: %w", root, err)
 	}
 	defer unlock()
-	if res, ok := p.fastNoop(root, req, start); ok {
+	if res, ok := p.fastNoop(fastKey(root, req), req, start); ok {
 		return res, nil
 	}
-	fb := p.armFast(root)
+	fb := p.armFast(fastKey(root, req))
 	res := &BuildResult{Path: root}
 	fail := func(stage string, err error, f *Failure) (*BuildResult, error) {
 		res.ElapsedSeconds = time.Since(start).Seconds()
@@ -259,7 +302,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			spec, serr = p.Compilation.Compile(ctx, CompileRequest{Path: root, Fingerprint: specFP, NoopOnly: true, Jobs: req.Jobs, Env: req.Env}, nil)
+			spec, serr = p.Compilation.Compile(ctx, CompileRequest{Path: root, Fingerprint: specFP, NoopOnly: true, Jobs: req.Jobs, Env: req.Env, Select: req.Select}, nil)
 		}()
 	}
 	t := time.Now()
@@ -293,7 +336,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 
 	if specFP != "" && serr == nil && files.Fingerprint == specFP {
 		res.Stages = append(res.Stages, StageTime{"compilation", 0, true})
-		res.Output, res.Units, res.UpToDate = spec.Output, spec.Units, spec.UpToDate
+		res.Output, res.Units, res.UpToDate, res.Targets = spec.Output, spec.Units, spec.UpToDate, spec.Targets
 		res.ElapsedSeconds = time.Since(start).Seconds()
 		fb.settle(root, req, files, spec, res)
 		return res, nil
@@ -302,11 +345,11 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	t = time.Now()
 	cr, err := p.compile(ctx, CompileRequest{
 		Path: root, Sources: files.Sources, Fingerprint: files.Fingerprint,
-		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain, Color: req.Color, Env: req.Env,
+		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain, Color: req.Color, Env: req.Env, Select: req.Select,
 	}, progress)
 	res.Stages = append(res.Stages, StageTime{"compilation", time.Since(t).Seconds(), false})
 	res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate = cr.Output, cr.Units, cr.Compiled, cr.Cached, cr.UpToDate
-	res.Linked, res.Explain, res.Diagnostics = cr.Linked, cr.Explain, cr.Diagnostics
+	res.Linked, res.Explain, res.Diagnostics, res.Targets = cr.Linked, cr.Explain, cr.Diagnostics, cr.Targets
 	if err != nil {
 		return fail("compilation", err, nil)
 	}

@@ -34,6 +34,13 @@ type Config struct {
 	Binary  BinarySection  `toml:"binary"`
 	Cache   CacheSection   `toml:"cache"`
 	Target  TargetSection  `toml:"target"`
+	Install InstallSection `toml:"install"`
+
+	// Library, Program and Test are the project's targets (targets.go);
+	// without any, the file describes the one output of [binary].
+	Library []TargetTable `toml:"library,omitempty"`
+	Program []TargetTable `toml:"program,omitempty"`
+	Test    []TargetTable `toml:"test,omitempty"`
 }
 
 // ProjectSection is [project].
@@ -50,6 +57,9 @@ type PathsSection struct {
 	Source string `toml:"source,omitempty"` // default "src"
 	Build  string `toml:"build,omitempty"`  // default "build"
 	Output string `toml:"output,omitempty"` // where the library or program goes; default = build
+	// AllowOutsideRoot lets build and output lie outside the project root;
+	// without it such a directory is an error (see inside.go).
+	AllowOutsideRoot bool `toml:"allow_outside_root,omitempty"`
 }
 
 // CompileSection is [compile].
@@ -67,6 +77,7 @@ type CompileSection struct {
 	Exclude       []string          `toml:"exclude,omitempty"` // globs relative to root, removed from sources
 	LinkLibraries []string          `toml:"link_libraries,omitempty"`
 	LinkFlags     []string          `toml:"link_flags,omitempty"`
+	Pkg           []string          `toml:"pkg,omitempty"`      // pkg-config packages every target uses
 	Parallel      *bool             `toml:"parallel,omitempty"` // default true
 	Jobs          int               `toml:"jobs,omitempty"`     // default: core count
 }
@@ -221,10 +232,31 @@ func (c *Config) Clone() *Config {
 	n.Compile.Exclude = slices.Clone(c.Compile.Exclude)
 	n.Compile.LinkLibraries = slices.Clone(c.Compile.LinkLibraries)
 	n.Compile.LinkFlags = slices.Clone(c.Compile.LinkFlags)
+	n.Compile.Pkg = slices.Clone(c.Compile.Pkg)
+	n.Install.Headers = slices.Clone(c.Install.Headers)
+	n.Library = cloneTargets(c.Library)
+	n.Program = cloneTargets(c.Program)
+	n.Test = cloneTargets(c.Test)
 	n.Compile.Parallel = cloneBool(c.Compile.Parallel)
 	n.Binary.PartialLink = cloneBool(c.Binary.PartialLink)
 	n.Cache.Enabled = cloneBool(c.Cache.Enabled)
 	return &n
+}
+
+func cloneTargets(ts []TargetTable) []TargetTable {
+	if ts == nil {
+		return nil
+	}
+	out := make([]TargetTable, len(ts))
+	for i, t := range ts {
+		t.Sources, t.Exclude = slices.Clone(t.Sources), slices.Clone(t.Exclude)
+		t.Flags, t.CFlags, t.CXXFlags = slices.Clone(t.Flags), slices.Clone(t.CFlags), slices.Clone(t.CXXFlags)
+		t.IncludeDirs, t.Defines = slices.Clone(t.IncludeDirs), maps.Clone(t.Defines)
+		t.LinkFlags, t.LinkLibraries = slices.Clone(t.LinkFlags), slices.Clone(t.LinkLibraries)
+		t.Links, t.Pkg, t.LinkInputs = slices.Clone(t.Links), slices.Clone(t.Pkg), slices.Clone(t.LinkInputs)
+		out[i] = t
+	}
+	return out
 }
 
 func cloneBool(p *bool) *bool {
@@ -255,6 +287,9 @@ func Keys(section string) []string {
 			continue
 		}
 		st := f.Type
+		if st.Kind() == reflect.Slice {
+			st = st.Elem()
+		}
 		out := make([]string, 0, st.NumField())
 		for j := range st.NumField() {
 			out = append(out, tomlName(st.Field(j)))
@@ -262,6 +297,18 @@ func Keys(section string) []string {
 		return out
 	}
 	return nil
+}
+
+// IsTableArray reports whether section is written as an array of tables
+// ([[library]], [[program]], [[test]]) rather than one table.
+func IsTableArray(section string) bool {
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if f := t.Field(i); tomlName(f) == section {
+			return f.Type.Kind() == reflect.Slice
+		}
+	}
+	return false
 }
 
 // tomlName is the key a struct field has in jmake.toml.

@@ -122,7 +122,7 @@ func TestClone(t *testing.T) {
 }
 
 func TestSectionsAndKeys(t *testing.T) {
-	want := []string{"project", "paths", "compile", "binary", "cache", "target"}
+	want := []string{"project", "paths", "compile", "binary", "cache", "target", "install", "library", "program", "test"}
 	if got := Sections(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Sections = %q, want %q", got, want)
 	}
@@ -132,7 +132,8 @@ func TestSectionsAndKeys(t *testing.T) {
 		n       int
 	}{
 		{"project", "name", 4},
-		{"compile", "cxx_compiler", 15},
+		{"compile", "cxx_compiler", 16},
+		{"program", "links", 20},
 		{"target", "opt_level", 3},
 		{"nope", "", 0},
 	}
@@ -157,7 +158,7 @@ func TestDocsMatchSchema(t *testing.T) {
 	}
 	text := string(doc)
 	for _, sec := range Sections() {
-		if !strings.Contains(text, "## `["+sec+"]`") {
+		if !strings.Contains(text, "## `["+sec+"]`") && !strings.Contains(text, "`[["+sec+"]]`") {
 			t.Errorf("docs lack a heading for [%s]", sec)
 		}
 		for _, k := range Keys(sec) {

@@ -22,6 +22,9 @@ func EditSection(file string, data []byte, section string, set map[string]any) (
 	if Keys(section) == nil {
 		return nil, fmt.Errorf("%s: unknown section [%s] (sections: %s)", file, section, strings.Join(Sections(), ", "))
 	}
+	if IsTableArray(section) {
+		return nil, fmt.Errorf("%s: [[%s]] is a list of tables, one per target: edit them in the file", file, section)
+	}
 	names := make([]string, 0, len(set))
 	for k := range set {
 		if !slices.Contains(Keys(section), k) {

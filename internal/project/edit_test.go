@@ -207,3 +207,11 @@ func TestFormatStringRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// The targets' tables are not edited as one section.
+func TestEditSectionRefusesTargets(t *testing.T) {
+	_, err := EditSection("jmake.toml", []byte("[[library]]\nname = \"a\"\n"), "library", map[string]any{"name": "b"})
+	if err == nil || !strings.Contains(err.Error(), "[[library]] is a list of tables") {
+		t.Fatalf("err = %v", err)
+	}
+}

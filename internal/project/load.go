@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -34,7 +33,7 @@ func (e *PositionError) Error() string {
 // errors here (Validate reports them as warnings).
 func Load(dir string) (*Config, error) {
 	path := filepath.Join(dir, FileName)
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -43,6 +42,9 @@ func Load(dir string) (*Config, error) {
 		return nil, err
 	}
 	c.Defaults(dir)
+	if err := c.checkInside(dir, path, data); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

@@ -124,11 +124,15 @@ func cleanSlash(p string) string {
 }
 
 // relToRoot makes p (a file, a directory or a pattern) relative to root when
-// it is absolute, and slash-separated. ok is false when an absolute p is not
-// under root.
+// it is absolute, and slash-separated. ok is false when p is not under root:
+// an absolute path elsewhere, or a relative one that climbs out ("../x").
 func relToRoot(root, p string) (string, bool) {
 	if !filepath.IsAbs(p) {
-		return cleanSlash(p), true
+		rel := cleanSlash(p)
+		if rel == ".." || strings.HasPrefix(rel, "../") {
+			return "", false
+		}
+		return rel, true
 	}
 	if root == "" {
 		return "", false

@@ -51,7 +51,7 @@ func (d Diagnostic) String() string {
 // a file that cannot be read; problems in it are Diagnostics.
 func Validate(dir string, lookTool func(name string) (string, bool)) ([]Diagnostic, error) {
 	file := filepath.Join(dir, FileName)
-	data, err := os.ReadFile(file)
+	data, err := ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("validate: %w", err)
 	}
@@ -261,12 +261,21 @@ func (v *validator) check(c *Config, lookTool func(string) (string, bool)) {
 		return
 	}
 	v.checkIncludeDirs(c, root)
+	if !v.broken("paths") {
+		for _, key := range c.OutsideRoot(v.dir) {
+			v.at(SeverityError, key, "%s", c.outsideMessage(v.dir, key))
+		}
+	}
 	if v.broken("paths", "compile.sources", "compile.exclude") {
 		return
 	}
 	files, _, err := listFiles(root, c.Paths.Build, c.Paths.Output)
 	if err != nil {
 		v.add(SeverityWarning, 0, 0, "listing %s: %v", root, err)
+	}
+	if c.HasTargets() {
+		v.checkTargets(c, root, files)
+		return
 	}
 	v.checkSources(c, root, files, explicitSrc)
 }
@@ -362,7 +371,9 @@ func globProblem(root, g string, units []string) string {
 // listFiles returns every regular file under root as a slash path relative
 // to root, skipping hidden directories (.git, .cache) and the build and
 // output directories, which hold what jmake made, not sources; and every
-// directory it listed, absolute (root first).
+// directory it listed, absolute (root first). A symbolic link to a
+// directory is followed unless that directory was listed already (a link
+// to an ancestor would loop).
 func listFiles(root string, skip ...string) (files, dirs []string, err error) {
 	// WalkDir does not follow a symlinked root (a temp dir on macOS is one).
 	if r, err := filepath.EvalSymlinks(root); err == nil {
@@ -379,6 +390,7 @@ func listFiles(root string, skip ...string) (files, dirs []string, err error) {
 		skipAbs[filepath.Clean(s)] = true
 	}
 	var firstErr error
+	var walked walkedDirs
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if firstErr == nil {
@@ -394,10 +406,18 @@ func listFiles(root string, skip ...string) (files, dirs []string, err error) {
 				return fs.SkipDir
 			}
 			dirs = append(dirs, p)
+			walked.add(p)
 			return nil
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
-			if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			fi, err := os.Stat(p)
+			if err == nil && fi.IsDir() && !strings.HasPrefix(d.Name(), ".") && !skipAbs[p] {
+				rel, _ := filepath.Rel(root, p)
+				lf, ld := walked.linked(p, filepath.ToSlash(rel))
+				files, dirs = append(files, lf...), append(dirs, ld...)
+				return nil
+			}
+			if err != nil || !fi.Mode().IsRegular() {
 				return nil
 			}
 		} else if !d.Type().IsRegular() {

@@ -27,6 +27,8 @@ type compileService struct {
 	mu      sync.Mutex               // guards sources and configs
 	sources map[string]fingerprinted // per project: the sources last sent
 	configs map[string]loadedConfig  // per project: its parsed jmake.toml
+	// resolved holds per project its targets (targets.go).
+	resolved map[string]*resolved
 }
 
 // loadedConfig is a parsed jmake.toml with the file's identity when it was
@@ -59,7 +61,7 @@ func newCompileService(c caches, cacheDir string, s settings.Settings, log *slog
 		Objects: objects, Manifests: c.Cache("manifests"), Files: c.Cache("files"), Builds: c.Cache("builds"),
 		Workers: s.Workers, Logger: log, WatchDir: filepath.Join(cacheDir, "watch"),
 	})
-	return &compileService{e: e, objects: objects, sources: make(map[string]fingerprinted), configs: make(map[string]loadedConfig)}, nil
+	return &compileService{e: e, objects: objects, sources: make(map[string]fingerprinted), configs: make(map[string]loadedConfig), resolved: make(map[string]*resolved)}, nil
 }
 
 // Compile loads the project's jmake.toml, selects its units among the
@@ -82,6 +84,16 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		return orchestrator.CompileResult{}, err
 	}
 	root := cfg.RootDir(req.Path)
+	ts, err := s.targetsFor(req.Path, req.Fingerprint, cfg, req.Select)
+	if err != nil {
+		return orchestrator.CompileResult{}, err
+	}
+	if len(ts) != 1 || ts[0].StateKey != "" || len(ts[0].Symlinks) > 0 {
+		tu := s.targetUnits(resolvedKey(req.Path, req.Select), root, ts, req.Sources)
+		return s.buildTargets(ctx, req, root, ts, tu, progress)
+	}
+	// The single output of [binary]: one build, as before targets.
+	cfg = ts[0].Config
 	units := s.units(req.Path, req.Fingerprint, cfg, root, req.Sources)
 	if len(units) == 0 {
 		return orchestrator.CompileResult{}, fmt.Errorf("%s: no sources to build (paths.source = %q)", filepath.Join(req.Path, project.FileName), cfg.Paths.Source)
@@ -101,6 +113,9 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 			CompileCommands: res.CompileCommands, Diagnostics: res.Diagnostics,
 			InputDirs: res.InputDirs, OutputDirs: res.OutputDirs,
 		}
+		out.Targets = []orchestrator.TargetOutcome{{Name: ts[0].Name, Kind: ts[0].Kind, Output: res.Output,
+			Symlinks: ts[0].Symlinks, Units: res.Units, Compiled: res.Compiled, Cached: res.Cached,
+			UpToDate: res.UpToDate, Linked: res.Linked}}
 	}
 	if errors.Is(err, compile.ErrNotNoop) {
 		return out, orchestrator.ErrNotNoop

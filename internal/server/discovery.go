@@ -29,6 +29,7 @@ type discoveryService struct {
 // with the file's identity so that a no-op build does not parse it again.
 type scanScope struct {
 	inputs   change.Inputs
+	root     string // [project] root, absolute
 	buildDir string
 	excludes []string
 }
@@ -60,23 +61,23 @@ func (s *discoveryService) ScanFiles(ctx context.Context, root string, force boo
 	return orchestrator.Files{Sources: srcs, Headers: scan.Headers, Dirs: dirs, Cached: cached, Fingerprint: fp}, nil
 }
 
-// scopeOf reads what root's jmake.toml says to scan (build dir, excludes),
-// parsing the file only when its stat changed.
-func (s *discoveryService) scopeOf(root string) (buildDir string, excludes []string) {
+// scopeOf reads what the jmake.toml in dir says to scan (the project
+// root, build dir, excludes), parsing the file only when it changed.
+func (s *discoveryService) scopeOf(dir string) scanScope {
 	s.mu.Lock()
-	sc, hit := s.scope[root]
+	sc, hit := s.scope[dir]
 	s.mu.Unlock()
 	if _, changed := sc.inputs.Changed(); hit && !changed {
-		return sc.buildDir, sc.excludes
+		return sc
 	}
-	sc = scanScope{inputs: change.Record(filepath.Join(root, project.FileName)), buildDir: "build"}
-	if cfg, err := project.Load(root); err == nil {
-		sc.buildDir, sc.excludes = cfg.Paths.Build, cfg.Compile.Exclude
+	sc = scanScope{inputs: change.Record(filepath.Join(dir, project.FileName)), root: dir, buildDir: "build"}
+	if cfg, err := project.Load(dir); err == nil {
+		sc.root, sc.buildDir, sc.excludes = cfg.RootDir(dir), cfg.Paths.Build, cfg.Compile.Exclude
 	}
 	s.mu.Lock()
-	s.scope[root] = sc
+	s.scope[dir] = sc
 	s.mu.Unlock()
-	return sc.buildDir, sc.excludes
+	return sc
 }
 
 // sources lists a scan's C and C++ sources together, sorted.
@@ -100,9 +101,11 @@ func fingerprint(lists ...[]string) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-func (s *discoveryService) scan(root string, force bool) (discovery.Scan, bool, error) {
-	buildDir, excludes := s.scopeOf(root)
-	return s.d.ScanFiles(root, force, excludes, buildDir)
+// scan scans the project whose jmake.toml is in dir: its [project] root,
+// so that sources are relative to the root, as the config's globs are.
+func (s *discoveryService) scan(dir string, force bool) (discovery.Scan, bool, error) {
+	sc := s.scopeOf(dir)
+	return s.d.ScanFiles(sc.root, force, sc.excludes, sc.buildDir)
 }
 
 type mapCache struct {

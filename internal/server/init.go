@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/jmake/jmake/internal/discovery"
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/setup"
 )
@@ -21,6 +20,9 @@ type Initialized struct {
 	Sources  int      // the sources found, when Existing
 	Mains    []string // the sources that define main, when Existing
 	Program  bool     // the jmake.toml builds a program (else a shared library)
+	// Targets is set when the jmake.toml has targets: a library of the
+	// sources without main, a program (or test, under tests/) per main.
+	Targets bool
 }
 
 // InitProject makes dir a project. In a directory without C or C++
@@ -38,20 +40,18 @@ func InitProject(dir, typ string, typeSet bool) (Initialized, error) {
 		return Initialized{}, fmt.Errorf("%s already exists; not overwriting it", filepath.Join(abs, project.FileName))
 	}
 	st := setup.New(setup.Options{})
-	if fi, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) || err == nil && fi.IsDir() && !hasSources(abs) {
+	if fi, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) || err == nil && fi.IsDir() && setup.FirstSource(abs) == "" {
 		created, err := st.CreateStructure(abs, typ)
 		return Initialized{Files: created.Files, Program: created.Type == setup.BinaryProject || created.Type == setup.CXXBinaryProject}, err
 	}
-	p, _, err := discovery.New(discovery.Options{}).DiscoverProject(abs, true)
+	info, err := setup.Discover(abs)
 	if err != nil {
 		return Initialized{}, err
 	}
-	srcs := append(append([]string{}, p.Scan.CSources...), p.Scan.CPPSources...)
-	info := setup.ProjectInfo{
-		Name: p.Name, Sources: srcs, IncludeDirs: p.IncludeDirs,
-		HasCXX: len(p.Scan.CPPSources) > 0, HasMain: p.HasMain,
-	}
+	mains := info.MainSources
 	if typeSet {
+		// The caller's --type: one output of every source.
+		info.MainSources = nil
 		switch typ {
 		case "binary", "cpp-binary", setup.BinaryProject, setup.CXXBinaryProject:
 			info.HasMain = true
@@ -62,24 +62,6 @@ func InitProject(dir, typ string, typeSet bool) (Initialized, error) {
 	if _, err := st.GenerateConfig(abs, info, false); err != nil {
 		return Initialized{}, err
 	}
-	return Initialized{Files: []string{project.FileName}, Existing: true, Sources: len(srcs), Mains: p.MainSources, Program: info.HasMain}, nil
-}
-
-// hasSources reports whether dir holds a C or C++ source anywhere below
-// it, outside hidden directories.
-func hasSources(dir string) bool {
-	found := false
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return nil
-		case d.IsDir() && p != dir && d.Name()[0] == '.':
-			return filepath.SkipDir
-		case !d.IsDir() && project.IsSource(d.Name()):
-			found = true
-			return filepath.SkipAll
-		}
-		return nil
-	})
-	return found
+	return Initialized{Files: []string{project.FileName}, Existing: true, Sources: len(info.Sources), Mains: mains,
+		Program: info.HasMain, Targets: setup.UsesTargets(info)}, nil
 }

@@ -123,6 +123,17 @@ func bindSetup(d *daemon.Daemon) error {
 		if err := decodePath(req, &a, &a.Path); err != nil {
 			return nil, err
 		}
+		if len(a.Info.Sources) == 0 {
+			// No discovery given: ask it here.
+			info, err := setup.Discover(a.Path)
+			if err != nil {
+				return nil, daemon.Errorf(400, "generate_config: %v", err)
+			}
+			if a.Info.Name != "" {
+				info.Name = a.Info.Name
+			}
+			a.Info = info
+		}
 		text, err := s.s.GenerateConfig(a.Path, a.Info, a.Force)
 		if err != nil {
 			return nil, daemon.Errorf(400, "generate_config: %v", err)

@@ -106,7 +106,7 @@ func (s *Setup) readFile(file string) (sum [32]byte, data []byte, err error) {
 	if err != nil {
 		return sum, nil, fmt.Errorf("setup: %w", err)
 	}
-	if data, err = os.ReadFile(file); err != nil {
+	if data, err = project.ReadFile(file); err != nil {
 		return sum, nil, fmt.Errorf("setup: %w", err)
 	}
 	sum = sha256.Sum256(data)

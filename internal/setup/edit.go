@@ -68,7 +68,7 @@ func (s *Setup) GetConfigSection(path, section string) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(file)
+	data, err := project.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
@@ -107,7 +107,7 @@ func (s *Setup) UpdateConfig(path, section string, data map[string]any) error {
 	if err != nil {
 		return fmt.Errorf("setup: update: %w", err)
 	}
-	old, err := os.ReadFile(file)
+	old, err := project.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("setup: update: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -18,6 +19,11 @@ type ProjectInfo struct {
 	IncludeDirs []string `json:"include_dirs"` // directories holding headers, relative or absolute
 	HasCXX      bool     `json:"has_cxx"`      // some sources are C++
 	HasMain     bool     `json:"has_main"`     // a source defines main: build an executable
+	// MainSources are the sources that define main. With them, each
+	// becomes a program (a test under tests/ or test/) linking a library
+	// of the other sources; without them, HasMain makes the whole project
+	// one executable.
+	MainSources []string `json:"main_sources,omitempty"`
 }
 
 // GenerateConfig writes a jmake.toml for the project at path from what
@@ -64,7 +70,6 @@ func configFor(dir string, info ProjectInfo) (string, error) {
 			srcs = append(srcs, rel)
 		}
 	}
-	srcDir, globs := sourceLayout(srcs)
 	var incs []string
 	for _, inc := range info.IncludeDirs {
 		if rel, ok := relTo(dir, inc); ok {
@@ -73,6 +78,16 @@ func configFor(dir string, info ProjectInfo) (string, error) {
 			incs = append(incs, filepath.Clean(inc))
 		}
 	}
+	var mains []string
+	for _, m := range info.MainSources {
+		if rel, ok := relTo(dir, m); ok {
+			mains = append(mains, rel)
+		}
+	}
+	if !(info.HasMain && len(mains) == 0) && wantsTargets(srcs, mains) {
+		return targetsConfig(name, srcs, mains, incs, info.HasCXX)
+	}
+	srcDir, globs := sourceLayout(srcs)
 
 	var b strings.Builder
 	line := func(key string, v any) error {
@@ -93,7 +108,9 @@ func configFor(dir string, info ProjectInfo) (string, error) {
 		return "", err
 	}
 	b.WriteString("build = \"build\"\n\n[compile]\n")
-	b.WriteString("# c_std = \"c11\"\n")
+	if slices.ContainsFunc(srcs, project.IsCSource) {
+		b.WriteString("# c_std = \"c11\"\n")
+	}
 	if info.HasCXX {
 		b.WriteString("# cxx_std = \"c++17\"\n")
 	}

@@ -13,8 +13,8 @@ import (
 
 // Project types CreateStructure makes.
 const (
-	CProject      = "c_project"      // a C shared library
-	CXXProject    = "cpp_project"    // a C++ shared library
+	CProject      = "c_project"      // a C shared library, a hello program and a test
+	CXXProject    = "cpp_project"    // a C++ shared library, a hello program and a test
 	BinaryProject = "binary_project" // a C program
 	// CXXBinaryProject is a C++ program.
 	CXXBinaryProject = "cpp_binary_project"
@@ -40,8 +40,10 @@ type Created struct {
 // CreateStructure lays out a new project of type typ (CProject, CXXProject,
 // BinaryProject, CXXBinaryProject, or "c", "cpp", "binary", "cpp-binary")
 // in the directory path, creating it if needed: src/, include/<name>/, a
-// small library (one function and its header) and, for a binary,
-// src/main.c or src/main.cpp; a jmake.toml that Validate
+// small library (one function and its header); for a library project, a
+// hello program in app/ that links it and a test in tests/ (three targets
+// in one jmake.toml); for a binary, src/main.c or src/main.cpp built with
+// the library's source into one program; a jmake.toml that Validate
 // accepts; and a .gitignore for build/. It refuses to run where a
 // jmake.toml exists. Other files that exist are left alone and listed as
 // skipped. The project is named after the directory.
@@ -71,10 +73,17 @@ func (s *Setup) CreateStructure(path, typ string) (Created, error) {
 	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
 		return Created{}, fmt.Errorf("setup: create structure: %s is not a directory", root)
 	}
+	if src := FirstSource(root); src != "" {
+		return Created{}, fmt.Errorf("setup: create structure: %s already has sources (%s): not writing template sources beside them; generate_config writes a jmake.toml for them", root, src)
+	}
 
 	out := Created{Root: root, Type: kind, Dirs: []string{}, Files: []string{}, Skipped: []string{}}
 	file := fileName(name)
-	for _, d := range []string{".", "src", "include", "include/" + file} {
+	dirs := []string{".", "src", "include", "include/" + file}
+	if kind == CProject || kind == CXXProject {
+		dirs = append(dirs, "app", "tests")
+	}
+	for _, d := range dirs {
 		p := filepath.Join(root, filepath.FromSlash(d))
 		if exists(p) {
 			continue
@@ -132,14 +141,22 @@ func templates(kind, name string) []tmplFile {
 			tmplFile{"src/" + file + ".c", fmt.Sprintf(cSource, file, ident)},
 		)
 	}
+	ns := ident
+	if cxxKeywords[ns] {
+		ns += "_"
+	}
 	switch kind {
+	case CProject:
+		out = append(out,
+			tmplFile{"app/hello.c", fmt.Sprintf(cMain, file, ident)},
+			tmplFile{"tests/test_" + file + ".c", fmt.Sprintf(cTest, file, ident)})
+	case CXXProject:
+		out = append(out,
+			tmplFile{"app/hello.cpp", fmt.Sprintf(cxxMain, file, ns)},
+			tmplFile{"tests/test_" + file + ".cpp", fmt.Sprintf(cxxTest, file, ns)})
 	case BinaryProject:
 		out = append(out, tmplFile{"src/main.c", fmt.Sprintf(cMain, file, ident)})
 	case CXXBinaryProject:
-		ns := ident
-		if cxxKeywords[ns] {
-			ns += "_"
-		}
 		out = append(out, tmplFile{"src/main.cpp", fmt.Sprintf(cxxMain, file, ns)})
 	}
 	return append(out, tmplFile{".gitignore", "build/\n"})
@@ -168,15 +185,23 @@ func configTemplate(kind, name string) string {
 	if err != nil {
 		q = `"` + identifier(name) + `"`
 	}
-	std := `c_std = "c11"`
+	std, ext := `c_std = "c11"`, "c"
 	if kind == CXXProject || kind == CXXBinaryProject {
-		std = `cxx_std = "c++17"`
+		std, ext = `cxx_std = "c++17"`, "cpp"
 	}
-	libType := project.Shared
-	if kind == BinaryProject || kind == CXXBinaryProject {
-		libType = project.Executable
+	if kind == CProject || kind == CXXProject {
+		return fmt.Sprintf(targetsConfigText, q, std, ext, helloProgram(name))
 	}
-	return fmt.Sprintf(configText, q, std, libType)
+	return fmt.Sprintf(configText, q, std, project.Executable)
+}
+
+// helloProgram is the name of a library project's program: "hello",
+// unless the library (named after the project) is called that already.
+func helloProgram(name string) string {
+	if name == "hello" {
+		return "hello-app"
+	}
+	return "hello"
 }
 
 // fileName makes a project name safe as a file name: characters other than
@@ -230,9 +255,40 @@ library_type = "%s"
 opt_level = "2"
 `
 
+// targetsConfigText is a library project's jmake.toml: the library, a
+// program that links it, and the tests/ convention (each tests/*.c or
+// *.cpp a test program linked against the library). It takes the quoted
+// name, the standard's line, the source extension and the program's name.
+const targetsConfigText = `# jmake.toml: how jmake builds this project (see docs/jmake-toml.md).
+[project]
+name = %[1]s
+version = "0.1.0"
+
+# Defaults every target inherits.
+[compile]
+%[2]s
+flags = ["-Wall", "-Wextra"]
+include_dirs = ["include"]
+
+[target]
+opt_level = "2"
+
+[[library]]
+name = %[1]s
+sources = ["src/*.%[3]s"]
+
+[[program]]
+name = "%[4]s"
+sources = ["app/hello.%[3]s"]
+links = [%[1]s]
+
+[install]
+headers = ["include"]
+`
+
 // The templates take, by index: cHeader (guard, identifier, file name);
-// cSource and cMain (file name, identifier); cxxHeader (namespace, file
-// name); cxxSource and cxxMain (file name, namespace).
+// cSource, cMain and cTest (file name, identifier); cxxHeader (namespace,
+// file name); cxxSource, cxxMain and cxxTest (file name, namespace).
 
 const cHeader = `#ifndef %[1]s
 #define %[1]s
@@ -258,6 +314,22 @@ const cMain = `#include <stdio.h>
 int main(void)
 {
 	puts(%[2]s_hello());
+	return 0;
+}
+`
+
+const cTest = `#include <stdio.h>
+#include <string.h>
+
+#include "%[1]s/%[1]s.h"
+
+int main(void)
+{
+	const char *got = %[2]s_hello();
+	if (strcmp(got, "Hello from %[1]s!") != 0) {
+		printf("hello: got \"%%s\"\n", got);
+		return 1;
+	}
 	return 0;
 }
 `
@@ -293,3 +365,38 @@ int main()
 	return 0;
 }
 `
+
+const cxxTest = `#include <iostream>
+
+#include "%[1]s/%[1]s.hpp"
+
+int main()
+{
+	const std::string got = %[2]s::hello();
+	if (got != "Hello from %[1]s!") {
+		std::cout << "hello: got \"" << got << "\"\n";
+		return 1;
+	}
+	return 0;
+}
+`
+
+// FirstSource returns a C or C++ source under root (relative), or "" when
+// there is none. Hidden directories and build/ are not looked into.
+func FirstSource(root string) string {
+	found := ""
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "build") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && project.IsSource(p) {
+			found, _ = filepath.Rel(root, p)
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
+}

@@ -25,10 +25,10 @@ func TestCreateStructure(t *testing.T) {
 		cxx      bool
 		greeting string
 	}{
-		{"c_project", "hello", CProject, []string{"include/hello/hello.h", "src/hello.c", ".gitignore", "jmake.toml"}, project.Shared, false, ""},
-		{"c", "my-lib", CProject, []string{"include/my-lib/my-lib.h", "src/my-lib.c", ".gitignore", "jmake.toml"}, project.Shared, false, ""},
-		{"cpp_project", "widget", CXXProject, []string{"include/widget/widget.hpp", "src/widget.cpp", ".gitignore", "jmake.toml"}, project.Shared, true, ""},
-		{"CPP", "class", CXXProject, []string{"include/class/class.hpp", "src/class.cpp", ".gitignore", "jmake.toml"}, project.Shared, true, ""},
+		{"c_project", "hello", CProject, []string{"include/hello/hello.h", "src/hello.c", "app/hello.c", "tests/test_hello.c", ".gitignore", "jmake.toml"}, project.Shared, false, ""},
+		{"c", "my-lib", CProject, []string{"include/my-lib/my-lib.h", "src/my-lib.c", "app/hello.c", "tests/test_my-lib.c", ".gitignore", "jmake.toml"}, project.Shared, false, ""},
+		{"cpp_project", "widget", CXXProject, []string{"include/widget/widget.hpp", "src/widget.cpp", "app/hello.cpp", "tests/test_widget.cpp", ".gitignore", "jmake.toml"}, project.Shared, true, ""},
+		{"CPP", "class", CXXProject, []string{"include/class/class.hpp", "src/class.cpp", "app/hello.cpp", "tests/test_class.cpp", ".gitignore", "jmake.toml"}, project.Shared, true, ""},
 		{"binary_project", "app", BinaryProject, []string{"include/app/app.h", "src/app.c", "src/main.c", ".gitignore", "jmake.toml"}, project.Executable, false, "Hello from app!"},
 		{"binary", "2 fast", BinaryProject, []string{"include/2_fast/2_fast.h", "src/2_fast.c", "src/main.c", ".gitignore", "jmake.toml"}, project.Executable, false, "Hello from 2_fast!"},
 	}
@@ -41,6 +41,9 @@ func TestCreateStructure(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantDirs := []string{"src", "include", "include/" + fileName(tt.dirName)}
+			if tt.libType == project.Shared {
+				wantDirs = append(wantDirs, "app", "tests")
+			}
 			if got.Root != root || got.Type != tt.kind || !reflect.DeepEqual(got.Files, tt.files) || len(got.Skipped) != 0 || !reflect.DeepEqual(got.Dirs, wantDirs) {
 				t.Errorf("Created = %+v, want files %q", got, tt.files)
 			}
@@ -135,19 +138,39 @@ func TestCreateStructureKeepsExistingFiles(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root, "src"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	mine := "int keep_hello_mine;\n"
-	if err := os.WriteFile(filepath.Join(root, "src", "keep.c"), []byte(mine), 0o644); err != nil {
+	mine := "out/\n"
+	if err := os.WriteFile(filepath.Join(root, ".gitignore"), []byte(mine), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	got, err := New(Options{}).CreateStructure(root, "c_project")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got.Skipped, []string{"src/keep.c"}) || !reflect.DeepEqual(got.Dirs, []string{"include", "include/keep"}) {
+	if !reflect.DeepEqual(got.Skipped, []string{".gitignore"}) || !reflect.DeepEqual(got.Dirs, []string{"include", "include/keep", "app", "tests"}) {
 		t.Errorf("Created = %+v", got)
 	}
-	if b, _ := os.ReadFile(filepath.Join(root, "src", "keep.c")); string(b) != mine {
-		t.Errorf("existing source overwritten: %q", b)
+	if b, _ := os.ReadFile(filepath.Join(root, ".gitignore")); string(b) != mine {
+		t.Errorf("existing file overwritten: %q", b)
+	}
+}
+
+// A tree that has sources gets no template sources beside them.
+func TestCreateStructureRefusesTreeWithSources(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "old")
+	if err := os.MkdirAll(filepath.Join(root, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "lib", "old.c"), []byte("int old;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(Options{}).CreateStructure(root, "c_project")
+	if err == nil || !strings.Contains(err.Error(), "already has sources (lib/old.c)") {
+		t.Fatalf("err = %v, want a refusal naming lib/old.c", err)
+	}
+	for _, p := range []string{"src", "include", "jmake.toml"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err == nil {
+			t.Errorf("%s written into a tree with sources", p)
+		}
 	}
 }
 

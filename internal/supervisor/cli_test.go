@@ -139,6 +139,10 @@ func TestStartRightAfterKill9(t *testing.T) {
 	for i := 0; i < 12; i++ {
 		old := e.PID("discovery")
 		syscall.Kill(old, syscall.SIGKILL)
+		// The kill is delivered when the process next runs: on a busy
+		// machine it can look alive (and be reported running) for tens
+		// of milliseconds. Start once it is dead.
+		testenv.WaitFor(t, 5*time.Second, "the killed process to die", func() bool { return !testenv.Alive(old) })
 		if i%2 == 1 {
 			testenv.WaitFor(t, 5*time.Second, "the supervisor to see the death", func() bool {
 				d := supState(t, e)["discovery"]

@@ -134,7 +134,11 @@ func (k *keeper) run(ctx context.Context) {
 				switch c.kind {
 				case cmdStart, cmdReset, cmdRestart, cmdRolling:
 					k.want, k.fatal, k.failures, k.backoff, wait = true, false, nil, pol.BackoffMin, 0
-					k.set(func(d *lifecycle.Supervised) { d.Reason = "started by request after " + cmdNames[c.kind] })
+					// The state leaves "fatal" before the reply, as in sleep:
+					// the caller polls the state next.
+					k.set(func(d *lifecycle.Supervised) {
+						d.State, d.Reason = "starting", "started by request after "+cmdNames[c.kind]
+					})
 					c.reply <- nil
 				case cmdStop:
 					c.reply <- nil
@@ -246,6 +250,19 @@ func (k *keeper) acquire(ctx context.Context) *inst {
 	}
 	if stale != "" {
 		os.Remove(e.PIDFile(k.name))
+	}
+	if k.s.ownerLost() {
+		return nil
+	}
+	if in, err := k.claim(ctx); err != nil || in != nil {
+		if err != nil {
+			k.logf("error", "not starting: %v", err)
+			k.set(func(d *lifecycle.Supervised) { d.Reason = "start refused: " + err.Error() })
+			return nil
+		}
+		k.logf("info", "adopting pid %d: it answers on port %d as our daemon (its PID file was missing)", in.info.PID, e.Port(k.name))
+		k.set(func(d *lifecycle.Supervised) { d.State, d.PID, d.Adopted = "running", in.info.PID, true })
+		return in
 	}
 	restart := k.spawned
 	k.spawned = true

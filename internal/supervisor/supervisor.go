@@ -18,9 +18,11 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmake/jmake/internal/atomicfile"
+	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/pidfile"
 	"github.com/jmake/jmake/internal/settings"
@@ -97,6 +99,11 @@ type Supervisor struct {
 	state   map[string]*lifecycle.Supervised
 	ready   bool // READY=1 was sent
 	socket  string
+
+	owner    *daemon.Owner           // set by Run; see owner.go
+	abandon  context.CancelCauseFunc // ends Run when the state dir is lost
+	lostOnce sync.Once
+	lost     atomic.Bool // the state dir is lost: touch nothing under its path
 }
 
 // New makes a supervisor; nothing runs until Run.
@@ -149,6 +156,18 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return fmt.Errorf("supervisor: write PID file: %w", err)
 	}
 	defer pidfile.RemoveIfOurs(e.SupervisorPIDFile())
+	// The token is made before any daemon starts, so they share it, and the
+	// state dir's owner is recorded with it.
+	token, err := daemon.LoadOrCreateToken(e.StateDir)
+	if err != nil {
+		return fmt.Errorf("supervisor: %w", err)
+	}
+	if s.owner, err = daemon.NewOwner(e.StateDir, token); err != nil {
+		return fmt.Errorf("supervisor: %w", err)
+	}
+	ctx, s.abandon = context.WithCancelCause(ctx)
+	defer s.abandon(nil)
+	go s.watchOwner(ctx)
 	ln, err := listenControl(e.SupervisorSocket())
 	if err != nil {
 		return err
@@ -187,8 +206,16 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	cancel()
 	wg.Wait()
 	s.writeState()
-	os.Remove(e.SupervisorStateFile())
+	if !s.lost.Load() {
+		// A supervisor that lost its state dir leaves the path alone: it
+		// may hold the next supervisor's files by now.
+		os.Remove(e.SupervisorStateFile())
+		os.Remove(e.SupervisorSocket())
+	}
 	s.log.Info("supervisor: stopped")
+	if cause := context.Cause(ctx); errors.Is(cause, errLost) {
+		return cause
+	}
 	return nil
 }
 
@@ -220,6 +247,9 @@ func (s *Supervisor) snapshot() lifecycle.SupervisorState {
 func (s *Supervisor) writeState() {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	if s.lost.Load() {
+		return // the file at the path is the next supervisor's
+	}
 	b, _ := json.MarshalIndent(s.snapshot(), "", "  ")
 	if err := atomicfile.Write(s.env.SupervisorStateFile(), append(b, '\n'), 0o600); err != nil {
 		s.log.Error("supervisor: state file not written", "path", s.env.SupervisorStateFile(), "err", err)
@@ -294,6 +324,11 @@ func contains(list []string, s string) bool {
 func listenControl(path string) (net.Listener, error) {
 	os.Remove(path)
 	ln, err := net.Listen("unix", path)
+	if err == nil {
+		// Run removes the socket file itself, and only while the state dir
+		// is still its own (see owner.go).
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("supervisor: control socket %s: %w", path, err)
 	}

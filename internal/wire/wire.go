@@ -16,6 +16,11 @@ type Health struct {
 	PID           int     `json:"pid"`
 	Version       string  `json:"version"`
 	UptimeSeconds float64 `json:"uptime_seconds"`
+	// StateDir and StateID (daemon.StateID, a hash of the token) say whose
+	// daemon this is, so a starter can tell its own daemons from another
+	// state dir's.
+	StateDir string `json:"state_dir,omitempty"`
+	StateID  string `json:"state_id,omitempty"`
 }
 
 // Stats is the /v1/stats reply.

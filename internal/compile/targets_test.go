@@ -1,0 +1,103 @@
+package compile
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jmake/jmake/internal/project"
+)
+
+// targetRequests resolves root's targets as the compilation daemon does.
+func targetRequests(t *testing.T, root string, jobs int) []TargetRequest {
+	t.Helper()
+	cfg, err := project.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := cfg.Targets(root, project.Profile{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	var reqs []TargetRequest
+	for _, tg := range ts {
+		var inputs []string
+		for _, f := range tg.LinkInputs {
+			inputs = append(inputs, filepath.Join(root, f))
+		}
+		reqs = append(reqs, TargetRequest{Name: tg.Name, Needs: tg.Links, Symlinks: tg.Symlinks, Request: Request{
+			Root: root, Config: tg.Config, Sources: tg.Config.SelectSources(root, files),
+			Target: tg.StateKey, LinkInputs: inputs, Jobs: jobs,
+		}})
+	}
+	return reqs
+}
+
+// The compiles of all targets share one pool of jobs compilers: a
+// compiler that notes how many compilers run beside it never sees more.
+func TestBuildTargetsSharesOnePool(t *testing.T) {
+	requireTools(t, "gcc", "sh", "sleep")
+	running := t.TempDir()
+	files := map[string]string{
+		"jmake.toml": "[project]\nname = \"pool\"\n[compile]\ncompiler = \"./cc-wrapper\"\n" +
+			"[[library]]\nname = \"a\"\nsources = [\"a/*.c\"]\n" +
+			"[[library]]\nname = \"b\"\nsources = [\"b/*.c\"]\n" +
+			"[[program]]\nname = \"p\"\nsources = [\"p/*.c\"]\nlinks = [\"a\", \"b\"]\n",
+		"cc-wrapper": "#!/bin/sh\ncase \" $* \" in *\" -c \"*) m=" + running + "/$$; : > $m; ls " + running +
+			" | grep -v log | wc -l >> " + running + "/log; sleep 0.2; rm -f $m;; esac\nexec gcc \"$@\"\n",
+	}
+	for _, d := range []string{"a", "b"} {
+		for i := range 3 {
+			files[d+"/"+d+strconv.Itoa(i)+".c"] = "int " + d + strconv.Itoa(i) + "(void) { return " + strconv.Itoa(i) + "; }\n"
+		}
+	}
+	files["p/main.c"] = "int a1(void); int b2(void);\nint main(void) { return a1() + b2() - 3; }\n"
+	files["p/more.c"] = "int more(void) { return 0; }\n"
+	root := writeProject(t, files)
+	if err := os.Chmod(filepath.Join(root, "cc-wrapper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	te := newEnv(t, 0)
+	res, err := te.e.BuildTargets(context.Background(), targetRequests(t, root, 2), 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 3 || res[2].Result == nil || !res[2].Result.Linked {
+		t.Fatalf("results: %+v", res)
+	}
+	log, _ := os.ReadFile(filepath.Join(running, "log"))
+	counts := strings.Fields(string(log))
+	if len(counts) != 8 {
+		t.Fatalf("%d compiles noted, want 8: %q", len(counts), counts)
+	}
+	for _, c := range counts {
+		if n, _ := strconv.Atoi(c); n > 2 {
+			t.Fatalf("%d compilers ran at once with -j2: %q", n, counts)
+		}
+	}
+	if out, err := os.ReadFile(filepath.Join(root, "build", "p")); err != nil || len(out) == 0 {
+		t.Fatalf("program: %v", err)
+	}
+
+	// Nothing changed: every target is a no-op, nothing is linked.
+	res, err = te.e.BuildTargets(context.Background(), targetRequests(t, root, 2), 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Result.Linked || r.Result.Compiled != 0 {
+			t.Errorf("no-op: %s compiled %d, linked %v", r.Name, r.Result.Compiled, r.Result.Linked)
+		}
+	}
+}
