@@ -120,7 +120,8 @@ check_prereqs() {
 build_jmake() {
 	if [ -z "${JMAKE:-}" ]; then
 		JMAKE=$WORK/jmake
-		(cd "$ROOT" && CGO_ENABLED=0 go build -o "$JMAKE" ./cmd/jmake) || die "go build of cmd/jmake failed"
+		# Both programs, side by side: jmake hands all but a build to jmaked.
+		(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/" ./cmd/jmake ./cmd/jmaked) || die "go build of cmd/jmake and cmd/jmaked failed"
 	fi
 	JMAKE=$(realpath "$JMAKE")
 	[ -z "${JMAKE_BASE:-}" ] || JMAKE_BASE=$(realpath "$JMAKE_BASE")

@@ -50,7 +50,8 @@ done
 
 (
 	cd "$ROOT"
-	[ -n "${JMAKE:-}" ] || CGO_ENABLED=0 go build -o "$WORK/jmake" ./cmd/jmake
+	# Both programs, side by side: jmake hands all but a build to jmaked.
+	[ -n "${JMAKE:-}" ] || CGO_ENABLED=0 go build -o "$WORK/" ./cmd/jmake ./cmd/jmaked
 	go build -o "$WORK/load" ./bench/load
 ) || die "go build failed"
 JMAKE=$(realpath "${JMAKE:-$WORK/jmake}")

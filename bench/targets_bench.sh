@@ -37,7 +37,8 @@ trap cleanup EXIT
 command -v ninja >/dev/null || die "ninja not found"
 if [ -z "${JMAKE:-}" ]; then
 	JMAKE=$WORK/jmake
-	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$JMAKE" ./cmd/jmake)
+	# Both programs, side by side: jmake hands all but a build to jmaked.
+	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/" ./cmd/jmake ./cmd/jmaked)
 fi
 
 for tool in ninja jmake; do

@@ -68,18 +68,57 @@ func (l *connTracker) connContext(ctx context.Context, c net.Conn) context.Conte
 	return ctx
 }
 
-// handler marks a connection no longer fresh once a request of it reached
-// a handler: from then on Shutdown waits for it. Only a connection's first
-// request takes the lock.
-func (l *connTracker) handler(next http.Handler) http.Handler {
+// trackRequests marks a connection no longer fresh once a request of it
+// reached a handler: from then on Shutdown waits for it. Only a
+// connection's first request takes the lock (of the tracker that accepted
+// it).
+func trackRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tc, ok := r.Context().Value(connKey{}).(*trackedConn); ok && tc.settled.CompareAndSwap(false, true) {
-			l.mu.Lock()
-			delete(l.fresh, tc)
-			l.mu.Unlock()
+			tc.l.mu.Lock()
+			delete(tc.l.fresh, tc)
+			tc.l.mu.Unlock()
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// connGroup is every listener a daemon serves (its TCP port and its unix
+// socket), drained together.
+type connGroup []*connTracker
+
+// Close stops accepting on every listener.
+func (g connGroup) Close() {
+	for _, l := range g {
+		l.Close()
+	}
+}
+
+// waitFresh is connTracker.waitFresh over all listeners.
+func (g connGroup) waitFresh(deadline time.Time) bool {
+	return g.every(func(l *connTracker) bool { return l.waitFresh(deadline) })
+}
+
+// closeFresh is connTracker.closeFresh over all listeners.
+func (g connGroup) closeFresh() {
+	for _, l := range g {
+		l.closeFresh()
+	}
+}
+
+// waitOpen is connTracker.waitOpen over all listeners.
+func (g connGroup) waitOpen(deadline time.Time) bool {
+	return g.every(func(l *connTracker) bool { return l.waitOpen(deadline) })
+}
+
+// every runs wait on each listener in turn (they share one deadline) and
+// reports whether all of them returned true.
+func (g connGroup) every(wait func(*connTracker) bool) bool {
+	ok := true
+	for _, l := range g {
+		ok = wait(l) && ok
+	}
+	return ok
 }
 
 // waitOpen polls until every accepted connection is closed or the

@@ -26,11 +26,12 @@ import (
 	"github.com/jmake/jmake/internal/pidfile"
 	"github.com/jmake/jmake/internal/settings"
 	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/version"
 )
 
-// Version is jmake's version, reported by /healthz; set at link time with
-// -ldflags "-X github.com/jmake/jmake/internal/daemon.Version=...".
-var Version = "0.1.0-dev"
+// Version is jmake's version (internal/version, where the linker sets
+// it), reported by /healthz.
+var Version = version.Version
 
 // Options configure a daemon.
 type Options struct {
@@ -43,6 +44,9 @@ type Options struct {
 	Logger   *slog.Logger
 	LogLevel *slog.LevelVar // changed by reload; may be nil
 	NoPID    bool           // do not write a PID file (tests running several at once)
+	// Socket is a unix socket path to listen on besides Addr (see
+	// unixSocket); empty for none.
+	Socket string
 }
 
 // Cache is anything a daemon reports in its statistics and clears on
@@ -65,7 +69,8 @@ type Daemon struct {
 	start   time.Time
 	srv     *http.Server
 	ln      net.Listener // set by Serve
-	conns   *connTracker // ln, tracking the connections it accepted
+	conns   connGroup    // ln and the unix socket, tracking the connections they accepted
+	sock    *unixSocket  // nil when not listening on a unix socket
 	metrics *metrics
 	lim     limits
 	stateID string // StateID(token), for /healthz
@@ -248,9 +253,19 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	defer cancelCalls()
 	d.ln = ln
 	tracked := newConnTracker(ln)
-	d.conns = tracked
+	d.conns = connGroup{tracked}
+	if d.opts.Socket != "" {
+		// Without the socket the daemon still serves its port, which
+		// every client can use; the small client falls back to it.
+		if sock, err := listenUnix(d.opts.Socket); err != nil {
+			d.log.Warn("start: no unix socket; clients use the TCP port", "err", err)
+		} else {
+			d.sock = sock
+			d.conns = append(d.conns, newConnTracker(sock.ln))
+		}
+	}
 	d.srv = &http.Server{
-		Handler:     tracked.handler(d.routes()),
+		Handler:     trackRequests(d.routes()),
 		BaseContext: func(net.Listener) context.Context { return baseCtx },
 		ConnContext: tracked.connContext,
 		ErrorLog:    slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
@@ -258,15 +273,18 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.lim.apply(d.srv)
 	if !d.opts.NoPID && d.opts.StateDir != "" {
 		if err := pidfile.Write(pidfile.Path(d.opts.StateDir, d.opts.Name), d.opts.Name, port); err != nil {
-			ln.Close()
+			d.conns.Close()
+			d.unlinkSocket()
 			return fmt.Errorf("%s: write PID file: %w", d.opts.Name, err)
 		}
 		d.startOwnerWatch(port)
 	}
 	d.log.Info("start: listening", "addr", ln.Addr().String(), "pid", os.Getpid(), "version", Version)
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- d.srv.Serve(tracked) }()
+	serveErr := make(chan error, len(d.conns))
+	for _, l := range d.conns {
+		go func() { serveErr <- d.srv.Serve(l) }()
+	}
 	if bound {
 		go d.checkSharedPort(port)
 	}
@@ -301,6 +319,9 @@ func (d *Daemon) drain(cancelCalls context.CancelFunc) {
 	// before closing (the kernel resets those otherwise), at most half a
 	// second: under steady load the queue never empties.
 	d.srv.SetKeepAlivesEnabled(false)
+	// A successor renamed its socket over ours; alone, the socket goes
+	// now, so that no new client connects to a daemon that is stopping.
+	d.unlinkSocket()
 	if d.hasSuccessor() {
 		time.Sleep(successorGrace)
 	} else {
@@ -366,10 +387,22 @@ func (d *Daemon) cleanup() {
 	st := d.stats()
 	d.log.Info("shutdown: requests served", "requests", st.Requests,
 		"cache_hit_rate", fmt.Sprintf("%.1f%%", st.CacheHitRate*100), "uptime", fmt.Sprintf("%.1fs", st.UptimeSeconds))
+	d.unlinkSocket()
 	if !d.opts.NoPID && d.opts.StateDir != "" {
 		if err := pidfile.RemoveIfOurs(pidfile.Path(d.opts.StateDir, d.opts.Name)); err != nil {
 			d.log.Error("shutdown: remove PID file failed", "err", err)
 		}
+	}
+}
+
+// unlinkSocket removes the unix socket's path unless a successor owns it
+// now; a failure is logged.
+func (d *Daemon) unlinkSocket() {
+	if d.sock == nil {
+		return
+	}
+	if err := d.sock.unlink(); err != nil {
+		d.log.Error("shutdown: remove unix socket failed", "err", err)
 	}
 }
 

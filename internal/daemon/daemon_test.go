@@ -342,9 +342,9 @@ func TestRequestAcceptedBeforeStopIsServed(t *testing.T) {
 	defer silent.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for fresh := 0; fresh != 2; {
-		td.conns.mu.Lock()
-		fresh = len(td.conns.fresh)
-		td.conns.mu.Unlock()
+		td.conns[0].mu.Lock()
+		fresh = len(td.conns[0].fresh)
+		td.conns[0].mu.Unlock()
 		if time.Now().After(deadline) {
 			t.Fatalf("%d fresh connections, want 2 (ours, accepted)", fresh)
 		}

@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/jmake/jmake/internal/statedir"
 )
 
 // TokenPath is where the daemons' shared bearer token lives.
-func TokenPath(stateDir string) string { return filepath.Join(stateDir, "token") }
+func TokenPath(stateDir string) string { return statedir.TokenPath(stateDir) }
 
 // LoadOrCreateToken returns the token in stateDir, creating it (mode 0600,
 // 32 random bytes in hex) at first start. Creation uses O_EXCL so two
@@ -50,10 +51,4 @@ func LoadOrCreateToken(stateDir string) (string, error) {
 }
 
 // ReadToken reads the token without creating one.
-func ReadToken(stateDir string) (string, error) {
-	b, err := os.ReadFile(TokenPath(stateDir))
-	if err != nil {
-		return "", fmt.Errorf("read token: %w (start the daemons with `jmake start`)", err)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
+func ReadToken(stateDir string) (string, error) { return statedir.ReadToken(stateDir) }

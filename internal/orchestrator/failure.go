@@ -8,26 +8,20 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/jmake/jmake/internal/buildapi"
 	"github.com/jmake/jmake/internal/client"
 	"github.com/jmake/jmake/internal/project"
 )
 
-// Kinds of Failure: what a person has to do about a failed build, and the
-// exit status the CLI gives it.
+// Kinds of Failure, as buildapi defines them.
 const (
-	FailBuild   = "build"   // a unit did not compile, or the link failed: fix the code
-	FailProject = "project" // no project at the path, or its jmake.toml is wrong: fix the file
-	FailDaemon  = "daemon"  // a daemon did not answer: start it
+	FailBuild   = buildapi.FailBuild
+	FailProject = buildapi.FailProject
+	FailDaemon  = buildapi.FailDaemon
 )
 
-// Failure says why a build failed, for people: Msg is one or two lines
-// naming the thing (a unit, a file, a daemon) and what to do. The layered
-// error, with every stage's prefix, stays in the reply's "error" and in the
-// daemons' logs.
-type Failure struct {
-	Kind string `json:"kind"`
-	Msg  string `json:"message"`
-}
+// Failure says why a build failed, for people (buildapi.Failure).
+type Failure = buildapi.Failure
 
 // ConfigError is a stage's error that the project's files or the caller's
 // environment cause (a compiler they name is missing): the caller's to
@@ -43,14 +37,14 @@ func CheckRoot(root string) *Failure {
 	st, err := os.Stat(root)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return &Failure{FailProject, fmt.Sprintf("%s does not exist: pass the directory that holds jmake.toml", root)}
+		return &Failure{Kind: FailProject, Msg: fmt.Sprintf("%s does not exist: pass the directory that holds jmake.toml", root)}
 	case err != nil:
-		return &Failure{FailProject, err.Error()}
+		return &Failure{Kind: FailProject, Msg: err.Error()}
 	case !st.IsDir():
-		return &Failure{FailProject, fmt.Sprintf("%s is not a directory: pass the directory that holds jmake.toml", root)}
+		return &Failure{Kind: FailProject, Msg: fmt.Sprintf("%s is not a directory: pass the directory that holds jmake.toml", root)}
 	}
 	if _, err := os.Stat(filepath.Join(root, project.FileName)); errors.Is(err, os.ErrNotExist) {
-		return &Failure{FailProject, fmt.Sprintf("No jmake.toml in %s: run `jmake init` there, or pass the project directory.", root)}
+		return &Failure{Kind: FailProject, Msg: fmt.Sprintf("No jmake.toml in %s: run `jmake init` there, or pass the project directory.", root)}
 	}
 	return nil
 }
@@ -58,32 +52,32 @@ func CheckRoot(root string) *Failure {
 // invalidConfig is the failure of a jmake.toml with errors: each error on
 // its own line, as file:line:col: error: message.
 func invalidConfig(errs []string) *Failure {
-	return &Failure{FailProject, strings.Join(errs, "\n")}
+	return &Failure{Kind: FailProject, Msg: strings.Join(errs, "\n")}
 }
 
 // classify turns a stage's error into a Failure.
 func classify(stage string, err error) *Failure {
 	var down *client.DownError
 	if errors.As(err, &down) {
-		return &Failure{FailDaemon, fmt.Sprintf("the %s daemon at %s is not running: start it with `jmake start %s`", down.Name, down.Addr, down.Name)}
+		return &Failure{Kind: FailDaemon, Msg: fmt.Sprintf("the %s daemon at %s is not running: start it with `jmake start %s`", down.Name, down.Addr, down.Name)}
 	}
 	var ce *client.CallError
 	if errors.As(err, &ce) && ce.Status == http.StatusServiceUnavailable {
-		return &Failure{FailDaemon, ce.Msg}
+		return &Failure{Kind: FailDaemon, Msg: ce.Msg}
 	}
 	var ie *client.InterruptedError
 	if errors.As(err, &ie) {
-		return &Failure{FailDaemon, fmt.Sprintf("the %s daemon at %s stopped during the build, and sending the call again did not succeed: see `jmake status` and `jmake logs %s`", ie.Name, ie.Addr, ie.Name)}
+		return &Failure{Kind: FailDaemon, Msg: fmt.Sprintf("the %s daemon at %s stopped during the build, and sending the call again did not succeed: see `jmake status` and `jmake logs %s`", ie.Name, ie.Addr, ie.Name)}
 	}
 	var cf *CompileFailed
 	if errors.As(err, &cf) {
-		return &Failure{FailBuild, cf.Summary}
+		return &Failure{Kind: FailBuild, Msg: cf.Summary}
 	}
 	var cfe *ConfigError
 	if stage != "compilation" || errors.As(err, &cfe) || (errors.As(err, &ce) && ce.Status == http.StatusBadRequest) {
-		return &Failure{FailProject, lastLayer(err)}
+		return &Failure{Kind: FailProject, Msg: lastLayer(err)}
 	}
-	return &Failure{FailBuild, lastLayer(err)}
+	return &Failure{Kind: FailBuild, Msg: lastLayer(err)}
 }
 
 // lastLayer is an error's message without the "stage: function: " prefixes

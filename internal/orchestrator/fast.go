@@ -68,7 +68,7 @@ func (p *Pipeline) fastNoop(root string, req BuildRequest, start time.Time) (*Bu
 	res := a.res
 	res.Compiled, res.Cached, res.UpToDate, res.Linked = 0, 0, res.Units, false
 	res.Explain, res.Diagnostics = nil, ""
-	res.Stages = []StageTime{{"discovery", 0, true}, {"setup", 0, true}, {"compilation", 0, true}}
+	res.Stages = []StageTime{{Name: "discovery", Seconds: 0, Cached: true}, {Name: "setup", Seconds: 0, Cached: true}, {Name: "compilation", Seconds: 0, Cached: true}}
 	res.ElapsedSeconds = time.Since(start).Seconds()
 	p.watchedNoops.Add(1)
 	return &res, true
@@ -88,7 +88,7 @@ func (p *Pipeline) armFast(key string) *fastBuild {
 
 // fastKey names a build's answer: a project answers each selection of
 // targets, tests and profile on its own.
-func fastKey(root string, req BuildRequest) string { return root + req.Select.key() }
+func fastKey(root string, req BuildRequest) string { return root + selectKey(req.Select) }
 
 // settle records a successful full build and the directories its
 // stages depend on; the fast path answers the next builds if all of them

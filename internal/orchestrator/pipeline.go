@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jmake/jmake/internal/buildapi"
 	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/keylock"
 	"github.com/jmake/jmake/internal/toolenv"
@@ -68,39 +69,13 @@ type CompileRequest struct {
 	Select
 }
 
-// Select says which targets of a project a build is for, and how.
-type Select struct {
-	// Targets names the targets to build (and what they link); none means
-	// every library and program (and test, with Tests).
-	Targets []string `json:"targets,omitempty"`
-	Tests   bool     `json:"tests,omitempty"`
-	// Profile is "", "debug" or "release"; Sanitize lists sanitizers
-	// (-fsanitize=…). Each combination builds in a directory of its own.
-	Profile  string   `json:"profile,omitempty"`
-	Sanitize []string `json:"sanitize,omitempty"`
-}
-
-// key is what a build's answer depends on beside the project's files.
-func (s Select) key() string {
+// selectKey is what a build's answer depends on beside the project's
+// files.
+func selectKey(s Select) string {
 	if len(s.Targets) == 0 && !s.Tests && s.Profile == "" && len(s.Sanitize) == 0 {
 		return ""
 	}
 	return fmt.Sprintf("\x00%q %v %q %q", s.Targets, s.Tests, s.Profile, s.Sanitize)
-}
-
-// TargetOutcome is one target of a build.
-type TargetOutcome struct {
-	Name     string   `json:"name"`
-	Kind     string   `json:"kind"`             // shared, static, program or test
-	Output   string   `json:"output,omitempty"` // absolute
-	Symlinks []string `json:"symlinks,omitempty"`
-	Dir      string   `json:"dir,omitempty"` // a test's working directory, absolute
-	Units    int      `json:"units"`
-	Compiled int      `json:"compiled"`
-	Cached   int      `json:"cached"`
-	UpToDate int      `json:"up_to_date"`
-	Linked   bool     `json:"linked"`
-	Error    string   `json:"error,omitempty"`
 }
 
 // CompileResult is compilation's reply.
@@ -127,19 +102,6 @@ type CompileResult struct {
 	// build do anything.
 	InputDirs  []string `json:"input_dirs,omitempty"`
 	OutputDirs []string `json:"output_dirs,omitempty"`
-}
-
-// Event is a progress event of a build, as streamed to the CLI.
-type Event struct {
-	Event string `json:"event"`           // "stage", "compile", "cache", "link", "rebuild", "warning"
-	Stage string `json:"stage,omitempty"` // for "stage"
-	Unit  string `json:"unit,omitempty"`
-	Done  int    `json:"done,omitempty"`
-	Total int    `json:"total,omitempty"`
-	Msg   string `json:"msg,omitempty"`
-	// Output is what the compiler printed for Unit ("compile", "cache")
-	// or the linker for the output ("link"), as it finished.
-	Output string `json:"output,omitempty"`
 }
 
 // Discoverer finds a project's files. known is the fingerprint of the
@@ -191,50 +153,22 @@ type Pipeline struct {
 	watchedNoops atomic.Int64
 }
 
-// BuildRequest is one build.
-type BuildRequest struct {
-	Path           string `json:"path"`
-	ForceDiscovery bool   `json:"force_discovery,omitempty"`
-	ForceCompile   bool   `json:"force_compile,omitempty"` // a clean build
-	Quick          bool   `json:"quick,omitempty"`         // reuse the last discovery
-	Jobs           int    `json:"jobs,omitempty"`
-	Explain        bool   `json:"explain,omitempty"`
-	Color          bool   `json:"color,omitempty"`  // coloured diagnostics, for a terminal
-	Strict         bool   `json:"strict,omitempty"` // unknown keys in jmake.toml are errors
-	// Env is the caller's tool environment (toolenv): the daemons find
-	// and run the tools with it, so a build picks what the caller's shell
-	// would, with or without the daemons.
-	Env toolenv.Env `json:"env,omitzero"`
-	Select
-}
-
-// StageTime is how long one stage took.
-type StageTime struct {
-	Name    string  `json:"name"`
-	Seconds float64 `json:"seconds"`
-	Cached  bool    `json:"cached"`
-}
-
-// BuildResult is the orchestrator's reply to a build.
-type BuildResult struct {
-	Path           string      `json:"path"`
-	Output         string      `json:"output"`
-	Units          int         `json:"units"`
-	Compiled       int         `json:"compiled"`
-	Cached         int         `json:"cached"`
-	UpToDate       int         `json:"up_to_date"`
-	Linked         bool        `json:"linked"`
-	ElapsedSeconds float64     `json:"elapsed_seconds"`
-	Stages         []StageTime `json:"stages"`
-	Warnings       []string    `json:"warnings,omitempty"`
-	Explain        []string    `json:"explain,omitempty"`
-	Diagnostics    string      `json:"diagnostics,omitempty"`
-	// Targets has one entry per target built, the totals above summing
-	// them.
-	Targets []TargetOutcome `json:"targets,omitempty"`
-	// Failure, on a failed build, says why in a person's words.
-	Failure *Failure `json:"failure,omitempty"`
-}
+// The shapes of a build on the wire live in buildapi, which the small
+// client imports without the pipeline.
+type (
+	// Event is a progress event of a build, as streamed to the CLI.
+	Event = buildapi.Event
+	// BuildRequest is one build.
+	BuildRequest = buildapi.BuildRequest
+	// StageTime is how long one stage took.
+	StageTime = buildapi.StageTime
+	// BuildResult is the orchestrator's reply to a build.
+	BuildResult = buildapi.BuildResult
+	// Select says which targets of a project a build is for, and how.
+	Select = buildapi.Select
+	// TargetOutcome is one target of a build.
+	TargetOutcome = buildapi.TargetOutcome
+)
 
 // BuildError is a build that ran and failed; Result holds what is known.
 type BuildError struct {
@@ -309,8 +243,8 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	files, derr = p.discover(ctx, root, req)
 	dTook = time.Since(t)
 	wg.Wait()
-	res.Stages = append(res.Stages, StageTime{"discovery", dTook.Seconds(), files.Cached},
-		StageTime{"setup", vTook.Seconds(), val.Cached})
+	res.Stages = append(res.Stages, StageTime{Name: "discovery", Seconds: dTook.Seconds(), Cached: files.Cached},
+		StageTime{Name: "setup", Seconds: vTook.Seconds(), Cached: val.Cached})
 	if derr != nil {
 		return fail("discovery", derr, nil)
 	}
@@ -335,7 +269,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	}
 
 	if specFP != "" && serr == nil && files.Fingerprint == specFP {
-		res.Stages = append(res.Stages, StageTime{"compilation", 0, true})
+		res.Stages = append(res.Stages, StageTime{Name: "compilation", Seconds: 0, Cached: true})
 		res.Output, res.Units, res.UpToDate, res.Targets = spec.Output, spec.Units, spec.UpToDate, spec.Targets
 		res.ElapsedSeconds = time.Since(start).Seconds()
 		fb.settle(root, req, files, spec, res)
@@ -347,7 +281,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		Path: root, Sources: files.Sources, Fingerprint: files.Fingerprint,
 		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain, Color: req.Color, Env: req.Env, Select: req.Select,
 	}, progress)
-	res.Stages = append(res.Stages, StageTime{"compilation", time.Since(t).Seconds(), false})
+	res.Stages = append(res.Stages, StageTime{Name: "compilation", Seconds: time.Since(t).Seconds(), Cached: false})
 	res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate = cr.Output, cr.Units, cr.Compiled, cr.Cached, cr.UpToDate
 	res.Linked, res.Explain, res.Diagnostics, res.Targets = cr.Linked, cr.Explain, cr.Diagnostics, cr.Targets
 	if err != nil {

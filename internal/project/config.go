@@ -13,10 +13,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/jmake/jmake/internal/buildapi"
 )
 
 // FileName is the name of a project's configuration file, at its root.
-const FileName = "jmake.toml"
+const FileName = buildapi.ProjectFile
 
 // Library types accepted by [binary] library_type.
 const (

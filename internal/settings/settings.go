@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/jmake/jmake/internal/statedir"
 )
 
 // The four daemons, in the order they start and roll.
@@ -88,19 +90,7 @@ func Default() Settings {
 
 // StateDir is $JMAKE_HOME, else $XDG_STATE_HOME/jmake, else
 // ~/.local/state/jmake.
-func StateDir() (string, error) {
-	if d := os.Getenv("JMAKE_HOME"); d != "" {
-		return filepath.Abs(d)
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "jmake"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("state directory: set JMAKE_HOME: %w", err)
-	}
-	return filepath.Join(home, ".local", "state", "jmake"), nil
-}
+func StateDir() (string, error) { return statedir.Dir() }
 
 // EnsureStateDir creates dir (mode 0700) with its logs/ and cache/.
 func EnsureStateDir(dir string) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,12 +17,15 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/settings"
+	"github.com/jmake/jmake/internal/statedir"
 	"github.com/jmake/jmake/internal/testenv"
 )
 
 // load sends requests to all four daemons from several goroutines: GET
 // /healthz and POST /v1/call/cache_stats, on kept-alive connections as a
-// real client does. Every error or non-200 counts as a failure.
+// real client does, a quarter of the workers through the daemons' unix
+// sockets, the rest through their ports. Every error or non-200 counts as
+// a failure.
 type load struct {
 	mu        sync.Mutex
 	lat       []time.Duration
@@ -37,7 +41,17 @@ func startLoad(t *testing.T, e *testenv.Env, workers int, idempotent, retry bool
 	l := &load{stop: make(chan struct{})}
 	tok := e.Token()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}, Timeout: 10 * time.Second}
+	// Through the unix sockets: the URL's host names the daemon.
+	uc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers,
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			name, _, _ := strings.Cut(addr, ":")
+			return (&net.Dialer{}).DialContext(ctx, "unix", statedir.SocketPath(e.StateDir, name))
+		}}, Timeout: 10 * time.Second}
 	for w := range workers {
+		hc := hc
+		if w%4 == 3 {
+			hc = uc
+		}
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
@@ -49,6 +63,9 @@ func startLoad(t *testing.T, e *testenv.Env, workers int, idempotent, retry bool
 				}
 				name := settings.Names[(w+i)%4]
 				url := fmt.Sprintf("http://127.0.0.1:%d", e.Port(name))
+				if hc == uc {
+					url = "http://" + name
+				}
 				var req *http.Request
 				if i%2 == 0 {
 					req, _ = http.NewRequest("GET", url+"/healthz", nil)
@@ -123,12 +140,15 @@ func writeProject(t *testing.T) string {
 }
 
 // rollUnderLoad runs a rolling restart of all four while clients hammer
-// them and builds run, and reports the figures.
+// them and builds run, and reports the figures. The builds run the small
+// client without jmaked beside it, so each goes through the orchestrator's
+// unix socket: one that found no socket would fail to hand over to jmaked.
 func rollUnderLoad(t *testing.T, e *testenv.Env, label string) {
 	t.Helper()
 	proj := writeProject(t)
 	e.MustRun("call", "discovery", "get_tool", `{"name":"cc"}`)
-	if r := e.RunIn(proj, "build"); r.Code != 0 {
+	alone := e.ClientOnly()
+	if r := alone.RunIn(proj, "build"); r.Code != 0 {
 		t.Fatalf("build before the rolling restart: %s\n%s", r.Stdout, r.Stderr)
 	}
 	before := map[string]int{}
@@ -160,7 +180,7 @@ func rollUnderLoad(t *testing.T, e *testenv.Env, label string) {
 			}
 			// Touch the source so every build compiles.
 			os.WriteFile(filepath.Join(proj, "src", "a.c"), []byte(fmt.Sprintf("int main(void) { return %d; }\n", i%100)), 0o644)
-			r := e.RunIn(proj, "build")
+			r := alone.RunIn(proj, "build")
 			builds.Add(1)
 			if r.Code != 0 {
 				buildFails.Add(1)
@@ -197,6 +217,11 @@ func rollUnderLoad(t *testing.T, e *testenv.Env, label string) {
 	}
 	if buildFails.Load() > 0 {
 		t.Errorf("%d builds failed during the rolling restart: %s", buildFails.Load(), buildErrs[0])
+	}
+	// The new orchestrator owns the socket now (the old one, stopping,
+	// left it alone).
+	if r := alone.RunIn(proj, "build"); r.Code != 0 {
+		t.Errorf("build through the socket after the rolling restart: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	if rate < 1000 {
 		t.Logf("note: load was %.0f req/s, under the 1,000 asked for", rate)

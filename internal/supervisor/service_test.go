@@ -22,8 +22,9 @@ func TestSystemdUnitVerifies(t *testing.T) {
 		t.Skip("systemd-analyze is not installed: cannot verify the unit")
 	}
 	e := testenv.New(t)
+	// jmake hands `service` to jmaked, which names itself: the unit runs jmaked.
 	r := e.MustRun("service", "systemd")
-	for _, want := range []string{"Type=notify", "ExecStart=" + e.Bin + " supervise", "ExecReload=/bin/kill -HUP $MAINPID",
+	for _, want := range []string{"Type=notify", "ExecStart=" + e.Full + " supervise", "ExecReload=/bin/kill -HUP $MAINPID",
 		"Restart=on-failure", "RestartSec=", "WatchdogSec=", "Environment=JMAKE_HOME=" + e.StateDir} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("unit lacks %q:\n%s", want, r.Stdout)

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,11 +30,14 @@ import (
 
 var (
 	buildOnce sync.Once
-	binPath   string
+	binDir    string
 	buildErr  error
 )
 
-// Binary builds cmd/jmake once per test process and returns its path.
+// Binary builds both programs, cmd/jmake (the small client) and
+// cmd/jmaked (the full one), once per test process into one directory,
+// as an installation keeps them, and returns the client's path; jmaked
+// is FullBinary.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -42,34 +46,42 @@ func Binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "jmake")
+		binDir = dir
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/jmake")
+		cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/jmake", "./cmd/jmaked")
 		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/jmake: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build ./cmd/jmake ./cmd/jmaked: %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	return binPath
+	return filepath.Join(binDir, "jmake")
+}
+
+// FullBinary is the path of jmaked, built beside Binary.
+func FullBinary(t testing.TB) string {
+	return filepath.Join(filepath.Dir(Binary(t)), "jmaked")
 }
 
 // Env is one test's jmake installation: a state dir and a port offset.
 type Env struct {
 	T        testing.TB
-	Bin      string
+	Bin      string // the jmake a user types (the small client)
+	Full     string // jmaked, beside Bin: what runs the daemons
 	StateDir string
 	Offset   int
+	extra    []string // environment variables every command gets, after the test's
 }
 
 // New makes an Env whose four ports are free, and stops every daemon it
 // started when the test ends.
 func New(t testing.TB) *Env {
 	t.Helper()
-	e := &Env{T: t, Bin: Binary(t), StateDir: t.TempDir(), Offset: FreeOffset(t)}
+	e := &Env{T: t, Bin: Binary(t), Full: FullBinary(t), StateDir: t.TempDir(), Offset: FreeOffset(t)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			e.logTails()
@@ -145,7 +157,33 @@ func (e *Env) Lifecycle() lifecycle.Env {
 	if err != nil {
 		e.T.Fatal(err)
 	}
-	return lifecycle.Env{StateDir: e.StateDir, Offset: e.Offset, Settings: s, Exe: e.Bin}
+	return lifecycle.Env{StateDir: e.StateDir, Offset: e.Offset, Settings: s, Exe: e.Full}
+}
+
+// ClientOnly is this installation as seen through a copy of the small
+// client alone in a directory of its own, with no jmaked beside it or on
+// PATH: a command it would hand to jmaked fails (exit 3, "cannot find
+// jmaked"), so whatever succeeds went through the daemons' unix socket.
+func (e *Env) ClientOnly() *Env {
+	e.T.Helper()
+	b, err := os.ReadFile(e.Bin)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	alone := filepath.Join(e.T.TempDir(), "jmake")
+	if err := os.WriteFile(alone, b, 0o755); err != nil {
+		e.T.Fatal(err)
+	}
+	var dirs []string
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		if _, err := os.Stat(filepath.Join(d, "jmaked")); err != nil {
+			dirs = append(dirs, d)
+		}
+	}
+	c := *e
+	c.Bin = alone
+	c.extra = append(slices.Clip(e.extra), "PATH="+strings.Join(dirs, string(filepath.ListSeparator)))
+	return &c
 }
 
 // Port is daemon name's port.
@@ -162,7 +200,7 @@ func indexOf(name string) int {
 
 // Environ is the environment jmake runs with in this test.
 func (e *Env) Environ() []string {
-	return append(os.Environ(), "JMAKE_HOME="+e.StateDir, "PORT_OFFSET="+strconv.Itoa(e.Offset))
+	return append(append(os.Environ(), "JMAKE_HOME="+e.StateDir, "PORT_OFFSET="+strconv.Itoa(e.Offset)), e.extra...)
 }
 
 // Result is a finished jmake command.

@@ -5,17 +5,18 @@ import (
 	"net/http"
 
 	"github.com/jmake/jmake/internal/client"
-	"github.com/jmake/jmake/internal/orchestrator"
+	"github.com/jmake/jmake/internal/render"
 )
 
-// Exit statuses, as documented in README.md. Only main maps errors to
-// them (exitStatus).
+// Exit statuses, as documented in README.md and defined in render (the
+// small client gives the same). Only main maps errors to them
+// (exitStatus).
 const (
-	exitOK          = 0   // success
-	exitFailed      = 1   // the build failed: a unit did not compile, or the link
-	exitUsage       = 2   // a bad command line, or a project file with errors
-	exitDaemons     = 3   // the daemons are not running and could not be started
-	exitInterrupted = 130 // interrupted (128 + SIGINT, as shells report it)
+	exitOK          = render.ExitOK
+	exitFailed      = render.ExitFailed
+	exitUsage       = render.ExitUsage
+	exitDaemons     = render.ExitDaemons
+	exitInterrupted = render.ExitInterrupted
 )
 
 // usageError is a command line jmake cannot run: a wrong flag or argument.
@@ -30,12 +31,6 @@ type projectError struct{ err error }
 
 func (e *projectError) Error() string { return e.err.Error() }
 func (e *projectError) Unwrap() error { return e.err }
-
-// buildFailed is a build that ran and failed, with the pipeline's words
-// for why.
-type buildFailed struct{ f *orchestrator.Failure }
-
-func (e *buildFailed) Error() string { return e.f.Msg }
 
 // daemonsUnavailable is a command that needed daemons that were not
 // running and could not be started.
@@ -61,7 +56,7 @@ func exitStatus(err error, parsed, interrupted bool) int {
 	var ee *exitError
 	var ue *usageError
 	var pe *projectError
-	var bf *buildFailed
+	var bf *render.BuildFailed
 	var du *daemonsUnavailable
 	var down *client.DownError
 	var ce *client.CallError
@@ -75,13 +70,7 @@ func exitStatus(err error, parsed, interrupted bool) int {
 	case !parsed || errors.As(err, &ue), errors.As(err, &pe):
 		return exitUsage
 	case errors.As(err, &bf):
-		switch bf.f.Kind {
-		case orchestrator.FailProject:
-			return exitUsage
-		case orchestrator.FailDaemon:
-			return exitDaemons
-		}
-		return exitFailed
+		return bf.ExitCode()
 	case errors.As(err, &du), errors.As(err, &down), client.Interrupted(err),
 		errors.As(err, &ce) && ce.Status == http.StatusServiceUnavailable:
 		return exitDaemons

@@ -1,21 +1,21 @@
-package main
+package render
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 
-	"github.com/jmake/jmake/internal/orchestrator"
+	"github.com/jmake/jmake/internal/buildapi"
 )
 
-// reportBuild prints a finished build: the compiler's output once, the
-// config's warnings, the explanations, then the summary (or, with --json,
-// the reply). A failed build returns the pipeline's words for why, which
-// main prints last; the layered error stays in the --json reply.
-func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, f buildFlags, status *statusLine, stdout, stderr io.Writer) error {
-	errPal := newPalette(stderr)
+// Report prints a finished build: the compiler's output once, the
+// config's warnings, the explanations, then the summary (or, with asJSON,
+// the reply raw). A failed build returns the pipeline's words for why (a
+// *BuildFailed), which main prints last; the layered error stays in the
+// --json reply.
+func Report(res *buildapi.BuildResult, raw []byte, err error, asJSON bool, status *StatusLine, stdout, stderr io.Writer) error {
+	errPal := NewPalette(stderr)
 	if res != nil {
 		// What the status line showed as each unit finished is not
 		// printed again; the rest (a failed link's output) is.
@@ -23,7 +23,7 @@ func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, 
 		for _, out := range status.shown {
 			diag = strings.Replace(diag, out, "", 1)
 		}
-		writeOutput(stderr, errPal, diag)
+		WriteOutput(stderr, errPal, diag)
 	}
 	if res != nil {
 		for _, w := range res.Warnings {
@@ -36,30 +36,30 @@ func reportBuild(res *orchestrator.BuildResult, raw json.RawMessage, err error, 
 		}
 	}
 	if err == nil && res != nil {
-		w, pal := stdout, newPalette(stdout)
-		if f.asJSON {
+		w, pal := stdout, NewPalette(stdout)
+		if asJSON {
 			w, pal = stderr, errPal
 		}
 		for _, line := range buildSummary(res) {
-			fmt.Fprintln(w, pal.green("jmake:"), line)
+			fmt.Fprintln(w, pal.Green("jmake:"), line)
 		}
 	}
-	if f.asJSON && raw != nil {
+	if asJSON && raw != nil {
 		fmt.Fprintln(stdout, strings.TrimSpace(string(raw)))
 	}
 	if err != nil && res != nil && res.Failure != nil {
-		return &buildFailed{res.Failure}
+		return &BuildFailed{res.Failure}
 	}
 	return err
 }
 
-// writeOutput prints a compiler's output as pal shows it, ending with a
+// WriteOutput prints a compiler's output as pal shows it, ending with a
 // newline.
-func writeOutput(w io.Writer, pal palette, out string) {
+func WriteOutput(w io.Writer, pal Palette, out string) {
 	if out == "" {
 		return
 	}
-	fmt.Fprint(w, pal.text(out))
+	fmt.Fprint(w, pal.Text(out))
 	if !strings.HasSuffix(out, "\n") {
 		fmt.Fprintln(w)
 	}
@@ -68,7 +68,7 @@ func writeOutput(w io.Writer, pal palette, out string) {
 // buildSummary is what a successful build ends with: the output, its units
 // and what was done; with several targets, a line per target and one with
 // the totals.
-func buildSummary(res *orchestrator.BuildResult) []string {
+func buildSummary(res *buildapi.BuildResult) []string {
 	rel := func(p string) string {
 		if r, err := filepath.Rel(res.Path, p); err == nil && !strings.HasPrefix(r, "..") {
 			return r

@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"fmt"
@@ -7,15 +7,15 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/jmake/jmake/internal/orchestrator"
+	"github.com/jmake/jmake/internal/buildapi"
 )
 
-// statusLine prints build progress: a ninja-style line rewritten in place
+// StatusLine prints build progress: a ninja-style line rewritten in place
 // on a terminal, plain lines when piped; a unit's compiler output right
 // below its line, as the unit finishes.
-type statusLine struct {
+type StatusLine struct {
 	w     io.Writer
-	pal   palette
+	pal   Palette
 	tty   bool
 	quiet bool
 	// shown holds the compiler outputs printed as their units finished,
@@ -28,8 +28,10 @@ type statusLine struct {
 	dirty  bool
 }
 
-func newStatusLine(w io.Writer, quiet bool) *statusLine {
-	s := &statusLine{w: w, pal: newPalette(w), quiet: quiet, width: 80}
+// NewStatusLine prints progress to w; quiet (--json) prints only the
+// config's warnings.
+func NewStatusLine(w io.Writer, quiet bool) *StatusLine {
+	s := &StatusLine{w: w, pal: NewPalette(w), quiet: quiet, width: 80}
 	// A dumb terminal cannot erase a line: it gets plain lines, as a pipe.
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
 		s.tty = true
@@ -41,9 +43,10 @@ func newStatusLine(w io.Writer, quiet bool) *statusLine {
 	return s
 }
 
-func (s *statusLine) event(ev orchestrator.Event) {
+// Event prints one progress event.
+func (s *StatusLine) Event(ev buildapi.Event) {
 	if ev.Event == "warning" {
-		s.finish()
+		s.Finish()
 		fmt.Fprintln(s.w, ev.Msg)
 		if s.warned == nil {
 			s.warned = make(map[string]bool)
@@ -81,12 +84,13 @@ func (s *statusLine) event(ev orchestrator.Event) {
 		s.dirty = true
 	}
 	if ev.Output != "" {
-		writeOutput(s.w, s.pal, ev.Output)
+		WriteOutput(s.w, s.pal, ev.Output)
 		s.shown = append(s.shown, ev.Output)
 	}
 }
 
-func (s *statusLine) finish() {
+// Finish erases a status line left on a terminal.
+func (s *StatusLine) Finish() {
 	if s.dirty {
 		fmt.Fprint(s.w, "\r\x1b[K")
 		s.dirty = false

@@ -13,6 +13,7 @@ import (
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/server"
 	"github.com/jmake/jmake/internal/settings"
+	"github.com/jmake/jmake/internal/statedir"
 )
 
 func daemonCmd(g *globals) *cobra.Command {
@@ -59,6 +60,7 @@ func runDaemon(g *globals, name string, noPersist bool) error {
 	d, err := server.New(daemon.Options{
 		Name:     name,
 		Addr:     env.Addr(name),
+		Socket:   statedir.SocketPath(env.StateDir, name),
 		StateDir: env.StateDir,
 		Token:    token,
 		Settings: s,

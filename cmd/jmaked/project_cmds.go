@@ -17,6 +17,7 @@ import (
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/render"
 	"github.com/jmake/jmake/internal/server"
 	"github.com/jmake/jmake/internal/settings"
 	"github.com/jmake/jmake/internal/toolenv"
@@ -67,8 +68,8 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 		return err
 	}
 	req := orchestrator.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
-		Color: !f.asJSON && newPalette(stderr).on, Env: toolenv.FromOS(), Strict: f.strict, Select: f.sel}
-	status := newStatusLine(stderr, f.asJSON)
+		Color: !f.asJSON && render.NewPalette(stderr).On, Env: toolenv.FromOS(), Strict: f.strict, Select: f.sel}
+	status := render.NewStatusLine(stderr, f.asJSON)
 	var res *orchestrator.BuildResult
 	var raw json.RawMessage
 	switch {
@@ -80,16 +81,16 @@ func runBuild(ctx context.Context, g *globals, dir string, f buildFlags, stdout,
 			return err
 		}
 		defer closeFn()
-		res, err = p.Build(ctx, req, status.event)
-		status.finish()
+		res, err = p.Build(ctx, req, status.Event)
+		status.Finish()
 		if res != nil {
 			raw, _ = json.Marshal(withSuccess(res, err))
 		}
-		return reportBuild(res, raw, err, f, status, stdout, stderr)
+		return render.Report(res, raw, err, f.asJSON, status, stdout, stderr)
 	default:
 		res, raw, err = buildViaDaemons(ctx, env, req, status, stderr)
-		status.finish()
-		return reportBuild(res, raw, err, f, status, stdout, stderr)
+		status.Finish()
+		return render.Report(res, raw, err, f.asJSON, status, stdout, stderr)
 	}
 }
 
@@ -107,14 +108,14 @@ func withSuccess(res *orchestrator.BuildResult, err error) map[string]any {
 
 // buildViaDaemons calls the orchestrator; when it or a daemon it needs is
 // down, it starts what is missing (and says so) and tries once more.
-func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.BuildRequest, status *statusLine, stderr io.Writer) (*orchestrator.BuildResult, json.RawMessage, error) {
+func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.BuildRequest, status *render.StatusLine, stderr io.Writer) (*orchestrator.BuildResult, json.RawMessage, error) {
 	for attempt := 0; ; attempt++ {
 		var res orchestrator.BuildResult
 		var raw json.RawMessage
 		err := env.Client(settings.Orchestrator).CallStream(ctx, "build_project", req, func(line json.RawMessage) {
 			var ev orchestrator.Event
 			if json.Unmarshal(line, &ev) == nil {
-				status.event(ev)
+				status.Event(ev)
 			}
 		}, &raw)
 		if raw != nil {
@@ -133,7 +134,7 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 			}
 		}
 		if attempt == 0 && daemonDown(err) {
-			status.finish()
+			status.Finish()
 			// Started as `jmake start` starts them: under a supervisor.
 			fmt.Fprintln(stderr, "jmake: starting the daemons (not all were running)")
 			if serr := controller.Supervise(env, lifecycle.StartOptions{}).Start(ctx, stderr, settings.Names); serr != nil {
@@ -164,18 +165,18 @@ func daemonDown(err error) bool {
 	return errors.As(err, &de) || (errors.As(err, &ce) && ce.Status == 503)
 }
 
-func runWatch(ctx context.Context, env lifecycle.Env, req orchestrator.BuildRequest, status *statusLine, stdout io.Writer) error {
+func runWatch(ctx context.Context, env lifecycle.Env, req orchestrator.BuildRequest, status *render.StatusLine, stdout io.Writer) error {
 	err := env.Client(settings.Orchestrator).CallStream(ctx, "watch_and_build", req, func(line json.RawMessage) {
 		var ev orchestrator.Event
 		if json.Unmarshal(line, &ev) != nil {
 			return
 		}
 		if ev.Event == "rebuild" {
-			status.finish()
+			status.Finish()
 			fmt.Fprintln(stdout, "jmake:", ev.Msg)
 			return
 		}
-		status.event(ev)
+		status.Event(ev)
 	}, nil)
 	if ctx.Err() != nil {
 		return nil

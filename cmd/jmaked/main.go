@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/jmake/jmake/internal/daemon"
 	"github.com/jmake/jmake/internal/lifecycle"
+	"github.com/jmake/jmake/internal/render"
 	"github.com/jmake/jmake/internal/settings"
 )
 
@@ -87,15 +87,6 @@ func main() {
 	signal.Stop(sigs)
 	cancel()
 	code := exitStatus(err, g.parsed, interrupted.Load())
-	prefix := newPalette(os.Stderr).red("jmake:")
-	switch {
-	case code == exitInterrupted:
-		fmt.Fprintln(os.Stderr, prefix, "interrupted")
-	case err == nil || err.Error() == "":
-	case !g.parsed && !strings.Contains(err.Error(), "\n"):
-		fmt.Fprintf(os.Stderr, "%s %v (see `jmake --help`)\n", prefix, err)
-	default:
-		fmt.Fprintln(os.Stderr, prefix, err)
-	}
+	render.FinalError(os.Stderr, err, code, !g.parsed)
 	os.Exit(code)
 }

@@ -17,6 +17,9 @@ import (
 // erase-in-line (ESC [ K) is not colour.
 var sgrColour = regexp.MustCompile(`\x1b\[[0-9;]*m`)
 
+// sgr matches what plain removes: colours and erase-in-line.
+var sgr = regexp.MustCompile("\x1b\\[[0-9;]*[mK]")
+
 // writeProject writes files (relative path -> content) under a new temp
 // dir and returns it; "jmake.toml" defaults to a C program's.
 func writeProject(t *testing.T, files map[string]string) string {

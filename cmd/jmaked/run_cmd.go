@@ -6,40 +6,23 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/jmake/jmake/internal/buildapi"
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/render"
 	"github.com/jmake/jmake/internal/server"
 	"github.com/jmake/jmake/internal/toolenv"
 )
 
-// projectArgs splits [dir] [name...]: the first argument is the project
-// directory when it is a path (it holds a "/"), a directory holding a
-// jmake.toml, or a directory while the current one holds none; otherwise
-// every argument is a target's name and the project is the current
-// directory. So `jmake build app` in a project with an app/ directory
-// builds the target app, and `jmake build ./app` the project in app/.
-func projectArgs(args []string) (string, []string, error) {
-	dir := "."
-	if len(args) > 0 {
-		st, err := os.Stat(args[0])
-		isDir := err == nil && st.IsDir()
-		_, ownErr := os.Stat(filepath.Join(args[0], project.FileName))
-		_, cwdErr := os.Stat(project.FileName)
-		if strings.ContainsRune(args[0], os.PathSeparator) || isDir && (ownErr == nil || cwdErr != nil) {
-			dir, args = args[0], args[1:]
-		}
-	}
-	abs, err := filepath.Abs(dir)
-	return abs, args, err
-}
+// projectArgs splits [dir] [name...] as buildapi.ProjectArgs does (the
+// small client splits a build's arguments with it too).
+func projectArgs(args []string) (string, []string, error) { return buildapi.ProjectArgs(args) }
 
 // profileFlags adds --profile and --sanitize.
 func profileFlags(cmd *cobra.Command, sel *orchestrator.Select) {
@@ -55,8 +38,8 @@ func buildQuiet(ctx context.Context, g *globals, req orchestrator.BuildRequest, 
 		return nil, err
 	}
 	// The caller's tools, as a build from the same shell would use.
-	req.Env, req.Color = toolenv.FromOS(), newPalette(stderr).on
-	status := newStatusLine(stderr, false)
+	req.Env, req.Color = toolenv.FromOS(), render.NewPalette(stderr).On
+	status := render.NewStatusLine(stderr, false)
 	var res *orchestrator.BuildResult
 	if noDaemon {
 		p, closeFn, perr := server.LocalPipeline(env, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
@@ -64,12 +47,12 @@ func buildQuiet(ctx context.Context, g *globals, req orchestrator.BuildRequest, 
 			return nil, perr
 		}
 		defer closeFn()
-		res, err = p.Build(ctx, req, status.event)
+		res, err = p.Build(ctx, req, status.Event)
 	} else {
 		res, _, err = buildViaDaemons(ctx, env, req, status, stderr)
 	}
-	status.finish()
-	if rerr := reportBuild(res, nil, err, buildFlags{asJSON: true}, status, stderr, stderr); rerr != nil {
+	status.Finish()
+	if rerr := render.Report(res, nil, err, true, status, stderr, stderr); rerr != nil {
 		return nil, rerr
 	}
 	if res == nil {

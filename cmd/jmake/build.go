@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/jmake/jmake/internal/buildapi"
+	"github.com/jmake/jmake/internal/render"
+	"github.com/jmake/jmake/internal/statedir"
+	"github.com/jmake/jmake/internal/toolenv"
+)
+
+// errDaemonDown is a reply saying that a daemon the orchestrator needs
+// does not answer, or that the orchestrator is stopping and the call
+// should be sent again (503): jmaked starts the daemons and builds again.
+var errDaemonDown = errors.New("a daemon is down")
+
+// errStreamCut is a reply stream that ended before its reply line: the
+// orchestrator was killed or replaced during the build. jmaked sends the
+// call again, waiting for the orchestrator to be back (see
+// internal/client's resending); the units done are not built twice.
+var errStreamCut = errors.New("the orchestrator ended the call without a reply")
+
+// runBuild builds through the orchestrator's unix socket and returns the
+// exit status. Whatever keeps it from getting a build's reply before any
+// output (no token, no socket, no orchestrator behind it, a refused call)
+// hands the command to jmaked, which reaches the daemons over TCP and
+// starts them when none run; a build call may be repeated without harm.
+func runBuild(f buildFlags) int {
+	dir, targets, err := buildapi.ProjectArgs(f.args)
+	if err != nil {
+		execFull()
+	}
+	state, err := statedir.Dir()
+	if err != nil {
+		execFull()
+	}
+	token, err := statedir.ReadToken(state)
+	if err != nil {
+		execFull()
+	}
+	sock := statedir.SocketPath(state, "orchestrator")
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		execFull()
+	}
+	req := buildapi.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
+		Color: !f.asJSON && render.NewPalette(os.Stderr).On, Env: toolenv.FromOS(), Strict: f.strict,
+		Select: buildapi.Select{Targets: targets, Tests: f.tests, Profile: f.profile}}
+	body, err := json.Marshal(req)
+	if err != nil {
+		execFull()
+	}
+
+	// An interrupt closes the connection, which ends the call (the
+	// orchestrator cancels a build whose caller went away), as cancelling
+	// the request does in jmaked.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var interrupted atomic.Bool
+	go func() {
+		if _, ok := <-sigs; ok {
+			interrupted.Store(true)
+			conn.Close()
+		}
+	}()
+	c, err := post(conn, token, "build_project", body, true)
+	if err == nil && c.status != 200 {
+		err = fmt.Errorf("HTTP %d", c.status)
+	}
+	if err != nil {
+		conn.Close()
+		signal.Stop(sigs)
+		if interrupted.Load() {
+			render.FinalError(os.Stderr, nil, render.ExitInterrupted, false)
+			return render.ExitInterrupted
+		}
+		execFull()
+	}
+	status := render.NewStatusLine(os.Stderr, f.asJSON)
+	res, raw, err := readStream(c, status)
+	conn.Close()
+	signal.Stop(sigs)
+	status.Finish()
+	if (errors.Is(err, errDaemonDown) || errors.Is(err, errStreamCut)) && !interrupted.Load() {
+		execFull()
+	}
+	if err != nil && res == nil {
+		err = fmt.Errorf("orchestrator at %s: build_project: %w", sock, err)
+	}
+	if res != nil {
+		err = render.Report(res, raw, err, f.asJSON, status, os.Stdout, os.Stderr)
+	}
+	code := render.ExitOK
+	var bf *render.BuildFailed
+	switch {
+	case interrupted.Load():
+		code = render.ExitInterrupted
+	case errors.As(err, &bf):
+		code = bf.ExitCode()
+	case err != nil:
+		code = render.ExitFailed
+	}
+	render.FinalError(os.Stderr, err, code, false)
+	return code
+}
+
+// readStream passes each progress event of the reply to status and
+// returns the final reply, decoded and raw, with its error: a reply with
+// "success": false is an error carrying its message.
+func readStream(c *call, status *render.StatusLine) (*buildapi.BuildResult, []byte, error) {
+	for {
+		line, err := c.body.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			var probe struct {
+				Success *bool  `json:"success"`
+				Error   string `json:"error"`
+				Code    int    `json:"code"` // a streamed reply's status, whose header said 200
+			}
+			if json.Unmarshal(line, &probe) == nil && probe.Success != nil {
+				if probe.Code == 503 {
+					return nil, nil, errDaemonDown
+				}
+				var res buildapi.BuildResult
+				if err := json.Unmarshal(line, &res); err != nil {
+					return nil, nil, fmt.Errorf("bad reply: %w", err)
+				}
+				if !*probe.Success || (probe.Code != 0 && probe.Code != 200) {
+					return &res, line, errors.New(probe.Error)
+				}
+				return &res, line, nil
+			}
+			var ev buildapi.Event
+			if json.Unmarshal(line, &ev) == nil {
+				status.Event(ev)
+			}
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (%v)", errStreamCut, err)
+		}
+	}
+}

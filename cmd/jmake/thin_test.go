@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jmake/jmake/internal/statedir"
+	"github.com/jmake/jmake/internal/testenv"
+)
+
+// writeProject makes a C program project whose main.c is src.
+func writeProject(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "src"), 0o755)
+	os.WriteFile(filepath.Join(dir, "jmake.toml"), []byte("[project]\nname = \"prog\"\n[binary]\nlibrary_type = \"executable\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "src", "main.c"), []byte(src), 0o644)
+	return dir
+}
+
+// startDaemons starts the four daemons (through jmaked) and stops them when
+// the test ends.
+func startDaemons(t *testing.T, e *testenv.Env) {
+	t.Helper()
+	e.MustRun("start")
+	t.Cleanup(func() { e.Run("stop") })
+}
+
+// pathWithout is $PATH without the directories that hold a jmaked, plus
+// dirs first.
+func pathWithout(dirs ...string) string {
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		if _, err := os.Stat(filepath.Join(d, "jmaked")); err != nil {
+			dirs = append(dirs, d)
+		}
+	}
+	return "PATH=" + strings.Join(dirs, string(filepath.ListSeparator))
+}
+
+// With the daemons down, `jmake build` hands over to jmaked, which starts
+// them and builds; the next build goes through the orchestrator's socket
+// (the client alone, with no jmaked to hand over to, builds).
+func TestBuildStartsDaemonsWhenDown(t *testing.T) {
+	e := testenv.New(t)
+	t.Cleanup(func() { e.Run("stop") })
+	proj := writeProject(t, "int main(void) { return 0; }\n")
+	r := e.Run("build", proj)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "starting the daemons") || !strings.Contains(r.Stdout, "1 compiled") {
+		t.Fatalf("build with the daemons down: exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = e.ClientOnly().Run("build", proj)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "0 compiled") {
+		t.Fatalf("build through the socket: exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// Daemons on other ports, chosen by --port-offset before or after the
+// command or by PORT_OFFSET, are reached all the same: through the socket
+// in the state dir.
+func TestBuildWithPortOffset(t *testing.T) {
+	e := testenv.New(t)
+	t.Cleanup(func() { e.Run("stop") })
+	proj := writeProject(t, "int main(void) { return 0; }\n")
+	off := strconv.Itoa(e.Offset)
+	noEnv := []string{"PORT_OFFSET="}
+	// Down: handed to jmaked, which starts them at the flag's offset.
+	if r := e.RunWith("", noEnv, "--port-offset", off, "build", proj); r.Code != 0 {
+		t.Fatalf("--port-offset %s build: exit %d\n%s%s", off, r.Code, r.Stdout, r.Stderr)
+	}
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.Port("orchestrator")))
+	if err != nil {
+		t.Fatalf("orchestrator not on port %d (offset %s): %v", e.Port("orchestrator"), off, err)
+	}
+	c.Close()
+	alone := e.ClientOnly()
+	for _, args := range [][]string{
+		{"--port-offset", off, "build", proj},
+		{"build", "--port-offset=" + off, proj},
+		{"build", proj, "--port-offset", off},
+	} {
+		if r := alone.RunWith("", noEnv, args...); r.Code != 0 || !strings.Contains(r.Stdout, "0 compiled") {
+			t.Errorf("jmake %s through the socket: exit %d\n%s%s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	if r := alone.Run("build", proj); r.Code != 0 {
+		t.Errorf("PORT_OFFSET=%s jmake build through the socket: exit %d\n%s%s", off, r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// jmake finds jmaked next to its own executable (through a symlink on
+// PATH), then on PATH, and says where it looked when neither has it.
+func TestFindsJmaked(t *testing.T) {
+	e := testenv.New(t)
+	t.Cleanup(func() { e.Run("stop") })
+	onPath := t.TempDir()
+	if err := os.Symlink(e.Bin, filepath.Join(onPath, "jmake")); err != nil {
+		t.Fatal(err)
+	}
+	// run runs bin with PATH set to path, as a shell that found bin there.
+	run := func(bin, path string, args ...string) testenv.Result {
+		t.Helper()
+		c := *e
+		c.Bin = bin
+		return c.RunWith("", []string{path}, args...)
+	}
+	// Only the client's symlink is on PATH; jmaked sits beside its target.
+	if r := run(filepath.Join(onPath, "jmake"), pathWithout(onPath), "start"); r.Code != 0 || !strings.Contains(r.Stdout+r.Stderr, "orchestrator") {
+		t.Fatalf("jmake start, jmaked beside jmake: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := run(filepath.Join(onPath, "jmake"), pathWithout(onPath), "status"); r.Code != 0 {
+		t.Fatalf("jmake status, jmaked beside jmake: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// The client alone: jmaked on PATH, then nowhere.
+	alone := e.ClientOnly()
+	aloneDir := filepath.Dir(alone.Bin)
+	if r := run(alone.Bin, pathWithout(aloneDir, filepath.Dir(e.Full)), "status"); r.Code != 0 {
+		t.Fatalf("jmake status, jmaked on PATH: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	r := run(alone.Bin, pathWithout(aloneDir), "status")
+	if want := filepath.Join(aloneDir, "jmaked"); r.Code != 3 || !strings.Contains(r.Stderr, "cannot find jmaked") ||
+		!strings.Contains(r.Stderr, want) || !strings.Contains(r.Stderr, "PATH=") {
+		t.Fatalf("jmake status without jmaked: exit %d, want 3 and an error naming %s and PATH:\n%s", r.Code, want, r.Stderr)
+	}
+}
+
+// The orchestrator's socket is the owner's alone and wants the token.
+func TestSocketNeedsToken(t *testing.T) {
+	e := testenv.New(t)
+	startDaemons(t, e)
+	sock := statedir.SocketPath(e.StateDir, "orchestrator")
+	st, err := os.Stat(sock)
+	if err != nil || st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v, %v; want a socket with mode 0600", sock, st.Mode(), err)
+	}
+	if st, err := os.Stat(e.StateDir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("%s: %v, %v; want mode 0700", e.StateDir, st.Mode(), err)
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{"", http.StatusUnauthorized}, {"not-the-token", http.StatusUnauthorized}, {e.Token(), http.StatusOK}} {
+		req, _ := http.NewRequest(http.MethodPost, "http://orchestrator/v1/call/cache_stats", strings.NewReader("{}"))
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("cache_stats through %s with token %q: HTTP %d, want %d", sock, tc.token, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// elapsed is the summary's time, which differs from run to run.
+var elapsed = regexp.MustCompile(`[0-9]+\.[0-9]{3} s\b`)
+
+// A build through the client alone prints what jmaked prints and exits
+// as it does: a success, a compile error, a directory without jmake.toml.
+func TestSameOutputAsJmaked(t *testing.T) {
+	e := testenv.New(t)
+	startDaemons(t, e)
+	alone := e.ClientOnly()
+	full := *e
+	full.Bin = e.Full
+	good := writeProject(t, "int main(void) { return 0; }\n")
+	// A library and a program: a summary line per target.
+	geom := t.TempDir()
+	if out, err := exec.Command("cp", "-a", filepath.Join("..", "..", "examples", "c")+"/.", geom).CombinedOutput(); err != nil {
+		t.Fatalf("copy examples/c: %v\n%s", err, out)
+	}
+	// Compiled once: the runs below are no-ops.
+	e.MustRun("build", good)
+	e.MustRun("build", geom)
+	e.MustRun("build", "--tests", "--profile", "debug", geom)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"success", []string{"build", good}, 0},
+		{"success json", []string{"build", "--json", "-j", "2", good}, 0},
+		{"targets", []string{"build", geom}, 0},
+		{"one target", []string{"build", geom, "shapes"}, 0},
+		{"tests and profile", []string{"build", "--tests", "--profile", "debug", geom}, 0},
+		{"unknown target", []string{"build", geom, "nosuch"}, 1},
+		{"compile error", []string{"build", writeProject(t, "int main(void) { return undefined_var; }\n")}, 1},
+		{"no jmake.toml", []string{"build", t.TempDir()}, 2},
+		{"version", []string{"--version"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, f := alone.Run(tc.args...), full.Run(tc.args...)
+			norm := func(s string) string { return elapsed.ReplaceAllString(s, "T s") }
+			if a.Code != tc.code || f.Code != tc.code {
+				t.Fatalf("exit %d (jmake) and %d (jmaked), want %d\njmake:\n%s%s\njmaked:\n%s%s", a.Code, f.Code, tc.code, a.Stdout, a.Stderr, f.Stdout, f.Stderr)
+			}
+			if strings.Contains(tc.name, "json") {
+				// The reply itself holds times; compare all but its line.
+				a.Stdout, f.Stdout = "", ""
+			}
+			if norm(a.Stdout) != norm(f.Stdout) || norm(a.Stderr) != norm(f.Stderr) {
+				t.Fatalf("outputs differ\njmake stdout:\n%s\njmaked stdout:\n%s\njmake stderr:\n%s\njmaked stderr:\n%s", a.Stdout, f.Stdout, a.Stderr, f.Stderr)
+			}
+		})
+	}
+}
+
+// Ctrl-C during a build through the socket ends it as jmaked's does: exit
+// 130 and "jmake: interrupted" last.
+func TestBuildInterrupted(t *testing.T) {
+	e := testenv.New(t)
+	startDaemons(t, e)
+	alone := e.ClientOnly()
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "compiling")
+	slow := filepath.Join(dir, "slowcc")
+	// The compile hangs (after --version and -dumpmachine, which go to gcc).
+	script := "#!/bin/sh\ncase \"$*\" in *\" -c \"*) touch '" + marker + "'; exec sleep 60;; esac; exec gcc \"$@\"\n"
+	if err := os.WriteFile(slow, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	proj := writeProject(t, "int main(void) { return 0; }\n")
+	os.WriteFile(filepath.Join(proj, "jmake.toml"), []byte("[compile]\ncompiler = \""+slow+"\"\n[binary]\nlibrary_type = \"executable\"\n"), 0o644)
+	cmd := exec.Command(alone.Bin, "build", proj)
+	cmd.Env = alone.Environ()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	testenv.WaitFor(t, time.Minute, "the slow compiler to compile", func() bool {
+		_, err := os.Stat(marker)
+		return err == nil
+	})
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	ee, _ := err.(*exec.ExitError)
+	if ee == nil || ee.ExitCode() != 130 || !strings.HasSuffix("\n"+stderr.String(), "\njmake: interrupted\n") {
+		t.Fatalf("build after SIGINT: %v, stderr %q; want exit 130 and the plain word", err, stderr.String())
+	}
+}
