@@ -137,7 +137,7 @@ func buildViaDaemons(ctx context.Context, env lifecycle.Env, req orchestrator.Bu
 			status.Finish()
 			// Started as `jmake start` starts them: under a supervisor.
 			fmt.Fprintln(stderr, "jmake: starting the daemons (not all were running)")
-			if serr := controller.Supervise(env, lifecycle.StartOptions{}).Start(ctx, stderr, settings.Names); serr != nil {
+			if serr := controller.Supervise(env, lifecycle.StartOptions{}).Start(ctx, stderr, settings.Names()); serr != nil {
 				return nil, nil, &daemonsUnavailable{serr}
 			}
 			continue

@@ -66,7 +66,7 @@ type statsReply struct {
 func (st statsReply) write(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "DAEMON\tPID\tUPTIME\tREQUESTS\tERRORS\tCACHE\tENTRIES\tSIZE\tHITS\tMISSES\tHIT RATE")
-	for _, name := range settings.Names {
+	for _, name := range settings.Names() {
 		d, ok := st.Daemons[name]
 		switch {
 		case !ok:

@@ -205,7 +205,7 @@ func upgradeCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("upgrade: %s --version: %v: %s", env.Exe, err, out)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "upgrading to %s", out)
-			return controller.For(env).Rolling(cmd.Context(), cmd.OutOrStdout(), settings.Names, timeout)
+			return controller.For(env).Rolling(cmd.Context(), cmd.OutOrStdout(), settings.Names(), timeout)
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", lifecycle.StopTimeout, "how long an old instance may take to drain before SIGKILL")

@@ -164,7 +164,7 @@ func (s *Supervised) Stop(ctx context.Context, w io.Writer, names []string, time
 		pids[n] = lookupPID(env, n)
 	}
 	begin := time.Now()
-	if len(names) == len(settings.Names) {
+	if len(names) == len(settings.Names()) {
 		info := env.InspectSupervisor()
 		if info.PID != 0 {
 			syscall.Kill(info.PID, syscall.SIGTERM)
@@ -180,7 +180,7 @@ func (s *Supervised) Stop(ctx context.Context, w io.Writer, names []string, time
 		}
 	}
 	killed := map[string]bool{}
-	if st, err := ctl.Status(ctx); err == nil && len(names) < len(settings.Names) {
+	if st, err := ctl.Status(ctx); err == nil && len(names) < len(settings.Names()) {
 		for _, d := range st.Daemons {
 			killed[d.Name] = strings.HasPrefix(d.Reason, "killed")
 		}
@@ -229,12 +229,12 @@ func (s *Supervised) Restart(ctx context.Context, w io.Writer, names []string, c
 }
 
 // Rolling has the supervisor replace the named daemons one by one, in
-// the order of settings.Names.
+// the order of settings.Names().
 func (s *Supervised) Rolling(ctx context.Context, w io.Writer, names []string, _ time.Duration) error {
 	if s.ctl == nil {
 		return fmt.Errorf("no supervisor is running for %s", s.Env.StateDir)
 	}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if !containsName(names, n) {
 			continue
 		}

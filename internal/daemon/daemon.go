@@ -35,7 +35,7 @@ var Version = version.Version
 
 // Options configure a daemon.
 type Options struct {
-	Name     string       // one of settings.Names
+	Name     string       // one of settings.Names()
 	Addr     string       // host:port to listen on, when Listener is nil
 	Listener net.Listener // an inherited listener (socket activation, handover)
 	StateDir string       // holds token, PID file, cache/<name>/

@@ -66,7 +66,7 @@ func (e Env) Client(name string) *client.Client {
 // CheckNames validates daemon names, returning all four when none are given.
 func CheckNames(names []string) ([]string, error) {
 	if len(names) == 0 {
-		return settings.Names, nil
+		return settings.Names(), nil
 	}
 	for _, n := range names {
 		if !settings.IsDaemon(n) {

@@ -55,7 +55,7 @@ func TestStartCallStopRestart(t *testing.T) {
 		t.Fatalf("status before start: exit %d, want 3", r.Code)
 	}
 	r := e.MustRun("start")
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if !strings.Contains(r.Stdout, n) {
 			t.Errorf("start output does not name %s:\n%s", n, r.Stdout)
 		}
@@ -79,13 +79,13 @@ func TestStartCallStopRestart(t *testing.T) {
 	}
 
 	// Call each daemon; give discovery a real cache entry to persist.
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		e.MustRun("call", n, "cache_stats")
 	}
 	e.MustRun("call", "discovery", "get_tool", `{"name":"cc"}`)
 	e.MustRun("call", "discovery", "get_tool", `{"name":"ar"}`)
 	before := map[string]int{}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		before[n] = e.CacheEntries(n)
 	}
 	if before["discovery"] == 0 {
@@ -98,7 +98,7 @@ func TestStartCallStopRestart(t *testing.T) {
 		t.Errorf("jmake logs discovery:\n%s", r.Stdout)
 	}
 	if promtool, err := exec.LookPath("promtool"); err == nil {
-		for _, n := range settings.Names {
+		for _, n := range settings.Names() {
 			text := e.MustRun("metrics", n).Stdout
 			check := exec.Command(promtool, "check", "metrics")
 			check.Stdin = strings.NewReader(text)
@@ -131,7 +131,7 @@ func TestStartCallStopRestart(t *testing.T) {
 
 	// Start again: the caches come back with the same entry counts.
 	e.MustRun("start")
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if got := e.CacheEntries(n); got != before[n] {
 			t.Errorf("%s: %d cache entries after restart, want %d", n, got, before[n])
 		}
@@ -157,7 +157,7 @@ func TestKilledDaemonIsStaleAndStartsAlone(t *testing.T) {
 	e := testenv.New(t)
 	e.MustRun("start", "--no-supervise") // a supervisor would restart setup
 	pids := map[string]int{}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		pids[n] = e.PID(n)
 	}
 	syscall.Kill(pids["setup"], syscall.SIGKILL)

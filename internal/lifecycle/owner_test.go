@@ -35,7 +35,7 @@ func exampleLib(t *testing.T) string {
 func daemonPIDs(t *testing.T, e *testenv.Env) map[string]int {
 	t.Helper()
 	pids := map[string]int{}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if pids[n] = e.PID(n); pids[n] == 0 {
 			t.Fatalf("%s has no PID file", n)
 		}
@@ -72,7 +72,7 @@ func TestSecondStateDirOnSamePortsIsRefused(t *testing.T) {
 	if r.Code == 0 || strings.Count(r.Stdout, "NOT OURS") != 4 {
 		t.Errorf("health in the second state dir: exit %d\n%s", r.Code, r.Stdout)
 	}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if a.PID(n) != pids[n] || !testenv.Alive(pids[n]) {
 			t.Errorf("%s: pid %d replaced or gone (PID file says %d)", n, pids[n], a.PID(n))
 		}
@@ -129,7 +129,7 @@ func TestStateDirRemovedWhileRunning(t *testing.T) {
 			return sup.PID == 0 || !testenv.Alive(sup.PID)
 		})
 		now := daemonPIDs(t, e)
-		for _, n := range settings.Names {
+		for _, n := range settings.Names() {
 			if now[n] == old[n] {
 				t.Errorf("round %d: %s still pid %d", round, n, old[n])
 			}
@@ -217,7 +217,7 @@ func TestTwoStateDirsStartingAtOnce(t *testing.T) {
 		wg.Wait()
 		var problem string
 		settled := func() bool {
-			for _, n := range settings.Names {
+			for _, n := range settings.Names() {
 				port := a.Port(n)
 				if got := daemon.Listeners(port); got != 1 {
 					problem = fmt.Sprintf("%s: %d sockets listen on port %d, want 1", n, got, port)

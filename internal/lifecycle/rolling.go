@@ -76,7 +76,7 @@ func (e Env) RollingRestart(ctx context.Context, names []string, opts StartOptio
 		return nil, err
 	}
 	var out []RollResult
-	for _, name := range settings.Names {
+	for _, name := range settings.Names() {
 		if !contains(names, name) {
 			continue
 		}

@@ -91,13 +91,13 @@ type Profile struct {
 	Sanitize []string // e.g. address, undefined
 }
 
-// Profiles are the values --profile accepts.
-var Profiles = []string{"debug", "release"}
+// Profiles returns the values --profile accepts, a fresh slice the caller may change.
+func Profiles() []string { return []string{"debug", "release"} }
 
 // Check reports an unknown profile.
 func (p Profile) Check() error {
-	if p.Name != "" && !slices.Contains(Profiles, p.Name) {
-		return fmt.Errorf("unknown profile %q (profiles: %s)", p.Name, strings.Join(Profiles, ", "))
+	if p.Name != "" && !slices.Contains(Profiles(), p.Name) {
+		return fmt.Errorf("unknown profile %q (profiles: %s)", p.Name, strings.Join(Profiles(), ", "))
 	}
 	for _, s := range p.Sanitize {
 		if s == "" || strings.ContainsAny(s, " ,=") {

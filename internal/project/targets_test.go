@@ -192,3 +192,18 @@ func TestTargetsErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestAcceptedValuesAreCopies checks that a caller changing the profile or
+// opt-level list it got cannot change what validation accepts.
+func TestAcceptedValuesAreCopies(t *testing.T) {
+	p := Profiles()
+	p[0] = "changed"
+	if err := (Profile{Name: "debug"}).Check(); err != nil {
+		t.Fatalf("profile debug refused after a caller changed its copy: %v", err)
+	}
+	o := OptLevels()
+	o[0] = "changed"
+	if !slices.Contains(OptLevels(), "0") {
+		t.Fatalf("OptLevels() after a caller changed its copy = %v, want it to hold \"0\"", OptLevels())
+	}
+}

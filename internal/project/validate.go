@@ -19,8 +19,9 @@ const (
 	SeverityWarning = "warning"
 )
 
-// OptLevels are the values [target] opt_level accepts; each becomes -O<level>.
-var OptLevels = []string{"0", "1", "2", "3", "s", "z", "g", "fast"}
+// OptLevels returns the values [target] opt_level accepts, each of which becomes
+// -O<level>: a fresh slice the caller may change.
+func OptLevels() []string { return []string{"0", "1", "2", "3", "s", "z", "g", "fast"} }
 
 // Diagnostic is one problem Validate found in a jmake.toml.
 type Diagnostic struct {
@@ -224,8 +225,8 @@ func (v *validator) check(c *Config, lookTool func(string) (string, bool)) {
 	if lt := c.Binary.LibraryType; lt != Shared && lt != Static && lt != Executable && !v.broken("binary.library_type") {
 		v.at(SeverityError, "binary.library_type", "library_type %q is not one of %s, %s, %s", lt, Shared, Static, Executable)
 	}
-	if ol := c.Target.OptLevel; ol != "" && !contains(OptLevels, ol) {
-		v.at(SeverityError, "target.opt_level", "opt_level %q is not one of %s", ol, strings.Join(OptLevels, ", "))
+	if ol := c.Target.OptLevel; ol != "" && !contains(OptLevels(), ol) {
+		v.at(SeverityError, "target.opt_level", "opt_level %q is not one of %s", ol, strings.Join(OptLevels(), ", "))
 	}
 	if c.Compile.Jobs < 0 {
 		v.at(SeverityError, "compile.jobs", "jobs %d is negative", c.Compile.Jobs)

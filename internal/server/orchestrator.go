@@ -95,7 +95,7 @@ func bindOrchestrator(d *daemon.Daemon, peers Peers) error {
 	d.Handle("check_daemons", func(ctx context.Context, req *daemon.Request) (any, error) {
 		out := map[string]any{}
 		all := true
-		for _, n := range settings.Names {
+		for _, n := range settings.Names() {
 			if n == settings.Orchestrator {
 				out[n] = map[string]any{"status": "ok"}
 				continue
@@ -115,7 +115,7 @@ func bindOrchestrator(d *daemon.Daemon, peers Peers) error {
 	d.Handle("get_stats", func(ctx context.Context, req *daemon.Request) (any, error) {
 		out := map[string]any{}
 		var hits, misses, requests int64
-		for _, n := range settings.Names {
+		for _, n := range settings.Names() {
 			var st any
 			if n == settings.Orchestrator {
 				s := d.Stats()

@@ -28,8 +28,8 @@ const (
 	Orchestrator = "orchestrator"
 )
 
-// Names lists the daemons in start order.
-var Names = []string{Discovery, Setup, Compilation, Orchestrator}
+// Names returns the daemons in start order, a fresh slice the caller may change.
+func Names() []string { return []string{Discovery, Setup, Compilation, Orchestrator} }
 
 // basePorts are the original JMake's ports.
 var basePorts = map[string]int{Discovery: 3001, Setup: 3002, Compilation: 3003, Orchestrator: 3004}

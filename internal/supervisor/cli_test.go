@@ -56,7 +56,7 @@ func TestStartIsSupervised(t *testing.T) {
 	if testenv.Alive(sup.PID) {
 		t.Fatal("supervisor alive after stop")
 	}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if e.PID(n) != 0 {
 			t.Errorf("%s still has a PID file after stop", n)
 		}
@@ -70,13 +70,13 @@ func TestStartIsSupervised(t *testing.T) {
 	}
 	// upgrade: every daemon replaced by a process of the binary on disk.
 	before := map[string]int{}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		before[n] = e.PID(n)
 	}
 	if r := e.MustRun("upgrade"); strings.Count(r.Stdout, "replaced pid") != 4 {
 		t.Errorf("upgrade:\n%s", r.Stdout)
 	}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if pid := healthyPID(e, n); pid == before[n] || pid == 0 {
 			t.Errorf("%s not replaced by upgrade (pid %d)", n, pid)
 		}
@@ -121,7 +121,7 @@ func TestInProcessRace(t *testing.T) {
 	if runErr != nil {
 		t.Fatal(runErr)
 	}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if e.PID(n) != 0 {
 			t.Errorf("%s left running", n)
 		}

@@ -61,7 +61,7 @@ func startLoad(t *testing.T, e *testenv.Env, workers int, idempotent, retry bool
 					return
 				default:
 				}
-				name := settings.Names[(w+i)%4]
+				name := settings.Names()[(w+i)%4]
 				url := fmt.Sprintf("http://127.0.0.1:%d", e.Port(name))
 				if hc == uc {
 					url = "http://" + name
@@ -152,7 +152,7 @@ func rollUnderLoad(t *testing.T, e *testenv.Env, label string) {
 		t.Fatalf("build before the rolling restart: %s\n%s", r.Stdout, r.Stderr)
 	}
 	before := map[string]int{}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		before[n] = e.PID(n)
 	}
 	l := startLoad(t, e, 8, true, os.Getenv("JMAKE_LOAD_NO_RETRY") == "")
@@ -200,7 +200,7 @@ func rollUnderLoad(t *testing.T, e *testenv.Env, label string) {
 	if r.Code != 0 {
 		t.Fatalf("restart --rolling: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
-	for _, name := range settings.Names {
+	for _, name := range settings.Names() {
 		if pid := e.PID(name); pid == before[name] || pid == 0 || healthyPID(e, name) != pid {
 			t.Errorf("%s: pid %d -> %d (answering as %d): not replaced", name, before[name], pid, healthyPID(e, name))
 		}
@@ -255,7 +255,7 @@ func TestRollingRestartUnderSupervisor(t *testing.T) {
 	waitAllRunning(t, e, 15*time.Second)
 	rollUnderLoad(t, e, "supervised")
 	st := supState(t, e)
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if st[n].State != "running" || st[n].Restarts != 1 || !strings.Contains(st[n].Reason, "rolling restart") {
 			t.Errorf("%s after a rolling restart under the supervisor: %+v", n, st[n])
 		}

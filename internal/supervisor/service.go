@@ -100,7 +100,7 @@ func SupervisordConfig(o ServiceOptions) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "; jmake daemons under supervisord: include this file from supervisord.conf.\n")
 	fmt.Fprintf(&b, "; State dir %s, port offset %d.\n", esc(o.StateDir), o.Offset)
-	for i, n := range settings.Names {
+	for i, n := range settings.Names() {
 		fmt.Fprintf(&b, `
 [program:jmake-%s]
 command=%s daemon %s --port-offset %d

@@ -138,7 +138,7 @@ files = %[1]s/jmake.conf
 		pids = status()
 		return len(pids) == 4 && pids["compilation"] != old && ctlRunning()
 	})
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if r := e.Run("health", n); r.Code != 0 {
 			t.Errorf("health %s: %s", n, r.Stdout)
 		}

@@ -109,7 +109,7 @@ type Supervisor struct {
 // New makes a supervisor; nothing runs until Run.
 func New(opts Options) *Supervisor {
 	if len(opts.Names) == 0 {
-		opts.Names = settings.Names
+		opts.Names = settings.Names()
 	}
 	if opts.Policy.ProbeEvery == 0 {
 		opts.Policy = Defaults()
@@ -132,7 +132,7 @@ func New(opts Options) *Supervisor {
 		keepers: map[string]*keeper{},
 		state:   map[string]*lifecycle.Supervised{},
 	}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		s.state[n] = &lifecycle.Supervised{Name: n, State: "stopped"}
 		s.keepers[n] = newKeeper(s, n)
 	}
@@ -187,7 +187,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	kctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		k := s.keepers[n]
 		k.want = contains(s.opts.Names, n)
 		wg.Add(1)
@@ -236,7 +236,7 @@ func (s *Supervisor) snapshot() lifecycle.SupervisorState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := lifecycle.SupervisorState{PID: os.Getpid(), Socket: s.socket, Updated: time.Now()}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		st.Daemons = append(st.Daemons, *s.state[n])
 	}
 	return st
@@ -295,7 +295,7 @@ func (s *Supervisor) checkReady() {
 func (s *Supervisor) ReloadAll(ctx context.Context) error {
 	s.notify.Send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
 	var errs []error
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if err := s.keepers[n].do(ctx, cmdReload); err != nil {
 			errs = append(errs, err)
 		}

@@ -94,7 +94,7 @@ func waitAllRunning(t *testing.T, e *testenv.Env, timeout time.Duration) map[str
 	var m map[string]lifecycle.Supervised
 	testenv.WaitFor(t, timeout, "all four daemons running under the supervisor", func() bool {
 		m = supState(t, e)
-		for _, n := range settings.Names {
+		for _, n := range settings.Names() {
 			if m[n].State != "running" {
 				return false
 			}
@@ -244,14 +244,14 @@ func TestAdoptAfterSupervisorDies(t *testing.T) {
 	before := waitAllRunning(t, e, 15*time.Second)
 	s1.cmd.Process.Kill()
 	<-s1.exited
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if pid := healthyPID(e, n); pid != before[n].PID {
 			t.Fatalf("%s after supervisor kill -9: answering as %d, want %d", n, pid, before[n].PID)
 		}
 	}
 	startSupervisor(t, e)
 	after := waitAllRunning(t, e, 15*time.Second)
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if after[n].PID != before[n].PID || !after[n].Adopted {
 			t.Errorf("%s: %+v, want adopted pid %d", n, after[n], before[n].PID)
 		}
@@ -308,7 +308,7 @@ func TestNotify(t *testing.T) {
 		}
 	}
 	expect("READY=1", 15*time.Second)
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if healthyPID(e, n) == 0 {
 			t.Errorf("READY=1 sent while %s does not answer", n)
 		}
@@ -327,7 +327,7 @@ func TestNotify(t *testing.T) {
 	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("supervisor exit %d after SIGTERM", code)
 	}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		if e.PID(n) != 0 {
 			t.Errorf("%s still has a PID file after the supervisor stopped", n)
 		}

@@ -190,7 +190,7 @@ func (e *Env) ClientOnly() *Env {
 func (e *Env) Port(name string) int { return 3001 + e.Offset + indexOf(name) }
 
 func indexOf(name string) int {
-	for i, n := range settings.Names {
+	for i, n := range settings.Names() {
 		if n == name {
 			return i
 		}
@@ -280,7 +280,7 @@ func (e *Env) KillAll() {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	for _, n := range settings.Names {
+	for _, n := range settings.Names() {
 		info, err := pidfile.Read(pidfile.Path(e.StateDir, n))
 		if err != nil {
 			continue
