@@ -51,11 +51,7 @@ func metricsCmd(g *globals) *cobra.Command {
 		Use:   "metrics [name]",
 		Short: "Print a daemon's Prometheus metrics (all four without a name)",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			names, env, err := g.daemons(args)
-			if err != nil {
-				return err
-			}
+		RunE: g.onDaemons(func(cmd *cobra.Command, names []string, env lifecycle.Env) error {
 			for _, n := range names {
 				text, err := env.Client(n).Metrics(cmd.Context())
 				if err != nil {
@@ -64,6 +60,6 @@ func metricsCmd(g *globals) *cobra.Command {
 				fmt.Fprint(cmd.OutOrStdout(), text)
 			}
 			return nil
-		},
+		}),
 	}
 }

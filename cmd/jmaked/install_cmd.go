@@ -22,11 +22,7 @@ func installCmd(g *globals) *cobra.Command {
 		Use:   "install [dir] --prefix P",
 		Short: "Build, then install libraries to P/lib, programs to P/bin, public headers to P/include and P/lib/pkgconfig/<name>.pc (under $DESTDIR)",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, _, err := projectArgs(args)
-			if err != nil {
-				return err
-			}
+		RunE: onProject(func(cmd *cobra.Command, dir string, _ []string) error {
 			if prefix == "" || !filepath.IsAbs(prefix) {
 				return fmt.Errorf("install: --prefix must be an absolute directory (got %q)", prefix)
 			}
@@ -40,7 +36,7 @@ func installCmd(g *globals) *cobra.Command {
 			}
 			in := installer{dest: os.Getenv("DESTDIR"), prefix: filepath.Clean(prefix), w: cmd.OutOrStdout()}
 			return in.install(cfg, cfg.RootDir(dir), res.Targets)
-		},
+		}),
 	}
 	profileFlags(cmd, &sel)
 	cmd.Flags().BoolVar(&noDaemon, "no-daemon", false, "build in-process, without the daemons")

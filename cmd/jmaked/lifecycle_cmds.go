@@ -21,18 +21,14 @@ func startCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "start [name...]",
 		Short: "Start the daemons detached under a supervisor; returns when each answers /healthz",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			names, env, err := g.daemons(args)
-			if err != nil {
-				return err
-			}
+		RunE: g.onDaemons(func(cmd *cobra.Command, names []string, env lifecycle.Env) error {
 			opts := lifecycle.StartOptions{NoPersist: noPersist}
 			var c controller.Controller = controller.Supervise(env, opts)
 			if noSupervise {
 				c = controller.Direct{Env: env, Options: opts}
 			}
 			return c.Start(cmd.Context(), cmd.OutOrStdout(), names)
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&noPersist, "no-persist", false, "keep caches in memory only")
 	cmd.Flags().BoolVar(&noSupervise, "no-supervise", false, "start the daemons alone, without a supervisor to restart them")
@@ -44,13 +40,9 @@ func stopCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stop [name...]",
 		Short: "Stop the daemons gracefully (SIGKILL of the process group after --timeout)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			names, env, err := g.daemons(args)
-			if err != nil {
-				return err
-			}
+		RunE: g.onDaemons(func(cmd *cobra.Command, names []string, env lifecycle.Env) error {
 			return controller.For(env).Stop(cmd.Context(), cmd.OutOrStdout(), names, timeout)
-		},
+		}),
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", lifecycle.StopTimeout, "how long to wait for a graceful stop before SIGKILL")
 	return cmd
@@ -61,11 +53,7 @@ func statusCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [name...]",
 		Short: "Show each daemon: RUNNING, STOPPED, STALE or FOREIGN (its port held by another state dir's daemon); exit 3 unless all run",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			names, env, err := g.daemons(args)
-			if err != nil {
-				return err
-			}
+		RunE: g.onDaemons(func(cmd *cobra.Command, names []string, env lifecycle.Env) error {
 			st := env.Status(cmd.Context(), names)
 			w := cmd.OutOrStdout()
 			if asJSON {
@@ -80,7 +68,7 @@ func statusCmd(g *globals) *cobra.Command {
 				}
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
@@ -128,11 +116,7 @@ func restartCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restart [name...]",
 		Short: "Stop and start the daemons; caches are kept unless --clean; --rolling: no failed request",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			names, env, err := g.daemons(args)
-			if err != nil {
-				return err
-			}
+		RunE: g.onDaemons(func(cmd *cobra.Command, names []string, env lifecycle.Env) error {
 			if rolling && clean {
 				return fmt.Errorf("restart: --rolling keeps caches warm; it does not go with --clean")
 			}
@@ -141,7 +125,7 @@ func restartCmd(g *globals) *cobra.Command {
 				return c.Rolling(cmd.Context(), cmd.OutOrStdout(), names, timeout)
 			}
 			return c.Restart(cmd.Context(), cmd.OutOrStdout(), names, clean, timeout)
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&clean, "clean", false, "delete the daemons' caches before starting them again")
 	cmd.Flags().BoolVar(&rolling, "rolling", false, "start each new instance on the same port before the old one drains (zero downtime)")
@@ -156,11 +140,7 @@ func logsCmd(g *globals) *cobra.Command {
 		Use:   "logs [name]",
 		Short: "Print a daemon's log (all four, one after another, without a name); -f follows",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			names, env, err := g.daemons(args)
-			if err != nil {
-				return err
-			}
+		RunE: g.onDaemons(func(cmd *cobra.Command, names []string, env lifecycle.Env) error {
 			w := cmd.OutOrStdout()
 			if follow {
 				if len(names) != 1 {
@@ -177,7 +157,7 @@ func logsCmd(g *globals) *cobra.Command {
 				}
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing as the log grows")
 	cmd.Flags().IntVarP(&lines, "lines", "n", 50, "how many of the last lines to print")

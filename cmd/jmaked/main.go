@@ -43,6 +43,44 @@ func (g *globals) daemons(args []string) ([]string, lifecycle.Env, error) {
 	return names, env, err
 }
 
+// onDaemons makes a command body that works on the daemons named in its
+// arguments (all four when none) the command's RunE: the names are checked
+// and their environment resolved before run is called.
+func (g *globals) onDaemons(run func(cmd *cobra.Command, names []string, env lifecycle.Env) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		names, env, err := g.daemons(args)
+		if err != nil {
+			return err
+		}
+		return run(cmd, names, env)
+	}
+}
+
+// onEnv makes a command body that needs the daemons' environment the
+// command's RunE: the environment is resolved before run is called.
+func (g *globals) onEnv(run func(cmd *cobra.Command, args []string, env lifecycle.Env) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		env, err := g.env()
+		if err != nil {
+			return err
+		}
+		return run(cmd, args, env)
+	}
+}
+
+// onProject makes a command body that works on a project, [dir] [name...],
+// the command's RunE: the arguments are split by projectArgs (dir made
+// absolute) before run is called.
+func onProject(run func(cmd *cobra.Command, dir string, names []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		dir, names, err := projectArgs(args)
+		if err != nil {
+			return err
+		}
+		return run(cmd, dir, names)
+	}
+}
+
 func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "jmake",

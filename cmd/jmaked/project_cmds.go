@@ -39,14 +39,10 @@ func buildCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "build [dir] [target...]",
 		Short: "Build the project in dir (default .), or the named targets, through the daemons, starting them if none run",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			abs, names, err := projectArgs(args)
-			if err != nil {
-				return err
-			}
+		RunE: onProject(func(cmd *cobra.Command, abs string, names []string) error {
 			f.sel.Targets = names
 			return runBuild(cmd.Context(), g, abs, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
-		},
+		}),
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&f.clean, "clean", false, "remove build outputs first (the object cache stays)")

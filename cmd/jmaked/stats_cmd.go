@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jmake/jmake/internal/client"
+	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/server"
 	"github.com/jmake/jmake/internal/settings"
 )
@@ -22,11 +23,7 @@ func statsCmd(g *globals) *cobra.Command {
 		Use:   "stats",
 		Short: "Print the four daemons' statistics as a table (--json: the orchestrator's aggregate)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
+		RunE: g.onEnv(func(cmd *cobra.Command, args []string, env lifecycle.Env) error {
 			raw, err := env.Client(settings.Orchestrator).CallRaw(cmd.Context(), "get_stats", []byte("{}"))
 			if err != nil {
 				return err
@@ -41,7 +38,7 @@ func statsCmd(g *globals) *cobra.Command {
 			}
 			st.write(cmd.OutOrStdout())
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the orchestrator's reply as JSON")
 	return cmd

@@ -31,11 +31,7 @@ func superviseCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "supervise [name...]",
 		Short: "Run the daemons in the foreground and keep them up (restart on death or hang; SIGHUP reloads)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			names, env, err := g.daemons(args)
-			if err != nil {
-				return err
-			}
+		RunE: g.onDaemons(func(cmd *cobra.Command, names []string, env lifecycle.Env) error {
 			logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			s := supervisor.New(supervisor.Options{Env: env, Names: names, Logger: logger,
 				Start: lifecycle.StartOptions{NoPersist: noPersist}})
@@ -54,7 +50,7 @@ func superviseCmd(g *globals) *cobra.Command {
 				}
 			}()
 			return s.Run(ctx)
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&noPersist, "no-persist", false, "keep caches in memory only")
 	return cmd
@@ -66,11 +62,7 @@ func healthCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "health [name...]",
 		Short: "One-shot health check (process alive and /healthz answering); exit 0 only when all are healthy",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			names, env, err := g.daemons(args)
-			if err != nil {
-				return err
-			}
+		RunE: g.onDaemons(func(cmd *cobra.Command, names []string, env lifecycle.Env) error {
 			w := cmd.OutOrStdout()
 			down := checkHealth(cmd.Context(), w, env, names, timeout, !restart)
 			if len(down) > 0 && restart {
@@ -84,7 +76,7 @@ func healthCmd(g *globals) *cobra.Command {
 				return &exitError{code: 1, msg: fmt.Sprintf("%d of %d daemons unhealthy: %s", len(down), len(names), strings.Join(down, ", "))}
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&restart, "restart", false, "restart the daemons that are down or not answering")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Second, "how long /healthz may take")
@@ -139,11 +131,7 @@ func reloadCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "reload [name...]",
 		Short: "Re-read config.toml in the running daemons, keeping their caches (a bad config is rejected)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			names, env, err := g.daemons(args)
-			if err != nil {
-				return err
-			}
+		RunE: g.onDaemons(func(cmd *cobra.Command, names []string, env lifecycle.Env) error {
 			failed := 0
 			for _, n := range names {
 				ctx, cancel := context.WithTimeout(cmd.Context(), lifecycle.ReloadTimeout)
@@ -160,7 +148,7 @@ func reloadCmd(g *globals) *cobra.Command {
 				return &exitError{code: 1, msg: fmt.Sprintf("%d reload(s) failed", failed)}
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -168,11 +156,7 @@ func resetCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "reset [name...]",
 		Short: "Clear a daemon's FATAL state and failure count in the supervisor, and start it again",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			names, env, err := g.daemons(args)
-			if err != nil {
-				return err
-			}
+		RunE: g.onDaemons(func(cmd *cobra.Command, names []string, env lifecycle.Env) error {
 			ctl := supervisor.Dial(env)
 			if ctl == nil {
 				return fmt.Errorf("no supervisor is running for %s (start one with `jmake supervise` or `jmake start`)", env.StateDir)
@@ -184,7 +168,7 @@ func resetCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "%-12s reset\n", n)
 			}
 			return ctl.WaitSettled(cmd.Context(), names, lifecycle.StartTimeout)
-		},
+		}),
 	}
 }
 
@@ -194,11 +178,7 @@ func upgradeCmd(g *globals) *cobra.Command {
 		Use:   "upgrade",
 		Short: "Put the jmake binary now on disk in place of the running daemons, one by one, with no failed request",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
+		RunE: g.onEnv(func(cmd *cobra.Command, args []string, env lifecycle.Env) error {
 			// Refuse a binary that does not run: the old daemons keep serving.
 			out, err := exec.CommandContext(cmd.Context(), env.Exe, "--version").CombinedOutput()
 			if err != nil {
@@ -206,7 +186,7 @@ func upgradeCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "upgrading to %s", out)
 			return controller.For(env).Rolling(cmd.Context(), cmd.OutOrStdout(), settings.Names(), timeout)
-		},
+		}),
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", lifecycle.StopTimeout, "how long an old instance may take to drain before SIGKILL")
 	return cmd
@@ -222,11 +202,7 @@ func serviceCmd(g *globals) *cobra.Command {
 		Use:   "systemd",
 		Short: "Print (or --install) a systemd unit running `jmake supervise` (Type=notify)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
+		RunE: g.onEnv(func(cmd *cobra.Command, args []string, env lifecycle.Env) error {
 			unit := supervisor.SystemdUnit(serviceOpts(env))
 			if !install {
 				_, err := io.WriteString(cmd.OutOrStdout(), unit)
@@ -248,7 +224,7 @@ func serviceCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\nnow run: systemctl %sdaemon-reload && systemctl %senable --now jmake.service\n", path, scope, scope)
 			return nil
-		},
+		}),
 	}
 	systemd.Flags().BoolVar(&user, "user", false, "a user unit (~/.config/systemd/user) instead of a system one")
 	systemd.Flags().BoolVar(&install, "install", false, "write the unit file instead of printing it")
@@ -256,11 +232,7 @@ func serviceCmd(g *globals) *cobra.Command {
 		Use:   "supervisor",
 		Short: "Print a supervisord config: one [program:jmake-<name>] per daemon, in the foreground",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := g.env()
-			if err != nil {
-				return err
-			}
+		RunE: g.onEnv(func(cmd *cobra.Command, args []string, env lifecycle.Env) error {
 			// supervisord refuses a config whose log directory is missing.
 			if err := settings.EnsureStateDir(env.StateDir); err != nil {
 				return err
@@ -268,9 +240,9 @@ func serviceCmd(g *globals) *cobra.Command {
 			if err := os.MkdirAll(filepath.Join(env.StateDir, "logs"), 0o700); err != nil {
 				return err
 			}
-			_, err = io.WriteString(cmd.OutOrStdout(), supervisor.SupervisordConfig(serviceOpts(env)))
+			_, err := io.WriteString(cmd.OutOrStdout(), supervisor.SupervisordConfig(serviceOpts(env)))
 			return err
-		},
+		}),
 	}
 	cmd.AddCommand(systemd, supervisord)
 	return cmd

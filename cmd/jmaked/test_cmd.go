@@ -31,11 +31,7 @@ func testCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "test [dir] [name...] [-j N] [--timeout D]",
 		Short: "Build the project's tests, run them in parallel, and report each; exits non-zero if any fails",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, names, err := projectArgs(args)
-			if err != nil {
-				return err
-			}
+		RunE: onProject(func(cmd *cobra.Command, dir string, names []string) error {
 			sel.Targets, sel.Tests = names, true
 			res, err := buildQuiet(cmd.Context(), g, orchestrator.BuildRequest{Path: dir, Select: sel}, noDaemon, cmd.ErrOrStderr())
 			if err != nil {
@@ -65,7 +61,7 @@ func testCmd(g *globals) *cobra.Command {
 				return &exitError{code: 1}
 			}
 			return nil
-		},
+		}),
 	}
 	profileFlags(cmd, &sel)
 	cmd.Flags().BoolVar(&noDaemon, "no-daemon", false, "build in-process, without the daemons")
