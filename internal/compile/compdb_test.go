@@ -12,10 +12,7 @@ import (
 // relative paths, not rewritten by a no-op build, rewritten when the units
 // change, and restored when deleted.
 func TestCompileCommands(t *testing.T) {
-	root := t.TempDir()
-	genProject(t, root, 3)
-	te := newEnv(t, 0)
-	o := te.mustBuild(t, root, nil)
+	root, te, o := builtProject(t, 3, false)
 	path := o.res.CompileCommands
 	if path != filepath.Join(root, "build", "compile_commands.json") {
 		t.Fatalf("CompileCommands = %s", path)

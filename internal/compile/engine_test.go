@@ -23,10 +23,7 @@ import (
 // TestIncremental walks one project through a sequence of changes and
 // checks after each exactly which units were recompiled, and why.
 func TestIncremental(t *testing.T) {
-	root := t.TempDir()
-	genProject(t, root, 10)
-	te := newEnv(t, 0)
-	first := te.mustBuild(t, root, nil)
+	root, te, first := builtProject(t, 10, false)
 	units := sources(t, root, mustLoad(t, root))
 	if !slices.Equal(first.compiled, units) || !first.linked {
 		t.Fatalf("first build compiled %v (linked %v), want every unit %v", first.compiled, first.linked, units)
@@ -165,10 +162,7 @@ func mustLoad(t testing.TB, root string) *project.Config {
 // builds the objects are byte for byte those of a clean build with an empty
 // cache, and the library exports the same symbols.
 func TestIncrementalEqualsClean(t *testing.T) {
-	root := t.TempDir()
-	genProject(t, root, 8)
-	te := newEnv(t, 0)
-	te.mustBuild(t, root, nil)
+	root, te, _ := builtProject(t, 8, false)
 	replaceInFile(t, filepath.Join(root, "src/mod_0001.c"), "_salt = 0u;", "_salt = 3u;")
 	te.mustBuild(t, root, nil)
 	replaceInFile(t, filepath.Join(root, "include/demo/core.h"), "return 0u; /* jm-edit */", "return 5u; /* jm-edit */")
@@ -204,10 +198,7 @@ func TestIncrementalEqualsClean(t *testing.T) {
 
 // TestSourceSetChanges adds, removes and renames units.
 func TestSourceSetChanges(t *testing.T) {
-	root := t.TempDir()
-	genProject(t, root, 5)
-	te := newEnv(t, 0)
-	te.mustBuild(t, root, nil)
+	root, te, _ := builtProject(t, 5, false)
 	lib := filepath.Join(root, "build/libdemo.so")
 
 	writeFile(t, filepath.Join(root, "src/added.c"), "int added_fn(int x) { return x * 3; }\n")
@@ -321,10 +312,7 @@ func TestRelocatedProjectHitsCache(t *testing.T) {
 // TestCleanBuildFromCache checks that Clean removes the outputs and state
 // but a clean build restores every object from the cache.
 func TestCleanBuildFromCache(t *testing.T) {
-	root := t.TempDir()
-	genProject(t, root, 6)
-	te := newEnv(t, 0)
-	first := te.mustBuild(t, root, nil)
+	root, te, first := builtProject(t, 6, false)
 	marker := filepath.Join(root, "build", "stale-file")
 	writeFile(t, marker, "x")
 	o := te.mustBuild(t, root, func(r *Request) { r.Clean = true })
@@ -344,10 +332,7 @@ func TestCleanBuildFromCache(t *testing.T) {
 // what is left of the old build directory, and never writes into the old
 // library, which a running program may have mapped.
 func TestCleanBuildReusesObjectFiles(t *testing.T) {
-	root := t.TempDir()
-	genProject(t, root, 6)
-	te := newEnv(t, 0)
-	first := te.mustBuild(t, root, nil)
+	root, te, first := builtProject(t, 6, false)
 	// Hold every old object file open: afterwards each must still be
 	// linked into the tree (reused), not unlinked (replaced).
 	var held []*os.File
@@ -402,10 +387,7 @@ func TestCleanBuildReusesObjectFiles(t *testing.T) {
 // clean build it did not finish, are removed by the next daemon's first
 // build of the project; temp files of a live process stay.
 func TestDeadCompilesTempFilesAreSwept(t *testing.T) {
-	root := t.TempDir()
-	genProject(t, root, 3)
-	te := newEnv(t, 0)
-	te.mustBuild(t, root, nil)
+	root, te, _ := builtProject(t, 3, false)
 
 	dead := exec.Command("true")
 	if err := dead.Run(); err != nil {

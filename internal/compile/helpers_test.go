@@ -345,3 +345,17 @@ func objectFiles(tb testing.TB, dir string) map[string][]byte {
 	}
 	return m
 }
+
+// builtProject generates a project of n units in a temp dir, backdated
+// (its files an hour old, so no stat of theirs is racy) when asked, and
+// builds it once in a fresh engine with no cache limit.
+func builtProject(t *testing.T, n int, backdated bool) (string, *testEnv, outcome) {
+	t.Helper()
+	root := t.TempDir()
+	genProject(t, root, n)
+	if backdated {
+		backdate(t, root)
+	}
+	te := newEnv(t, 0)
+	return root, te, te.mustBuild(t, root, nil)
+}

@@ -10,11 +10,7 @@ import (
 // TestNoopHashesNothing checks the fast path: a no-op build reads no file,
 // a touched file is read once (not recompiled) and its new stat is kept.
 func TestNoopHashesNothing(t *testing.T) {
-	root := t.TempDir()
-	genProject(t, root, 6)
-	backdate(t, root)
-	te := newEnv(t, 0)
-	te.mustBuild(t, root, nil)
+	root, te, _ := builtProject(t, 6, true)
 	hashed := func() int64 { return te.e.CacheStats().FilesHashed }
 
 	n := hashed()

@@ -19,11 +19,7 @@ import (
 // change: an edit right after a build (no pause: the cookie orders it), a
 // deleted object, a deleted output, a touched header all go the full way.
 func TestWatchedFastPath(t *testing.T) {
-	root := t.TempDir()
-	genProject(t, root, 6)
-	backdate(t, root)
-	te := newEnv(t, 0)
-	te.mustBuild(t, root, nil)
+	root, te, _ := builtProject(t, 6, true)
 	// The first build added watches, so the next one stats everything to
 	// cover changes made while it ran; from then on no-ops are answered
 	// by the watch.
@@ -120,10 +116,7 @@ func TestWatchAfterCleanBuild(t *testing.T) {
 // place, so the watched object directory gets one event per compiled unit,
 // not one per write.
 func TestCompilesWriteOutsideObjectDirs(t *testing.T) {
-	root := t.TempDir()
-	genProject(t, root, 6)
-	te := newEnv(t, 0)
-	te.mustBuild(t, root, nil)
+	root, te, _ := builtProject(t, 6, false)
 	objDir := filepath.Join(root, "build", "obj", "src")
 	w := watchDir(t, objDir)
 	units := []string{"mod_0001.c", "mod_0002.c", "mod_0003.c"}
@@ -180,10 +173,7 @@ func eventsSoFar(t *testing.T, w *fsnotify.Watcher, dir string) []fsnotify.Event
 // creating and removing one per unit (each removal is an inode that ext4
 // without a journal then skips for a minute), and none is left behind.
 func TestDepfilesReused(t *testing.T) {
-	root := t.TempDir()
-	genProject(t, root, 12)
-	te := newEnv(t, 0)
-	te.mustBuild(t, root, nil)
+	root, te, _ := builtProject(t, 12, false)
 	tmp := filepath.Join(root, "build", tmpDir)
 	w := watchDir(t, tmp)
 	editFile(t, filepath.Join(root, "include", "demo", "core.h"), "/* edited */")
