@@ -48,8 +48,7 @@ func TestInitExistingTrees(t *testing.T) {
 		}, "two", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			writeFiles(t, dir, tc.files)
+			dir := testenv.Tree(t, tc.files)
 			r := e.MustRun("init", dir)
 			if !strings.Contains(r.Stdout, "no template sources") {
 				t.Errorf("init says: %q", r.Stdout)

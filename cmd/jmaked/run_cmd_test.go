@@ -5,13 +5,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 // The first argument is the project only when it is one (or nothing else
 // can be): a target named like a directory of the project stays a name.
 func TestProjectArgs(t *testing.T) {
-	proj := t.TempDir()
-	writeFiles(t, proj, map[string]string{"jmake.toml": "", "app/main.c": "", "other/jmake.toml": ""})
+	proj := testenv.Tree(t, map[string]string{"jmake.toml": "", "app/main.c": "", "other/jmake.toml": ""})
 	t.Chdir(proj)
 	for _, tc := range []struct {
 		args  []string

@@ -81,8 +81,7 @@ func TestInstall(t *testing.T) {
 	if !strings.Contains(string(pc), "Version: 1.0.0") {
 		t.Errorf("geom.pc:\n%s", pc)
 	}
-	use := t.TempDir()
-	writeFiles(t, use, map[string]string{"use.c": "#include <stdio.h>\n#include <geom/shape.h>\nint main(void) { printf(\"%s\\n\", geom_version()); return 0; }\n"})
+	use := testenv.Tree(t, map[string]string{"use.c": "#include <stdio.h>\n#include <geom/shape.h>\nint main(void) { printf(\"%s\\n\", geom_version()); return 0; }\n"})
 	sh := exec.Command("sh", "-c", `gcc use.c $(pkg-config --cflags --libs geom) -o use && ./use`)
 	sh.Dir = use
 	sh.Env = append(os.Environ(), "PKG_CONFIG_PATH="+filepath.Join(prefix, "lib", "pkgconfig"), "LD_LIBRARY_PATH="+filepath.Join(prefix, "lib"))
@@ -104,14 +103,13 @@ func TestPkgConfigAndRoot(t *testing.T) {
 		t.Fatalf("squeezer: %q", r.Stdout)
 	}
 	toml, _ := os.ReadFile(filepath.Join(dir, "jmake.toml"))
-	writeFiles(t, dir, map[string]string{"jmake.toml": strings.Replace(string(toml), `pkg = ["zlib"]`, `pkg = ["zlib-no-such-package"]`, 1)})
+	testenv.WriteFiles(t, dir, map[string]string{"jmake.toml": strings.Replace(string(toml), `pkg = ["zlib"]`, `pkg = ["zlib-no-such-package"]`, 1)})
 	r := e.Run("build", "--no-daemon", dir)
 	if r.Code == 0 || !strings.Contains(r.Stderr, `jmake.toml:11: pkg-config package "zlib-no-such-package"`) {
 		t.Fatalf("missing package: exit %d\n%s", r.Code, r.Stderr)
 	}
 
-	top := t.TempDir()
-	writeFiles(t, top, map[string]string{
+	top := testenv.Tree(t, map[string]string{
 		"jmake.toml":      "[project]\nname = \"rooted\"\nroot = \"code\"\n\n[compile]\nsources = [\"lib/*.c\"]\n",
 		"code/lib/x.c":    "int x(void) { return 1; }\n",
 		"outside/skip.c":  "#error not under the root\n",
@@ -174,7 +172,7 @@ func TestVersionScriptAndSymlinks(t *testing.T) {
 	if out, _ := exec.Command("nm", "-D", "--defined-only", lib).CombinedOutput(); !strings.Contains(string(out), "core_a@@CORE_1") {
 		t.Fatalf("the version script was not applied:\n%s", out)
 	}
-	writeFiles(t, dir, map[string]string{"core.map": "CORE_2 { global: core_a; core_b; local: *; };\n"})
+	testenv.WriteFiles(t, dir, map[string]string{"core.map": "CORE_2 { global: core_a; core_b; local: *; };\n"})
 	rep, _ = buildJSON(t, e, "--no-daemon", dir)
 	if c, l := rep.target(t, "core"); c != 0 || !l {
 		t.Errorf("after the version script's edit: core compiled %d, linked %v; want 0, true", c, l)
@@ -183,8 +181,7 @@ func TestVersionScriptAndSymlinks(t *testing.T) {
 		t.Errorf("the edited version script was not applied:\n%s", out)
 	}
 
-	single := t.TempDir()
-	writeFiles(t, single, map[string]string{
+	single := testenv.Tree(t, map[string]string{
 		"jmake.toml": "[project]\nname = \"x\"\n\n[binary]\nlibrary_name = \"libx.so.1.2.3\"\nsoname = \"libx.so.1\"\n",
 		"src/x.c":    "int x(void) { return 1; }\n",
 	})
@@ -222,11 +219,11 @@ int main(int argc, char **argv) { char buf[64] = ""; fgets(buf, sizeof buf, stdi
 func TestSymlinkedSourceDir(t *testing.T) {
 	e := testenv.New(t)
 	dir, vendor := t.TempDir(), t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	testenv.WriteFiles(t, dir, map[string]string{
 		"jmake.toml": "[project]\nname = \"v\"\n\n[compile]\nsources = [\"src/**/*.c\"]\n",
 		"src/a.c":    "int a(void) { return 1; }\n",
 	})
-	writeFiles(t, vendor, map[string]string{"b.c": "int b(void) { return 2; }\n"})
+	testenv.WriteFiles(t, vendor, map[string]string{"b.c": "int b(void) { return 2; }\n"})
 	for link, target := range map[string]string{"src/vendor": vendor, "src/loop": dir} {
 		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
 			t.Fatal(err)
@@ -253,7 +250,7 @@ func TestLibraryFailureStopsItsPrograms(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "build", "app")); err == nil {
 		t.Error("app was linked against a library that failed")
 	}
-	writeFiles(t, dir, map[string]string{"src/b.c": twoTargets["src/b.c"]})
+	testenv.WriteFiles(t, dir, map[string]string{"src/b.c": twoTargets["src/b.c"]})
 	rep, _ = buildJSON(t, e, "--no-daemon", dir)
 	if !rep.Success || rep.Compiled != 1 {
 		t.Errorf("fixed build: %+v, want 1 unit compiled", rep)
@@ -269,7 +266,7 @@ func TestNewTestFileIsFound(t *testing.T) {
 	if r := e.MustRun("test", dir); !strings.Contains(r.Stdout, "2 passed, 0 failed") {
 		t.Fatalf("jmake test: %q", r.Stdout)
 	}
-	writeFiles(t, dir, map[string]string{"tests/test_three.c": "int main(void) { return 0; }\n"})
+	testenv.WriteFiles(t, dir, map[string]string{"tests/test_three.c": "int main(void) { return 0; }\n"})
 	if r := e.MustRun("test", dir); !strings.Contains(r.Stdout, "test_three") || !strings.Contains(r.Stdout, "3 passed, 0 failed") {
 		t.Fatalf("jmake test after adding a test: %q", r.Stdout)
 	}

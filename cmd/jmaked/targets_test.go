@@ -11,20 +11,6 @@ import (
 	"github.com/jmake/jmake/internal/testenv"
 )
 
-// writeFiles writes files (path -> content) under dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, content := range files {
-		abs := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(abs, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // twoTargets is a versioned shared library of two units and a program
 // that links it.
 var twoTargets = map[string]string{
@@ -54,9 +40,8 @@ links = ["core"]
 // twoTargetsWith writes twoTargets into a temp dir, then files over it.
 func twoTargetsWith(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	writeFiles(t, dir, twoTargets)
-	writeFiles(t, dir, files)
+	dir := testenv.Tree(t, twoTargets)
+	testenv.WriteFiles(t, dir, files)
 	return dir
 }
 
@@ -111,7 +96,7 @@ func TestTargetsIncremental(t *testing.T) {
 		t.Fatalf("no-op: %+v", rep)
 	}
 
-	writeFiles(t, dir, map[string]string{"src/a.c": "#include \"core.h\"\nint core_a(void) { return 10; }\n"})
+	testenv.WriteFiles(t, dir, map[string]string{"src/a.c": "#include \"core.h\"\nint core_a(void) { return 10; }\n"})
 	rep, _ = buildJSON(t, e, dir)
 	if c, l := rep.target(t, "core"); c != 1 || !l {
 		t.Errorf("library edit: core compiled %d, linked %v; want 1, true", c, l)
@@ -123,7 +108,7 @@ func TestTargetsIncremental(t *testing.T) {
 		t.Errorf("app after the library edit: %q", out)
 	}
 
-	writeFiles(t, dir, map[string]string{"app/main.c": strings.Replace(twoTargets["app/main.c"], "sum", "total", 1)})
+	testenv.WriteFiles(t, dir, map[string]string{"app/main.c": strings.Replace(twoTargets["app/main.c"], "sum", "total", 1)})
 	rep, _ = buildJSON(t, e, dir)
 	if c, l := rep.target(t, "core"); c != 0 || l {
 		t.Errorf("program edit: core compiled %d, linked %v; want 0, false", c, l)

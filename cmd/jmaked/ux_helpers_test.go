@@ -28,7 +28,7 @@ func writeProject(t *testing.T, files map[string]string) string {
 	if _, ok := files["jmake.toml"]; !ok {
 		files["jmake.toml"] = "[project]\nname = \"prog\"\n[compile]\nflags = [\"-Wall\"]\n[binary]\nlibrary_type = \"executable\"\n"
 	}
-	writeFiles(t, dir, files)
+	testenv.WriteFiles(t, dir, files)
 	return dir
 }
 

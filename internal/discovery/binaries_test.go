@@ -8,13 +8,13 @@ import (
 	"testing"
 
 	"github.com/jmake/jmake/internal/change"
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 func TestDetectBinaries(t *testing.T) {
 	needTool(t, "gcc")
 	needTool(t, "ar")
-	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	root := testenv.Tree(t, map[string]string{
 		"src/a.c":        "int a(void) { return 1; }\n",
 		"src/main.c":     "int main(void) { return 0; }\n",
 		"notes.txt":      "hello\n",

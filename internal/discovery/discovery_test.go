@@ -3,28 +3,13 @@ package discovery
 import (
 	"bytes"
 	"log/slog"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/testenv"
 )
-
-// writeFiles creates files under root from a map of slash paths to
-// contents, making directories as needed.
-func writeFiles(t testing.TB, root string, files map[string]string) {
-	t.Helper()
-	for rel, body := range files {
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // needTool skips the test when a real tool it drives is missing.
 func needTool(t testing.TB, name string) string {
@@ -77,7 +62,7 @@ func openStores(t testing.TB, dir string) (tools, scans, deps *store.Map) {
 func TestCachesSurviveRestartAndClear(t *testing.T) {
 	needTool(t, "cc")
 	cacheDir, root := t.TempDir(), t.TempDir()
-	writeFiles(t, root, map[string]string{
+	testenv.WriteFiles(t, root, map[string]string{
 		"src/a.c":     "#include \"a.h\"\nint main(void) { return 0; }\n",
 		"src/a.h":     "#pragma once\n",
 		"include/x.h": "",

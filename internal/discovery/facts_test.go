@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/change"
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 func TestFactsFastPathAndRacyFiles(t *testing.T) {
 	root := t.TempDir()
 	p := filepath.Join(root, "a.c")
-	writeFiles(t, root, map[string]string{"a.c": "#include \"a.h\"\n"})
+	testenv.WriteFiles(t, root, map[string]string{"a.c": "#include \"a.h\"\n"})
 	d := New(Options{})
 	f, parsed, err := d.facts(p)
 	if err != nil || !parsed || len(f.Includes) != 1 || f.Includes[0].Name != "a.h" {
@@ -43,7 +44,7 @@ func TestFactsFastPathAndRacyFiles(t *testing.T) {
 
 	// Same size, mtime set back: ctime still tells.
 	fi, _ := os.Stat(p)
-	writeFiles(t, root, map[string]string{"a.c": "#include \"b.h\"\n"})
+	testenv.WriteFiles(t, root, map[string]string{"a.c": "#include \"b.h\"\n"})
 	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 func TestWalkDependenciesScan(t *testing.T) {
-	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	root := testenv.Tree(t, map[string]string{
 		"include/lib/api.h":    "#include \"lib/detail.h\"\n#include <stdio.h>\n",
 		"include/lib/detail.h": "#include \"../lib/api.h\" /* a cycle */\n",
 		"src/a.c":              "#include \"local.h\"\n#include <lib/api.h>\n#include \"gen.h\"\n",
@@ -61,7 +62,7 @@ func TestWalkDependenciesScan(t *testing.T) {
 		t.Fatalf("second walk parsed %d files, err %v", g.FilesParsed, err)
 	}
 	// One header gains an include: only it is parsed, and the new edge shows.
-	writeFiles(t, root, map[string]string{"src/local2.h": "#include \"lib/api.h\"\n"})
+	testenv.WriteFiles(t, root, map[string]string{"src/local2.h": "#include \"lib/api.h\"\n"})
 	g, err = d.WalkDependencies(root, []string{"include"}, units[1:2])
 	if err != nil || g.FilesParsed != 1 {
 		t.Fatalf("walk after edit parsed %d files, err %v", g.FilesParsed, err)
@@ -70,7 +71,7 @@ func TestWalkDependenciesScan(t *testing.T) {
 		t.Errorf("src/b.c after edit: %q", h)
 	}
 	// A copy of a file already seen is not parsed either: facts are by content.
-	writeFiles(t, root, map[string]string{"src/e.c": "#include \"local2.h\"\n"})
+	testenv.WriteFiles(t, root, map[string]string{"src/e.c": "#include \"local2.h\"\n"})
 	if g, err = d.WalkDependencies(root, []string{"include"}, []string{"src/e.c"}); err != nil || g.FilesParsed != 0 {
 		t.Errorf("walk of a copy parsed %d files, err %v", g.FilesParsed, err)
 	}
@@ -91,8 +92,7 @@ func TestWalkDependenciesScan(t *testing.T) {
 // include named, which no scan can.
 func TestWalkDependenciesDepfile(t *testing.T) {
 	needTool(t, "gcc")
-	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	root := testenv.Tree(t, map[string]string{
 		"include/p/x.h": "#define X 1\n",
 		"src/m.c":       "#include MACRO_H\n#include <stddef.h>\nint m = X;\n",
 		"lib/m.c":       "int lm;\n",
@@ -149,8 +149,7 @@ func TestWalkDependenciesDepfile(t *testing.T) {
 
 func TestWalkDependenciesDepfileResolver(t *testing.T) {
 	needTool(t, "gcc")
-	root := t.TempDir()
-	writeFiles(t, root, map[string]string{"a.h": "", "u.c": "#include \"a.h\"\n"})
+	root := testenv.Tree(t, map[string]string{"a.h": "", "u.c": "#include \"a.h\"\n"})
 	if err := os.MkdirAll(filepath.Join(root, "objs"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 func TestDiscoverProject(t *testing.T) {
 	needTool(t, "gcc")
 	root := filepath.Join(t.TempDir(), "My Project!")
-	writeFiles(t, root, map[string]string{
+	testenv.WriteFiles(t, root, map[string]string{
 		"include/demo/core.h":  "#include \"demo/types.h\"\n",
 		"include/demo/types.h": "typedef int demo_int;\n",
 		"src/a.c":              "#include <demo/core.h>\n#include \"a_internal.h\"\n#include <stdio.h>\nint a;\n",
@@ -65,7 +67,7 @@ func TestDiscoverProject(t *testing.T) {
 		t.Errorf("forced: cached=%v err=%v", cached, err)
 	}
 	// A new source with its own main: noticed, and parsed.
-	writeFiles(t, root, map[string]string{"tools/gen.cpp": "int main(int argc, char **argv) { return argc; }\n"})
+	testenv.WriteFiles(t, root, map[string]string{"tools/gen.cpp": "int main(int argc, char **argv) { return argc; }\n"})
 	p, cached, err = d.DiscoverProject(root, false)
 	if err != nil || cached || !slices.Equal(p.MainSources, []string{"app/main.c", "tools/gen.cpp"}) {
 		t.Errorf("after adding a main: cached=%v err=%v mains %q", cached, err, p.MainSources)
@@ -74,8 +76,7 @@ func TestDiscoverProject(t *testing.T) {
 
 func TestDiscoverProjectHonoursConfig(t *testing.T) {
 	needTool(t, "gcc")
-	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	root := testenv.Tree(t, map[string]string{
 		"jmake.toml": `[project]
 name = "tomlproj"
 
@@ -116,16 +117,14 @@ include_dirs = ["inc"]
 
 func TestDiscoverProjectProblems(t *testing.T) {
 	t.Run("bad config", func(t *testing.T) {
-		root := t.TempDir()
-		writeFiles(t, root, map[string]string{"jmake.toml": "[project]\nname = \n"})
+		root := testenv.Tree(t, map[string]string{"jmake.toml": "[project]\nname = \n"})
 		_, _, err := New(Options{}).DiscoverProject(root, false)
 		if err == nil || !strings.Contains(err.Error(), filepath.Join(root, "jmake.toml")+":2") {
 			t.Errorf("error %v, want one naming jmake.toml:2", err)
 		}
 	})
 	t.Run("missing compiler is a warning", func(t *testing.T) {
-		root := t.TempDir()
-		writeFiles(t, root, map[string]string{
+		root := testenv.Tree(t, map[string]string{
 			"jmake.toml": "[compile]\ncompiler = \"clang-99\"\n",
 			"a.c":        "",
 		})

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/change"
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 func TestScanFilesClassifies(t *testing.T) {
-	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	root := testenv.Tree(t, map[string]string{
 		"main.c":                   "",
 		"src/b.c":                  "",
 		"src/a.cpp":                "",
@@ -60,8 +60,7 @@ func TestScanFilesClassifies(t *testing.T) {
 }
 
 func TestScanFilesBuildDir(t *testing.T) {
-	root := t.TempDir()
-	writeFiles(t, root, map[string]string{"a.c": "", "out/b.c": "", "build/c.c": ""})
+	root := testenv.Tree(t, map[string]string{"a.c": "", "out/b.c": "", "build/c.c": ""})
 	d := New(Options{})
 	for _, tc := range []struct {
 		buildDir string
@@ -81,8 +80,7 @@ func TestScanFilesBuildDir(t *testing.T) {
 }
 
 func TestScanFilesNoticesChanges(t *testing.T) {
-	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	root := testenv.Tree(t, map[string]string{
 		"src/a.c":          "",
 		"src/sub/b.c":      "",
 		"src/sub/deep/c.h": "",
@@ -170,8 +168,7 @@ func TestScanFilesNoticesChanges(t *testing.T) {
 // same timestamp tick as the scan: the directory's stat then looks
 // unchanged, and only re-reading its entries tells.
 func TestScanRacyDirectories(t *testing.T) {
-	root := t.TempDir()
-	writeFiles(t, root, map[string]string{"src/a.c": ""})
+	root := testenv.Tree(t, map[string]string{"src/a.c": ""})
 	d := New(Options{})
 	if _, _, err := d.ScanFiles(root, false, nil, ""); err != nil {
 		t.Fatal(err)
@@ -203,8 +200,7 @@ func TestScanRacyDirectories(t *testing.T) {
 
 	// A racy record found current, once its directories are old enough,
 	// is settled: recorded as observed now, and trusted by stat next time.
-	root2 := t.TempDir()
-	writeFiles(t, root2, map[string]string{"src/a.c": ""})
+	root2 := testenv.Tree(t, map[string]string{"src/a.c": ""})
 	hourAgo := time.Now().Add(-time.Hour)
 	for _, dir := range []string{root2, filepath.Join(root2, "src")} {
 		if err := os.Chtimes(dir, hourAgo, hourAgo); err != nil {
@@ -226,8 +222,7 @@ func TestScanRacyDirectories(t *testing.T) {
 }
 
 func TestScanFilesErrors(t *testing.T) {
-	root := t.TempDir()
-	writeFiles(t, root, map[string]string{"f.c": ""})
+	root := testenv.Tree(t, map[string]string{"f.c": ""})
 	d := New(Options{})
 	for _, tc := range []struct {
 		name, root string
@@ -277,7 +272,7 @@ func makeTree(t testing.TB, root string, n int) {
 	for i := range n {
 		files[fmt.Sprintf("src/m%02d/s%02d/f%04d.c", i%6, i%5, i)] = ""
 	}
-	writeFiles(t, root, files)
+	testenv.WriteFiles(t, root, files)
 }
 
 func TestScanUnchangedIsFast(t *testing.T) {
@@ -329,8 +324,7 @@ func BenchmarkScanCold(b *testing.B) {
 }
 
 func TestScanFilesRootSymlink(t *testing.T) {
-	real := t.TempDir()
-	writeFiles(t, real, map[string]string{"a.c": ""})
+	real := testenv.Tree(t, map[string]string{"a.c": ""})
 	link := filepath.Join(t.TempDir(), "link")
 	if err := os.Symlink(real, link); err != nil {
 		t.Fatal(err)
@@ -365,8 +359,8 @@ func TestScanEmptyProjectJSON(t *testing.T) {
 // added behind the link is seen by the next scan.
 func TestScanFilesFollowsDirectoryLinks(t *testing.T) {
 	root, elsewhere := t.TempDir(), t.TempDir()
-	writeFiles(t, root, map[string]string{"src/a.c": ""})
-	writeFiles(t, elsewhere, map[string]string{"v.c": "", "sub/w.h": ""})
+	testenv.WriteFiles(t, root, map[string]string{"src/a.c": ""})
+	testenv.WriteFiles(t, elsewhere, map[string]string{"v.c": "", "sub/w.h": ""})
 	for link, target := range map[string]string{"src/vendor": elsewhere, "src/loop": root, "src/up": filepath.Join(root, "src")} {
 		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
 			t.Fatal(err)
@@ -383,7 +377,7 @@ func TestScanFilesFollowsDirectoryLinks(t *testing.T) {
 	if _, cached, _ := d.ScanFiles(root, false, nil, ""); !cached {
 		t.Error("an unchanged tree with a linked directory was scanned again")
 	}
-	writeFiles(t, elsewhere, map[string]string{"x.c": ""})
+	testenv.WriteFiles(t, elsewhere, map[string]string{"x.c": ""})
 	if s, _, _ := d.ScanFiles(root, false, nil, ""); !slices.Contains(s.CSources, "src/vendor/x.c") {
 		t.Errorf("a file added behind the link was missed: %q", s.CSources)
 	}

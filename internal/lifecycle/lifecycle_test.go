@@ -331,17 +331,12 @@ func TestKillDuringCacheWrites(t *testing.T) {
 // refilled, not new files.
 func TestRestartCleanRecyclesObjects(t *testing.T) {
 	e := testenv.New(t)
-	proj := t.TempDir()
-	files := map[string]string{
+	proj := testenv.Tree(t, map[string]string{
 		"jmake.toml": "[project]\nname = \"t\"\n[binary]\nlibrary_type = \"static\"\n",
 		"src/a.c":    "int a(void) { return 1; }\n",
 		"src/b.c":    "int b(void) { return 2; }\n",
 		"src/c.c":    "int c(void) { return 3; }\n",
-	}
-	for p, c := range files {
-		os.MkdirAll(filepath.Join(proj, filepath.Dir(p)), 0o755)
-		os.WriteFile(filepath.Join(proj, p), []byte(c), 0o644)
-	}
+	})
 	e.MustRun("start", "--no-supervise")
 	defer e.Run("stop")
 	build := func() (compiled, cached int) {

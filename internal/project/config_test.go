@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 func TestDefaults(t *testing.T) {
@@ -172,8 +174,7 @@ func TestDocsMatchSchema(t *testing.T) {
 		t.Fatal("docs lack the full example")
 	}
 	example, _, _ = strings.Cut(example, "```")
-	dir := t.TempDir()
-	writeTree(t, dir, map[string]string{"src/a.c": "", "src/b.cpp": "", "src/test_a.c": "", "include/": ""})
+	dir := testenv.Tree(t, map[string]string{"src/a.c": "", "src/b.cpp": "", "src/test_a.c": "", "include/": ""})
 	for _, d := range ValidateData(dir, "example.toml", []byte(example), func(string) (string, bool) { return "", true }) {
 		t.Errorf("full example: %s", d)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 // Build and output directories and source globs that climb out of the
@@ -30,8 +32,8 @@ func TestPathsStayInsideTheRoot(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			base := t.TempDir()
 			dir := filepath.Join(base, "p")
-			writeTree(t, dir, lib)
-			writeTree(t, dir, map[string]string{FileName: tc.toml})
+			testenv.WriteFiles(t, dir, lib)
+			testenv.WriteFiles(t, dir, map[string]string{FileName: tc.toml})
 			diags, err := Validate(dir, nil)
 			if err != nil {
 				t.Fatal(err)

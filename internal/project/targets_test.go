@@ -6,13 +6,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 // loadTargets writes files into a temp dir and resolves its targets.
 func loadTargets(t *testing.T, files map[string]string, p Profile) ([]*Target, error) {
 	t.Helper()
-	dir := t.TempDir()
-	writeTree(t, dir, files)
+	dir := testenv.Tree(t, files)
 	c, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)

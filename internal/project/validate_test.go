@@ -2,10 +2,11 @@ package project
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 // want is one expected diagnostic: its severity, position and a piece of its
@@ -14,27 +15,6 @@ type want struct {
 	sev       string
 	line, col int
 	msg       string
-}
-
-// writeTree creates files (slash paths; a trailing "/" makes a directory)
-// under dir.
-func writeTree(t testing.TB, dir string, files map[string]string) {
-	t.Helper()
-	for name, body := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if strings.HasSuffix(name, "/") {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func TestValidate(t *testing.T) {
@@ -128,9 +108,8 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			writeTree(t, dir, tt.files)
-			writeTree(t, dir, map[string]string{FileName: tt.toml})
+			dir := testenv.Tree(t, tt.files)
+			testenv.WriteFiles(t, dir, map[string]string{FileName: tt.toml})
 			got, err := Validate(dir, tt.look)
 			if err != nil {
 				t.Fatal(err)
@@ -195,7 +174,7 @@ func FuzzValidateData(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	dir := f.TempDir()
-	writeTree(f, dir, map[string]string{"src/a.c": ""})
+	testenv.WriteFiles(f, dir, map[string]string{"src/a.c": ""})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, d := range ValidateData(dir, "fuzz.toml", data, nil) {
 			if d.Severity != SeverityError && d.Severity != SeverityWarning {

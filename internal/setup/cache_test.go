@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 // age sets a file's mtime well in the past, so its stat memo is trusted.
@@ -96,7 +97,7 @@ func TestConfigCacheSharedContent(t *testing.T) {
 	a := filepath.Join(t.TempDir(), "alpha")
 	b := filepath.Join(t.TempDir(), "beta")
 	for _, d := range []string{a, b} {
-		writeFiles(t, d, map[string]string{project.FileName: "[compile]\njobs = 3\n"})
+		testenv.WriteFiles(t, d, map[string]string{project.FileName: "[compile]\njobs = 3\n"})
 	}
 	ca, cachedA, errA := s.Config(a)
 	cb, cachedB, errB := s.Config(b)
@@ -123,7 +124,7 @@ func TestConfigCacheEviction(t *testing.T) {
 	root := t.TempDir()
 	file := filepath.Join(root, project.FileName)
 	for i := range 4 {
-		writeFiles(t, root, map[string]string{project.FileName: fmt.Sprintf("[compile]\njobs = %d\n", i)})
+		testenv.WriteFiles(t, root, map[string]string{project.FileName: fmt.Sprintf("[compile]\njobs = %d\n", i)})
 		age(t, file)
 		if _, cached, err := s.Config(root); err != nil || cached {
 			t.Fatalf("version %d: cached %v err %v", i, cached, err)

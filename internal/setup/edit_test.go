@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 const projectToml = `# demo project
@@ -30,9 +31,7 @@ library_type = "static"
 // newProject makes a project with a source and the given jmake.toml.
 func newProject(t *testing.T, toml string) string {
 	t.Helper()
-	root := t.TempDir()
-	writeFiles(t, root, map[string]string{"src/a.c": "int a;", project.FileName: toml})
-	return root
+	return testenv.Tree(t, map[string]string{"src/a.c": "int a;", project.FileName: toml})
 }
 
 func TestValidateConfig(t *testing.T) {

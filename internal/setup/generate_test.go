@@ -10,21 +10,8 @@ import (
 	"testing"
 
 	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/testenv"
 )
-
-// writeFiles creates files (slash paths) with the given content under dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, body := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 func TestGenerateConfig(t *testing.T) {
 	tests := []struct {
@@ -83,8 +70,7 @@ func TestGenerateConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := t.TempDir()
-			writeFiles(t, root, tt.files)
+			root := testenv.Tree(t, tt.files)
 			text, err := New(Options{}).GenerateConfig(root, tt.info(root), false)
 			if err != nil {
 				t.Fatal(err)
