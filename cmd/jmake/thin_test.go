@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -238,22 +237,13 @@ func TestBuildInterrupted(t *testing.T) {
 	}
 	proj := writeProject(t, "int main(void) { return 0; }\n")
 	os.WriteFile(filepath.Join(proj, "jmake.toml"), []byte("[compile]\ncompiler = \""+slow+"\"\n[binary]\nlibrary_type = \"executable\"\n"), 0o644)
-	cmd := exec.Command(alone.Bin, "build", proj)
-	cmd.Env = alone.Environ()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
+	build := alone.Start(t, "build", proj)
 	testenv.WaitFor(t, time.Minute, "the slow compiler to compile", func() bool {
 		_, err := os.Stat(marker)
 		return err == nil
 	})
-	cmd.Process.Signal(syscall.SIGINT)
-	err := cmd.Wait()
-	ee, _ := err.(*exec.ExitError)
-	if ee == nil || ee.ExitCode() != 130 || !strings.HasSuffix("\n"+stderr.String(), "\njmake: interrupted\n") {
-		t.Fatalf("build after SIGINT: %v, stderr %q; want exit 130 and the plain word", err, stderr.String())
+	code, stderr := build.Interrupt()
+	if code != 130 || !strings.HasSuffix("\n"+stderr, "\njmake: interrupted\n") {
+		t.Fatalf("build after SIGINT: exit %d, stderr %q; want exit 130 and the plain word", code, stderr)
 	}
 }

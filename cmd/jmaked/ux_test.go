@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -123,26 +122,17 @@ func TestExitStatuses(t *testing.T) {
 			slow := writeWrapper(t, "slowcc", marker, `case "$*" in *" -c "*) exec sleep 60;; esac; exec gcc "$@"`)
 			dir := writeProject(t, map[string]string{"src/main.c": "int main(void) { return 0; }\n",
 				"jmake.toml": "[compile]\ncompiler = " + `"` + filepath.Join(slow, "slowcc") + `"` + "\n[binary]\nlibrary_type = \"executable\"\n"})
-			cmd := exec.Command(e.Bin, "build", mode, dir)
-			cmd.Env = e.Environ()
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill() })
+			build := e.Start(t, "build", mode, dir)
 			// The compile is running once the wrapper logged it (after
 			// --version and -dumpmachine, which it passes to gcc).
 			testenv.WaitFor(t, time.Minute, "the slow compiler to compile", func() bool {
 				b, _ := os.ReadFile(marker)
 				return strings.Contains(string(b), " -c ")
 			})
-			cmd.Process.Signal(syscall.SIGINT)
-			err := cmd.Wait()
-			ee, _ := err.(*exec.ExitError)
-			if ee == nil || ee.ExitCode() != exitInterrupted || !strings.HasSuffix("\n"+stderr.String(), "\njmake: interrupted\n") ||
-				strings.Contains(stderr.String(), "signal received") {
-				t.Fatalf("%s build after SIGINT: %v, stderr %q; want exit 130 and the plain word", mode, err, stderr.String())
+			code, stderr := build.Interrupt()
+			if code != exitInterrupted || !strings.HasSuffix("\n"+stderr, "\njmake: interrupted\n") ||
+				strings.Contains(stderr, "signal received") {
+				t.Fatalf("%s build after SIGINT: exit %d, stderr %q; want exit 130 and the plain word", mode, code, stderr)
 			}
 		}
 		e.Run("stop")

@@ -242,6 +242,37 @@ func (e *Env) RunWith(dir string, extra []string, args ...string) Result {
 	return Result{out.String(), errb.String(), code}
 }
 
+// Background is a jmake command that Start left running.
+type Background struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+}
+
+// Start starts jmake with args in the background, its stderr kept; when
+// the test ends the process is killed by its PID if it still runs.
+func (e *Env) Start(tb testing.TB, args ...string) *Background {
+	tb.Helper()
+	b := &Background{cmd: exec.Command(e.Bin, args...)}
+	b.cmd.Env = e.Environ()
+	b.cmd.Stderr = &b.stderr
+	if err := b.cmd.Start(); err != nil {
+		tb.Fatalf("jmake %s: %v", strings.Join(args, " "), err)
+	}
+	tb.Cleanup(func() {
+		b.cmd.Process.Kill()
+		b.cmd.Wait() // reaps it; an error when Interrupt already did
+	})
+	return b
+}
+
+// Interrupt sends SIGINT, as Ctrl-C does, waits for the command to end and
+// returns its exit code (-1 when a signal ended it) and its stderr.
+func (b *Background) Interrupt() (int, string) {
+	b.cmd.Process.Signal(syscall.SIGINT)
+	b.cmd.Wait()
+	return b.cmd.ProcessState.ExitCode(), b.stderr.String()
+}
+
 // MustRun runs jmake and fails the test unless it exits 0.
 func (e *Env) MustRun(args ...string) Result {
 	e.T.Helper()
