@@ -58,6 +58,24 @@ func TestDaemonFunctionsOverTheWire(t *testing.T) {
 	if !strings.Contains(string(b), "# A small C library") || !strings.Contains(string(b), "jobs = 2") {
 		t.Errorf("jmake.toml after update_config:\n%s", b)
 	}
+	// A function that works on a project refuses a call without its path,
+	// and names itself in the error of a call on a path that cannot be
+	// (below a regular file).
+	notDir := filepath.Join(lib, "jmake.toml", "sub")
+	for _, f := range []struct{ daemon, function string }{
+		{"discovery", "scan_files"}, {"discovery", "walk_dependencies"}, {"discovery", "detect_binaries"},
+		{"discovery", "discover_project"}, {"setup", "create_structure"}, {"setup", "generate_config"},
+		{"setup", "validate_config"}, {"setup", "get_config_section"}, {"setup", "update_config"},
+	} {
+		r := e.Run("call", f.daemon, f.function, `{}`)
+		if r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, f.function+`: missing argument`) {
+			t.Errorf("%s without a path: exit %d\nstdout: %s\nstderr: %s", f.function, r.Code, r.Stdout, r.Stderr)
+		}
+		r = e.Run("call", f.daemon, f.function, `{"path":`+q(notDir)+`,"section":"binary","data":{}}`)
+		if r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, f.function+": ") {
+			t.Errorf("%s below a file: exit %d\nstdout: %s\nstderr: %s", f.function, r.Code, r.Stdout, r.Stderr)
+		}
+	}
 	// A broken jmake.toml is reported with file:line:col.
 	os.WriteFile(filepath.Join(fresh, "jmake.toml"), []byte("[project]\nname = \"x\"\n[binary]\nlibrary_type = \"dll\"\nbogus = 1\n"), 0o644)
 	r := e.Run("call", "setup", "validate_config", `{"path":`+q(fresh)+`}`)

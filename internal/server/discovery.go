@@ -139,80 +139,58 @@ func bindDiscovery(d *daemon.Daemon) error {
 	d.Handle("tools", func(ctx context.Context, req *daemon.Request) (any, error) {
 		return map[string]any{"tools": s.d.Tools(), "cached": true}, nil
 	})
-	d.Handle("scan_files", func(ctx context.Context, req *daemon.Request) (any, error) {
-		var a struct {
-			Path        string `json:"path"`
-			Force       bool   `json:"force"`
-			Known       string `json:"known"`        // a fingerprint the caller has the lists of
-			SourcesOnly bool   `json:"sources_only"` // reply with sources and fingerprint alone
-		}
-		if err := decodePath(req, &a, &a.Path); err != nil {
-			return nil, err
-		}
+	d.Handle("scan_files", onPath(func(ctx context.Context, a *struct {
+		pathArg
+		Force       bool   `json:"force"`
+		Known       string `json:"known"`        // a fingerprint the caller has the lists of
+		SourcesOnly bool   `json:"sources_only"` // reply with sources and fingerprint alone
+	}) (any, error) {
 		if a.SourcesOnly {
-			f, err := s.ScanFiles(ctx, a.Path, a.Force, a.Known)
-			if err != nil {
-				return nil, daemon.Errorf(400, "scan_files: %v", err)
-			}
-			return f, nil
+			return s.ScanFiles(ctx, a.Path, a.Force, a.Known)
 		}
 		scan, cached, err := s.scan(a.Path, a.Force)
 		if err != nil {
-			return nil, daemon.Errorf(400, "scan_files: %v", err)
+			return nil, err
 		}
 		m := jsonValue(scan)
 		srcs := sources(scan)
 		m["sources"], m["cached"], m["fingerprint"] = srcs, cached, fingerprint(srcs, scan.Walked)
 		return m, nil
-	})
-	d.Handle("walk_dependencies", func(ctx context.Context, req *daemon.Request) (any, error) {
-		var a struct {
-			Path        string   `json:"path"`
-			IncludeDirs []string `json:"include_dirs"`
-			Units       []string `json:"units"`
-		}
-		if err := decodePath(req, &a, &a.Path); err != nil {
-			return nil, err
-		}
+	}))
+	d.Handle("walk_dependencies", onPath(func(ctx context.Context, a *struct {
+		pathArg
+		IncludeDirs []string `json:"include_dirs"`
+		Units       []string `json:"units"`
+	}) (any, error) {
 		if a.Units == nil {
 			files, err := s.ScanFiles(ctx, a.Path, false, "")
 			if err != nil {
-				return nil, daemon.Errorf(400, "walk_dependencies: %v", err)
+				return nil, err
 			}
 			a.Units = files.Sources
 		}
 		g, err := s.d.WalkDependencies(a.Path, a.IncludeDirs, a.Units)
 		if err != nil {
-			return nil, daemon.Errorf(400, "walk_dependencies: %v", err)
+			return nil, err
 		}
 		return map[string]any{"graph": g}, nil
-	})
-	d.Handle("detect_binaries", func(ctx context.Context, req *daemon.Request) (any, error) {
-		var a struct {
-			Path string `json:"path"`
-		}
-		if err := decodePath(req, &a, &a.Path); err != nil {
-			return nil, err
-		}
+	}))
+	d.Handle("detect_binaries", onPath(func(ctx context.Context, a *pathArg) (any, error) {
 		bins, err := s.d.DetectBinaries(a.Path)
 		if err != nil {
-			return nil, daemon.Errorf(400, "detect_binaries: %v", err)
-		}
-		return map[string]any{"binaries": bins}, nil
-	})
-	d.Handle("discover_project", func(ctx context.Context, req *daemon.Request) (any, error) {
-		var a struct {
-			Path  string `json:"path"`
-			Force bool   `json:"force"`
-		}
-		if err := decodePath(req, &a, &a.Path); err != nil {
 			return nil, err
 		}
+		return map[string]any{"binaries": bins}, nil
+	}))
+	d.Handle("discover_project", onPath(func(ctx context.Context, a *struct {
+		pathArg
+		Force bool `json:"force"`
+	}) (any, error) {
 		p, cached, err := s.d.DiscoverProject(a.Path, a.Force)
 		if err != nil {
-			return nil, daemon.Errorf(400, "discover_project: %v", err)
+			return nil, err
 		}
 		return map[string]any{"project": p, "cached": cached}, nil
-	})
+	}))
 	return nil
 }

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -84,6 +85,34 @@ func decodePath(req *daemon.Request, v any, path *string) error {
 		return daemon.Errorf(400, "%s: missing argument \"path\"", req.Function)
 	}
 	return nil
+}
+
+// pathArg is the "path" argument of a function that works on a project;
+// the arguments of an onPath function embed it.
+type pathArg struct {
+	Path string `json:"path"`
+}
+
+func (p *pathArg) path() *string { return &p.Path }
+
+// onPath makes the handler of a function whose arguments, A, embed
+// pathArg: they are decoded (a missing path refused) and handed to call,
+// the function's work, whose error is answered 400 with the function's name.
+func onPath[A any, P interface {
+	*A
+	path() *string
+}](call func(ctx context.Context, a P) (any, error)) daemon.Handler {
+	return func(ctx context.Context, req *daemon.Request) (any, error) {
+		a := P(new(A))
+		if err := decodePath(req, a, a.path()); err != nil {
+			return nil, err
+		}
+		v, err := call(ctx, a)
+		if err != nil {
+			return nil, daemon.Errorf(400, "%s: %v", req.Function, err)
+		}
+		return v, nil
+	}
 }
 
 // jsonValue round-trips v through JSON into a generic value, so a reply

@@ -97,37 +97,22 @@ func bindSetup(d *daemon.Daemon) error {
 			return store.Stats{Entries: st.Entries, Hits: st.Hits, Misses: st.Misses}
 		},
 		clear: func() error { s.s.ClearCache(); return nil }})
-	type pathArgs struct {
-		Path string `json:"path"`
-	}
-	d.Handle("create_structure", func(ctx context.Context, req *daemon.Request) (any, error) {
-		var a struct {
-			Path string `json:"path"`
-			Type string `json:"type"`
-		}
-		if err := decodePath(req, &a, &a.Path); err != nil {
-			return nil, err
-		}
-		created, err := s.s.CreateStructure(a.Path, a.Type)
-		if err != nil {
-			return nil, daemon.Errorf(400, "create_structure: %v", err)
-		}
-		return created, nil
-	})
-	d.Handle("generate_config", func(ctx context.Context, req *daemon.Request) (any, error) {
-		var a struct {
-			Path  string            `json:"path"`
-			Info  setup.ProjectInfo `json:"info"`
-			Force bool              `json:"force"`
-		}
-		if err := decodePath(req, &a, &a.Path); err != nil {
-			return nil, err
-		}
+	d.Handle("create_structure", onPath(func(ctx context.Context, a *struct {
+		pathArg
+		Type string `json:"type"`
+	}) (any, error) {
+		return s.s.CreateStructure(a.Path, a.Type)
+	}))
+	d.Handle("generate_config", onPath(func(ctx context.Context, a *struct {
+		pathArg
+		Info  setup.ProjectInfo `json:"info"`
+		Force bool              `json:"force"`
+	}) (any, error) {
 		if len(a.Info.Sources) == 0 {
 			// No discovery given: ask it here.
 			info, err := setup.Discover(a.Path)
 			if err != nil {
-				return nil, daemon.Errorf(400, "generate_config: %v", err)
+				return nil, err
 			}
 			if a.Info.Name != "" {
 				info.Name = a.Info.Name
@@ -136,51 +121,35 @@ func bindSetup(d *daemon.Daemon) error {
 		}
 		text, err := s.s.GenerateConfig(a.Path, a.Info, a.Force)
 		if err != nil {
-			return nil, daemon.Errorf(400, "generate_config: %v", err)
+			return nil, err
 		}
 		return map[string]any{"path": filepath.Join(a.Path, "jmake.toml"), "config": text}, nil
-	})
-	d.Handle("validate_config", func(ctx context.Context, req *daemon.Request) (any, error) {
-		var a struct {
-			Path string      `json:"path"`
-			Env  toolenv.Env `json:"env"`
-		}
-		if err := decodePath(req, &a, &a.Path); err != nil {
-			return nil, err
-		}
-		v, err := s.ValidateConfig(ctx, a.Path, a.Env)
-		if err != nil {
-			return nil, daemon.Errorf(400, "validate_config: %v", err)
-		}
-		return v, nil
-	})
-	d.Handle("get_config_section", func(ctx context.Context, req *daemon.Request) (any, error) {
-		var a struct {
-			Path    string `json:"path"`
-			Section string `json:"section"`
-		}
-		if err := decodePath(req, &a, &a.Path); err != nil {
-			return nil, err
-		}
+	}))
+	d.Handle("validate_config", onPath(func(ctx context.Context, a *struct {
+		pathArg
+		Env toolenv.Env `json:"env"`
+	}) (any, error) {
+		return s.ValidateConfig(ctx, a.Path, a.Env)
+	}))
+	d.Handle("get_config_section", onPath(func(ctx context.Context, a *struct {
+		pathArg
+		Section string `json:"section"`
+	}) (any, error) {
 		sec, err := s.s.GetConfigSection(a.Path, a.Section)
 		if err != nil {
-			return nil, daemon.Errorf(400, "get_config_section: %v", err)
-		}
-		return map[string]any{"section": a.Section, "data": sec}, nil
-	})
-	d.Handle("update_config", func(ctx context.Context, req *daemon.Request) (any, error) {
-		var a struct {
-			Path    string         `json:"path"`
-			Section string         `json:"section"`
-			Data    map[string]any `json:"data"`
-		}
-		if err := decodePath(req, &a, &a.Path); err != nil {
 			return nil, err
 		}
+		return map[string]any{"section": a.Section, "data": sec}, nil
+	}))
+	d.Handle("update_config", onPath(func(ctx context.Context, a *struct {
+		pathArg
+		Section string         `json:"section"`
+		Data    map[string]any `json:"data"`
+	}) (any, error) {
 		if err := s.s.UpdateConfig(a.Path, a.Section, a.Data); err != nil {
-			return nil, daemon.Errorf(400, "update_config: %v", err)
+			return nil, err
 		}
 		return map[string]any{"updated": a.Section}, nil
-	})
+	}))
 	return nil
 }
