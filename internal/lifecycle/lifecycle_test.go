@@ -3,7 +3,6 @@ package lifecycle_test
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,11 +215,7 @@ func TestForeignPIDFileIsNeverSignalled(t *testing.T) {
 
 func TestPortInUse(t *testing.T) {
 	e := testenv.New(t)
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", e.Port("setup")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	e.HoldPort("setup")
 	r := e.Run("start", "setup")
 	port := strconv.Itoa(e.Port("setup"))
 	if r.Code == 0 || !strings.Contains(r.Stderr, "port in use") || !strings.Contains(r.Stderr, port) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -203,11 +202,7 @@ func TestHungDaemonIsRestarted(t *testing.T) {
 // FATAL after five failures with the reason, and the restarts stop.
 func TestCrashLoopGoesFatal(t *testing.T) {
 	e := testenv.New(t)
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", e.Port("compilation")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := e.HoldPort("compilation")
 	startSupervisor(t, e)
 	var d lifecycle.Supervised
 	testenv.WaitFor(t, 15*time.Second, "compilation FATAL", func() bool {

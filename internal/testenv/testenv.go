@@ -189,6 +189,18 @@ func (e *Env) ClientOnly() *Env {
 // Port is daemon name's port.
 func (e *Env) Port(name string) int { return 3001 + e.Offset + indexOf(name) }
 
+// HoldPort listens on daemon name's port, as a program that is not one of
+// ours might, until the test ends or the caller closes the listener.
+func (e *Env) HoldPort(name string) net.Listener {
+	e.T.Helper()
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", e.Port(name)))
+	if err != nil {
+		e.T.Fatalf("holding %s's port %d: %v", name, e.Port(name), err)
+	}
+	e.T.Cleanup(func() { ln.Close() })
+	return ln
+}
+
 func indexOf(name string) int {
 	for i, n := range settings.Names() {
 		if n == name {
