@@ -459,13 +459,11 @@ func TestDeadLinkTempFilesAreSwept(t *testing.T) {
 // prints nothing.
 func TestCachedWarningsReplayed(t *testing.T) {
 	requireTools(t, "gcc")
-	root := writeProject(t, map[string]string{
+	root, te, first := builtFiles(t, map[string]string{
 		"jmake.toml": "[project]\nname = \"w\"\n[compile]\nflags = [\"-Wall\"]\n",
 		"src/a.c":    "int a(void) { int unused = 1; return 2; }\n",
 		"src/b.c":    "int b(void) { return 3; }\n",
 	})
-	te := newEnv(t, 0)
-	first := te.mustBuild(t, root, nil)
 	if !strings.Contains(first.res.Diagnostics, "src/a.c:1:19: warning: unused variable") {
 		t.Fatalf("first build's diagnostics: %q", first.res.Diagnostics)
 	}
@@ -545,14 +543,12 @@ func TestTrim(t *testing.T) {
 // last good build: a header it includes changed in between.
 func TestFailedUnitKeepsStaleRecord(t *testing.T) {
 	requireTools(t, "gcc")
-	root := writeProject(t, map[string]string{
+	root, te, _ := builtFiles(t, map[string]string{
 		"jmake.toml":  "[project]\nname = \"stale\"\n[compile]\ninclude_dirs = [\"include\"]\n",
 		"include/h.h": "#define VALUE 1\n",
 		"src/a.c":     "#include \"h.h\"\nint a(void) { return VALUE; }\n",
 		"src/b.c":     "#include \"h.h\"\nint b(void) { return VALUE; }\n",
 	})
-	te := newEnv(t, 0)
-	te.mustBuild(t, root, nil)
 	writeFile(t, filepath.Join(root, "include/h.h"), "#define VALUE 2\n")
 	writeFile(t, filepath.Join(root, "src/b.c"), "#include \"h.h\"\nint b(void) { return VALUE +; }\n")
 	if o := te.build(t, root, nil); o.err == nil || !slices.Equal(o.compiled, []string{"src/a.c", "src/b.c"}) {
@@ -574,13 +570,11 @@ func TestFailedUnitKeepsStaleRecord(t *testing.T) {
 // happen, to take in the first unit's new object.
 func TestRelinkAfterFailedBuild(t *testing.T) {
 	requireTools(t, "gcc", "nm")
-	root := writeProject(t, map[string]string{
+	root, te, _ := builtFiles(t, map[string]string{
 		"jmake.toml": "[project]\nname = \"relink\"\n",
 		"src/a.c":    "int a_old(void) { return 1; }\n",
 		"src/b.c":    "int b(void) { return 2; }\n",
 	})
-	te := newEnv(t, 0)
-	te.mustBuild(t, root, nil)
 	writeFile(t, filepath.Join(root, "src/a.c"), "int a_new(void) { return 1; }\n")
 	writeFile(t, filepath.Join(root, "src/b.c"), "int b(void) { return 2 }\n")
 	if f := te.build(t, root, nil); f.err == nil {

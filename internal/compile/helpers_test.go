@@ -359,3 +359,12 @@ func builtProject(t *testing.T, n int, backdated bool) (string, *testEnv, outcom
 	te := newEnv(t, 0)
 	return root, te, te.mustBuild(t, root, nil)
 }
+
+// builtFiles writes files (path -> content) under a new temp root and
+// builds it once in a fresh engine with no cache limit.
+func builtFiles(t *testing.T, files map[string]string) (string, *testEnv, outcome) {
+	t.Helper()
+	root := writeProject(t, files)
+	te := newEnv(t, 0)
+	return root, te, te.mustBuild(t, root, nil)
+}

@@ -123,12 +123,10 @@ func TestStateRecordsRoundTrip(t *testing.T) {
 // TestClearCaches empties every cache: the next build compiles everything.
 func TestClearCaches(t *testing.T) {
 	requireTools(t, "gcc")
-	root := writeProject(t, map[string]string{
+	root, te, _ := builtFiles(t, map[string]string{
 		"jmake.toml": "[project]\nname = \"cl\"\n",
 		"src/a.c":    "int a(void) { return 1; }\n",
 	})
-	te := newEnv(t, 0)
-	te.mustBuild(t, root, nil)
 	if err := te.e.ClearCaches(); err != nil {
 		t.Fatal(err)
 	}
