@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jmake/jmake/internal/daemon"
@@ -103,22 +102,17 @@ func (e Env) Claim(ctx context.Context, name string) (ours pidfile.Info, err err
 // ClaimAll runs Claim for each of names whose PID file does not name a
 // live daemon, at once, and joins the errors, each naming its daemon.
 func (e Env) ClaimAll(ctx context.Context, names []string) error {
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
+	_, err := inParallel(names, func(name string) (pidfile.Info, error) {
 		if info, _ := e.Inspect(name); info.PID != 0 {
-			continue
+			return info, nil
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := e.Claim(ctx, name); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+		claimed, err := e.Claim(ctx, name)
+		if err != nil {
+			return claimed, fmt.Errorf("%s: %w", name, err)
+		}
+		return claimed, nil
+	})
+	return err
 }
 
 // startClaimed starts daemon name unless its port is ours already (then it

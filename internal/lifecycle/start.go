@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -65,24 +64,14 @@ func (e Env) Start(ctx context.Context, names []string, opts StartOptions) ([]St
 	if _, err := daemon.LoadOrCreateToken(e.StateDir); err != nil {
 		return nil, err
 	}
-	out := make([]StartResult, len(names))
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
+	return inParallel(names, func(name string) (StartResult, error) {
 		if info, stale := e.Inspect(name); info.PID != 0 {
-			out[i] = StartResult{Name: name, PID: info.PID, Port: info.Port, Already: true}
-			continue
+			return StartResult{Name: name, PID: info.PID, Port: info.Port, Already: true}, nil
 		} else if stale != "" {
 			os.Remove(e.PIDFile(name))
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i], errs[i] = e.startClaimed(ctx, name, opts)
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
+		return e.startClaimed(ctx, name, opts)
+	})
 }
 
 func (e Env) startOne(ctx context.Context, name string, opts StartOptions) (StartResult, error) {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/jmake/jmake/internal/client"
@@ -67,16 +66,7 @@ func (e Env) clientAt(name string, info pidfile.Info) *client.Client {
 
 // Status reports each daemon, removing PID files found stale.
 func (e Env) Status(ctx context.Context, names []string) []DaemonStatus {
-	out := make([]DaemonStatus, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = e.status(ctx, name)
-		}()
-	}
-	wg.Wait()
+	out, _ := inParallel(names, func(name string) (DaemonStatus, error) { return e.status(ctx, name), nil })
 	if sup, ok := e.ReadSupervisorState(); ok {
 		for i := range out {
 			for _, d := range sup.Daemons {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"syscall"
 	"time"
 
@@ -33,18 +32,7 @@ type StopResult struct {
 // PID file verifies as our daemon are signalled. PID files are removed.
 // Stopping a stopped daemon is not an error.
 func (e Env) Stop(ctx context.Context, names []string, timeout time.Duration) ([]StopResult, error) {
-	out := make([]StopResult, len(names))
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i], errs[i] = e.stopOne(ctx, name, timeout)
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
+	return inParallel(names, func(name string) (StopResult, error) { return e.stopOne(ctx, name, timeout) })
 }
 
 func (e Env) stopOne(ctx context.Context, name string, timeout time.Duration) (StopResult, error) {
