@@ -88,12 +88,27 @@ type TargetOutcome struct {
 	Output   string   `json:"output,omitempty"` // absolute
 	Symlinks []string `json:"symlinks,omitempty"`
 	Dir      string   `json:"dir,omitempty"` // a test's working directory, absolute
-	Units    int      `json:"units"`
-	Compiled int      `json:"compiled"`
-	Cached   int      `json:"cached"`
-	UpToDate int      `json:"up_to_date"`
-	Linked   bool     `json:"linked"`
-	Error    string   `json:"error,omitempty"`
+	Counts
+	Error string `json:"error,omitempty"`
+}
+
+// Counts are the units of a build, or of one target of it, and what
+// became of them; on the wire their fields stand among the embedder's.
+type Counts struct {
+	Units    int  `json:"units"`
+	Compiled int  `json:"compiled"`
+	Cached   int  `json:"cached"`
+	UpToDate int  `json:"up_to_date"`
+	Linked   bool `json:"linked"`
+}
+
+// Add counts o into c: the sums, and linked when either linked.
+func (c *Counts) Add(o Counts) {
+	c.Units += o.Units
+	c.Compiled += o.Compiled
+	c.Cached += o.Cached
+	c.UpToDate += o.UpToDate
+	c.Linked = c.Linked || o.Linked
 }
 
 // StageTime is how long one stage took.
@@ -105,13 +120,9 @@ type StageTime struct {
 
 // BuildResult is the orchestrator's reply to a build.
 type BuildResult struct {
-	Path           string      `json:"path"`
-	Output         string      `json:"output"`
-	Units          int         `json:"units"`
-	Compiled       int         `json:"compiled"`
-	Cached         int         `json:"cached"`
-	UpToDate       int         `json:"up_to_date"`
-	Linked         bool        `json:"linked"`
+	Path   string `json:"path"`
+	Output string `json:"output"`
+	Counts
 	ElapsedSeconds float64     `json:"elapsed_seconds"`
 	Stages         []StageTime `json:"stages"`
 	Warnings       []string    `json:"warnings,omitempty"`

@@ -80,12 +80,8 @@ func selectKey(s Select) string {
 
 // CompileResult is compilation's reply.
 type CompileResult struct {
-	Output          string   `json:"output"`
-	Units           int      `json:"units"`
-	Compiled        int      `json:"compiled"`
-	Cached          int      `json:"cached"`
-	UpToDate        int      `json:"up_to_date"`
-	Linked          bool     `json:"linked"`
+	Output string `json:"output"`
+	Counts
 	ElapsedSeconds  float64  `json:"elapsed_seconds"`
 	Explain         []string `json:"explain,omitempty"`
 	CompileCommands string   `json:"compile_commands,omitempty"`
@@ -169,6 +165,8 @@ type (
 	Select = buildapi.Select
 	// TargetOutcome is one target of a build.
 	TargetOutcome = buildapi.TargetOutcome
+	// Counts are the units of a build or target and what became of them.
+	Counts = buildapi.Counts
 )
 
 // BuildError is a build that ran and failed; Result holds what is known.
@@ -283,8 +281,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain, Color: req.Color, Env: req.Env, Select: req.Select,
 	}, progress)
 	res.Stages = append(res.Stages, StageTime{Name: "compilation", Seconds: time.Since(t).Seconds(), Cached: false})
-	res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate = cr.Output, cr.Units, cr.Compiled, cr.Cached, cr.UpToDate
-	res.Linked, res.Explain, res.Diagnostics, res.Targets = cr.Linked, cr.Explain, cr.Diagnostics, cr.Targets
+	res.Output, res.Counts, res.Explain, res.Diagnostics, res.Targets = cr.Output, cr.Counts, cr.Explain, cr.Diagnostics, cr.Targets
 	res.Warnings = append(res.Warnings, cr.Warnings...)
 	if err != nil {
 		return fail("compilation", err, nil)

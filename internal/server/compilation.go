@@ -107,15 +107,14 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 	})
 	var out orchestrator.CompileResult
 	if res != nil {
+		counts := countsOf(res)
 		out = orchestrator.CompileResult{
-			Output: res.Output, Units: res.Units, Compiled: res.Compiled, Cached: res.Cached, UpToDate: res.UpToDate,
-			Linked: res.Linked, ElapsedSeconds: res.ElapsedSeconds, Explain: res.Explain,
+			Output: res.Output, Counts: counts, ElapsedSeconds: res.ElapsedSeconds, Explain: res.Explain,
 			CompileCommands: res.CompileCommands, Diagnostics: res.Diagnostics, Warnings: res.Warnings,
 			InputDirs: res.InputDirs, OutputDirs: res.OutputDirs,
 		}
 		out.Targets = []orchestrator.TargetOutcome{{Name: ts[0].Name, Kind: ts[0].Kind, Output: res.Output,
-			Symlinks: ts[0].Symlinks, Units: res.Units, Compiled: res.Compiled, Cached: res.Cached,
-			UpToDate: res.UpToDate, Linked: res.Linked}}
+			Symlinks: ts[0].Symlinks, Counts: counts}}
 	}
 	if errors.Is(err, compile.ErrNotNoop) {
 		return out, orchestrator.ErrNotNoop

@@ -161,6 +161,11 @@ func absUnder(root, p string) string {
 	return filepath.Join(root, filepath.FromSlash(p))
 }
 
+// countsOf is the wire form of a compile result's counts.
+func countsOf(res *compile.Result) orchestrator.Counts {
+	return orchestrator.Counts{Units: res.Units, Compiled: res.Compiled, Cached: res.Cached, UpToDate: res.UpToDate, Linked: res.Linked}
+}
+
 // addTarget counts one target's result into the totals of cr.
 func addTarget(cr *orchestrator.CompileResult, t *project.Target, res *compile.Result, err error, root string) {
 	o := orchestrator.TargetOutcome{Name: t.Name, Kind: t.Kind, Symlinks: t.Symlinks}
@@ -171,7 +176,8 @@ func addTarget(cr *orchestrator.CompileResult, t *project.Target, res *compile.R
 		o.Error = err.Error()
 	}
 	if res != nil {
-		o.Output, o.Units, o.Compiled, o.Cached, o.UpToDate, o.Linked = res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate, res.Linked
+		o.Output = res.Output
+		o.Counts = countsOf(res)
 		// The build's output is its first program, what a person runs;
 		// without one, its first target.
 		firstProgram := t.Kind == project.KindProgram &&
@@ -179,11 +185,7 @@ func addTarget(cr *orchestrator.CompileResult, t *project.Target, res *compile.R
 		if cr.Output == "" || firstProgram {
 			cr.Output = res.Output
 		}
-		cr.Units += res.Units
-		cr.Compiled += res.Compiled
-		cr.Cached += res.Cached
-		cr.UpToDate += res.UpToDate
-		cr.Linked = cr.Linked || res.Linked
+		cr.Counts.Add(o.Counts)
 		cr.ElapsedSeconds = max(cr.ElapsedSeconds, res.ElapsedSeconds)
 		for _, e := range res.Explain {
 			cr.Explain = append(cr.Explain, t.Name+": "+e)
