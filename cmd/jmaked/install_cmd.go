@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -150,7 +151,7 @@ func globBase(g string) string {
 func (in installer) pkgConfigFile(cfg *project.Config, libs []string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "prefix=%s\nexec_prefix=${prefix}\nlibdir=${prefix}/lib\nincludedir=${prefix}/include\n\n", in.prefix)
-	fmt.Fprintf(&b, "Name: %s\nDescription: %s, built by jmake\nVersion: %s\n", cfg.Project.Name, cfg.Project.Name, orDefault(cfg.Project.Version, "0"))
+	fmt.Fprintf(&b, "Name: %s\nDescription: %s, built by jmake\nVersion: %s\n", cfg.Project.Name, cfg.Project.Name, cmp.Or(cfg.Project.Version, "0"))
 	b.WriteString("Libs: -L${libdir}")
 	for _, l := range libs {
 		b.WriteString(" -l" + l)
@@ -173,13 +174,6 @@ func libraryPkgs(cfg *project.Config) []string {
 	}
 	slices.Sort(pkgs)
 	return slices.Compact(pkgs)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // copyFile copies src to dst through a temp file and a rename, so that a

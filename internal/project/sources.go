@@ -1,6 +1,7 @@
 package project
 
 import (
+	"cmp"
 	"path"
 	"path/filepath"
 	"sort"
@@ -168,7 +169,7 @@ func (c *Config) SelectSources(root string, files []string) []string {
 			exclude = append(exclude, rel)
 		}
 	}
-	srcDir, srcOK := relToRoot(root, orDefault(c.Paths.Source, "src"))
+	srcDir, srcOK := relToRoot(root, cmp.Or(c.Paths.Source, "src"))
 
 	seen := map[string]bool{}
 	var out []string
@@ -209,14 +210,6 @@ func under(dir, name string) bool {
 		return name != ".." && !strings.HasPrefix(name, "../")
 	}
 	return strings.HasPrefix(name, dir+"/")
-}
-
-// orDefault returns s, or def when s is empty.
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // IsCXXProject reports whether any of units is C++, in which case the

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -170,7 +171,7 @@ func countsOf(res *compile.Result) orchestrator.Counts {
 func addTarget(cr *orchestrator.CompileResult, t *project.Target, res *compile.Result, err error, root string) {
 	o := orchestrator.TargetOutcome{Name: t.Name, Kind: t.Kind, Symlinks: t.Symlinks}
 	if t.Kind == project.KindTest {
-		o.Dir = absUnder(root, orDefault(t.Dir, "."))
+		o.Dir = absUnder(root, cmp.Or(t.Dir, "."))
 	}
 	if err != nil {
 		o.Error = err.Error()
@@ -209,11 +210,4 @@ func mergeSorted(a, b []string) []string {
 	out := append(slices.Clone(a), b...)
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
