@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 // targetRequests resolves root's targets as the compilation daemon does.
@@ -22,14 +23,7 @@ func targetRequests(t *testing.T, root string, jobs int) []TargetRequest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var files []string
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(root, p)
-			files = append(files, filepath.ToSlash(rel))
-		}
-		return nil
-	})
+	files := testenv.Files(t, root)
 	var reqs []TargetRequest
 	for _, tg := range ts {
 		var inputs []string

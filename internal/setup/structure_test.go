@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 func TestCreateStructure(t *testing.T) {
@@ -70,14 +71,7 @@ func TestCreateStructure(t *testing.T) {
 // using the flags jmake would, and runs a program.
 func compileProject(t *testing.T, root string, cfg *project.Config, libType, greeting string) {
 	t.Helper()
-	var files []string
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(root, p)
-			files = append(files, filepath.ToSlash(rel))
-		}
-		return nil
-	})
+	files := testenv.Files(t, root)
 	units := cfg.SelectSources(root, files)
 	if len(units) == 0 {
 		t.Fatal("no units selected")

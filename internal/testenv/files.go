@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,4 +37,22 @@ func Tree(tb testing.TB, files map[string]string) string {
 	dir := tb.TempDir()
 	WriteFiles(tb, dir, files)
 	return dir
+}
+
+// Files lists what is below root but directories, as slash-separated
+// paths relative to root, in lexical order.
+func Files(tb testing.TB, root string) []string {
+	tb.Helper()
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return files
 }
