@@ -86,19 +86,32 @@ func startDaemon(t *testing.T, stateDir string, setup func(*Daemon)) *testDaemon
 	return td
 }
 
-func (td *testDaemon) do(t *testing.T, method, path, token string, body io.Reader) (int, map[string]any) {
+// send makes one request of the daemon, with the token when one is given
+// and the Accept header when accept is set, and returns the reply (its body
+// closed) and the body.
+func (td *testDaemon) send(t *testing.T, method, path, token, accept string, body io.Reader) (*http.Response, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, td.url+path, body)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var m map[string]any
 	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, b
+}
+
+// do sends a request and decodes a JSON reply.
+func (td *testDaemon) do(t *testing.T, method, path, token string, body io.Reader) (int, map[string]any) {
+	t.Helper()
+	resp, b := td.send(t, method, path, token, "", body)
+	var m map[string]any
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(b, &m); err != nil {
 			t.Fatalf("%s %s: reply is not JSON: %q", method, path, b)
@@ -183,14 +196,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 		m.Get("nope")
 	})
 	td.do(t, "POST", "/v1/call/cache_stats", "secret", strings.NewReader("{}"))
-	req, _ := http.NewRequest("GET", td.url+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer secret")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, text := td.send(t, "GET", "/metrics", "secret", "", nil)
 	for _, want := range []string{
 		`jmake_requests_total{code="200",daemon="discovery",function="cache_stats"} 1`,
 		`jmake_cache_entries{cache="tools",daemon="discovery"} 1`,
@@ -392,15 +398,7 @@ func TestStreamingProgress(t *testing.T) {
 			return map[string]any{"total": 3}, nil
 		})
 	})
-	req, _ := http.NewRequest("POST", td.url+"/v1/call/count", strings.NewReader("{}"))
-	req.Header.Set("Authorization", "Bearer secret")
-	req.Header.Set("Accept", "application/x-ndjson")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, b := td.send(t, "POST", "/v1/call/count", "secret", "application/x-ndjson", strings.NewReader("{}"))
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if len(lines) != 4 || !strings.Contains(lines[3], `"success":true`) || !strings.Contains(lines[3], `"total":3`) {
 		t.Fatalf("stream = %q", lines)
