@@ -35,8 +35,15 @@ func TestCopyToReusing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	check := func(dst string) {
+
+	// restore restores the object as name in dir, over spare, and checks
+	// the copy's content and mode.
+	restore := func(name, spare string) string {
 		t.Helper()
+		dst := filepath.Join(dir, name)
+		if _, err := o.CopyToReusing("abcdef", dst, spare); err != nil {
+			t.Fatal(err)
+		}
 		got, err := os.ReadFile(dst)
 		if err != nil || string(got) != string(obj) {
 			t.Fatalf("%s holds %q (%v), want %q", dst, got, err, obj)
@@ -44,17 +51,14 @@ func TestCopyToReusing(t *testing.T) {
 		if fi, _ := os.Stat(dst); fi.Mode().Perm() != 0o644 {
 			t.Fatalf("%s mode %v", dst, fi.Mode())
 		}
+		return dst
 	}
 
 	// A spare longer than the object: its inode now holds exactly the object.
 	spare := filepath.Join(dir, "old.o")
 	write(spare, "a much longer old object file, longer than the new one")
 	ino := inode(t, spare)
-	dst := filepath.Join(dir, "new.o")
-	if _, err := o.CopyToReusing("abcdef", dst, spare); err != nil {
-		t.Fatal(err)
-	}
-	check(dst)
+	dst := restore("new.o", spare)
 	if inode(t, dst) != ino {
 		t.Fatal("the spare's inode was not reused")
 	}
@@ -62,36 +66,22 @@ func TestCopyToReusing(t *testing.T) {
 		t.Fatalf("spare still there: %v", err)
 	}
 
-	// A symlink as spare: its target is left alone.
-	target := filepath.Join(dir, "precious")
-	write(target, "keep me")
-	link := filepath.Join(dir, "link.o")
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
-	dst2 := filepath.Join(dir, "new2.o")
-	if _, err := o.CopyToReusing("abcdef", dst2, link); err != nil {
-		t.Fatal(err)
-	}
-	check(dst2)
-	if b, _ := os.ReadFile(target); string(b) != "keep me" {
-		t.Fatalf("symlink target overwritten: %q", b)
-	}
-
-	// A spare with a second hard link: the other name keeps its content.
-	other := filepath.Join(dir, "other-name")
-	hard := filepath.Join(dir, "hard.o")
-	write(other, "shared content")
-	if err := os.Link(other, hard); err != nil {
-		t.Fatal(err)
-	}
-	dst3 := filepath.Join(dir, "new3.o")
-	if _, err := o.CopyToReusing("abcdef", dst3, hard); err != nil {
-		t.Fatal(err)
-	}
-	check(dst3)
-	if b, _ := os.ReadFile(other); string(b) != "shared content" {
-		t.Fatalf("hard-linked file overwritten: %q", b)
+	// A spare that is a symlink, or a name of a file with a second hard
+	// link: the file it names keeps its content.
+	for i, tc := range []struct {
+		what string
+		link func(oldname, newname string) error
+	}{{"symlink target", os.Symlink}, {"hard-linked file", os.Link}} {
+		kept := filepath.Join(dir, fmt.Sprintf("kept%d", i))
+		write(kept, "keep me")
+		spare := filepath.Join(dir, fmt.Sprintf("link%d.o", i))
+		if err := tc.link(kept, spare); err != nil {
+			t.Fatal(err)
+		}
+		restore(fmt.Sprintf("linked%d.o", i), spare)
+		if b, _ := os.ReadFile(kept); string(b) != "keep me" {
+			t.Fatalf("%s overwritten: %q", tc.what, b)
+		}
 	}
 
 	// A FIFO as spare (a name taken after the spares were listed): no
@@ -100,18 +90,10 @@ func TestCopyToReusing(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	dst5 := filepath.Join(dir, "new5.o")
-	if _, err := o.CopyToReusing("abcdef", dst5, fifo); err != nil {
-		t.Fatal(err)
-	}
-	check(dst5)
+	restore("new5.o", fifo)
 
 	// No spare: a plain copy.
-	dst4 := filepath.Join(dir, "new4.o")
-	if _, err := o.CopyToReusing("abcdef", dst4, ""); err != nil {
-		t.Fatal(err)
-	}
-	check(dst4)
+	restore("new4.o", "")
 }
 
 // TestObjectStatsKeptUpToDate: Stats walks the store once, then follows
