@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -38,7 +37,7 @@ func chaosSetup(t *testing.T) (int, *rand.Rand, string, map[string][]byte, *test
 	trials := chaosTrials()
 	seed := chaosSeed(t)
 	t.Logf("%d trials of each damage; JMAKE_CHAOS_SEED=%d replays them", trials, seed)
-	proj := genProject(t, 12)
+	proj := testenv.GenProject(t, 12)
 	ref := testenv.New(t) // its own state: nothing cached
 	ref.MustRun("build", "--no-daemon", proj)
 	want := buildFiles(t, proj)
@@ -59,17 +58,6 @@ func chaosSeed(t *testing.T) uint64 {
 		return n
 	}
 	return uint64(time.Now().UnixNano())
-}
-
-// genProject writes a generated C project of n units (bench/gen_project.py).
-func genProject(t *testing.T, n int) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "p")
-	gen := filepath.Join(repoRoot(), "bench", "gen_project.py")
-	if out, err := exec.Command("python3", gen, dir, "-n", strconv.Itoa(n)).CombinedOutput(); err != nil {
-		t.Fatalf("gen_project: %v\n%s", err, out)
-	}
-	return dir
 }
 
 // buildFiles reads every file of dir's build directory but jmake's own
@@ -265,7 +253,7 @@ func TestChaosDamagedCacheEntries(t *testing.T) {
 // objects as before.
 func TestChaosStateDiskFull(t *testing.T) {
 	state := testenv.MountTmpfs(t, 2<<20)
-	proj := genProject(t, 40)
+	proj := testenv.GenProject(t, 40)
 	e := testenv.New(t)
 	e.StateDir = state // before any process starts: cleanups kill what runs on it
 	e.MustRun("start")

@@ -8,10 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +18,7 @@ import (
 	"github.com/jmake/jmake/internal/depfile"
 	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/store"
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 // requireTools skips the test when the real tools it needs are missing.
@@ -32,35 +31,10 @@ func requireTools(tb testing.TB, tools ...string) {
 	}
 }
 
-// genScript finds gen_project.py: in the repository's bench/ directory, or
-// the shared copy.
-func genScript(tb testing.TB) string {
-	tb.Helper()
-	if p := os.Getenv("JMAKE_GEN_PROJECT"); p != "" {
-		return p
-	}
-	_, file, _, _ := runtime.Caller(0)
-	candidates := []string{
-		filepath.Join(filepath.Dir(file), "..", "..", "bench", "gen_project.py"),
-		filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "bench", "gen_project.py"),
-	}
-	for _, c := range candidates {
-		if _, err := os.Stat(c); err == nil {
-			return c
-		}
-	}
-	tb.Fatal("gen_project.py not found in bench/ (set JMAKE_GEN_PROJECT)")
-	return ""
-}
-
 // genProject writes a generated C project of n units into dir.
 func genProject(tb testing.TB, dir string, n int) {
 	tb.Helper()
-	requireTools(tb, "python3", "gcc")
-	out, err := exec.Command("python3", genScript(tb), dir, "-n", strconv.Itoa(n), "--force").CombinedOutput()
-	if err != nil {
-		tb.Fatalf("gen_project.py: %v\n%s", err, out)
-	}
+	testenv.GenProjectIn(tb, dir, n)
 }
 
 // backdate sets every file under dir an hour into the past, so that no

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/orchestrator"
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 // fastPipeline is the in-process pipeline with the orchestrator's watch,
@@ -32,7 +33,7 @@ func fastPipeline(t *testing.T) *orchestrator.Pipeline {
 // below is made right before the build (no pause: the watch's cookie orders
 // it) and must take the full way, with the stages' answer.
 func TestOrchestratorFastPath(t *testing.T) {
-	dir := genProject(t, 6)
+	dir := testenv.GenProject(t, 6)
 	p := fastPipeline(t)
 	ctx := context.Background()
 	build := func() (*orchestrator.BuildResult, bool, error) {

@@ -6,9 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,20 +15,8 @@ import (
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/settings"
+	"github.com/jmake/jmake/internal/testenv"
 )
-
-func genProject(t *testing.T, n int) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "p")
-	gen := filepath.Join("..", "..", "bench", "gen_project.py") // a copy of shared/bench's
-	if _, err := os.Stat(gen); err != nil {
-		t.Fatalf("the project generator: %v", err)
-	}
-	if out, err := exec.Command("python3", gen, dir, "-n", strconv.Itoa(n)).CombinedOutput(); err != nil {
-		t.Fatalf("gen_project: %v\n%s", err, out)
-	}
-	return dir
-}
 
 func localPipeline(t *testing.T) *orchestrator.Pipeline {
 	t.Helper()
@@ -45,7 +31,7 @@ func localPipeline(t *testing.T) *orchestrator.Pipeline {
 // The pipeline in-process: a full build, a no-op, an edit, a rename, and
 // the setup stage rejecting a broken jmake.toml with its position.
 func TestLocalPipeline(t *testing.T) {
-	dir := genProject(t, 10)
+	dir := testenv.GenProject(t, 10)
 	p := localPipeline(t)
 	ctx := context.Background()
 	build := func() *orchestrator.BuildResult {
@@ -92,7 +78,7 @@ func TestLocalPipeline(t *testing.T) {
 
 // watch_and_build rebuilds after a change, and stops with its context.
 func TestWatchRebuildsOnChange(t *testing.T) {
-	dir := genProject(t, 3)
+	dir := testenv.GenProject(t, 3)
 	p := localPipeline(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -132,7 +118,7 @@ func TestWatchRebuildsOnChange(t *testing.T) {
 // The --watch loop leaves alone the build directory jmake.toml names: the
 // builds' own writes there start no build, a source edit does.
 func TestWatchHonoursBuildDir(t *testing.T) {
-	dir := genProject(t, 3)
+	dir := testenv.GenProject(t, 3)
 	cfg := filepath.Join(dir, "jmake.toml")
 	text, err := os.ReadFile(cfg)
 	if err != nil {

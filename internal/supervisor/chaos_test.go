@@ -131,7 +131,7 @@ func chaos(t *testing.T, victim string, trials int) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	t.Logf("seed %d", seed)
 	const units = 30
-	proj := genProject(t, units, 3)
+	proj := testenv.GenProject(t, units, "--seed", "3")
 	e.MustRun("start")
 
 	// A cold build, timed: kills land within the length of a build.

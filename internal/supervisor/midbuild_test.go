@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,20 +16,6 @@ import (
 
 	"github.com/jmake/jmake/internal/testenv"
 )
-
-// genProject writes bench/gen_project.py's project of n units into a new
-// temp dir.
-func genProject(t *testing.T, n int, seed int) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	gen := filepath.Join(filepath.Dir(file), "..", "..", "bench", "gen_project.py")
-	dir := filepath.Join(t.TempDir(), "proj")
-	out, err := exec.Command("python3", gen, "-n", strconv.Itoa(n), "--seed", strconv.Itoa(seed), dir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("gen_project.py: %v\n%s", err, out)
-	}
-	return dir
-}
 
 // bgBuild is a `jmake build --json` running in the background.
 type bgBuild struct {
@@ -137,7 +122,7 @@ func TestRollingRestartMidBuild(t *testing.T) {
 		t.Run(label, func(t *testing.T) {
 			e := testenv.New(t)
 			writeSettings(t, e, "drain_timeout = \"100ms\"\n")
-			proj := genProject(t, 150, 1)
+			proj := testenv.GenProject(t, 150, "--seed", "1")
 			e.MustRun("start")
 			b := startBuild(t, e, proj)
 			testenv.WaitFor(t, time.Minute, "the build's first compiles", func() bool { return compiles(e) >= 5 })
@@ -173,7 +158,7 @@ func TestRollingRestartLongBuilds(t *testing.T) {
 		t.Skip("set JMAKE_CHAOS_LONG=1: cold builds of 300 units, a few minutes")
 	}
 	e := testenv.New(t)
-	proj := genProject(t, 300, 1)
+	proj := testenv.GenProject(t, 300, "--seed", "1")
 	e.MustRun("start")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	for round := range 4 {
