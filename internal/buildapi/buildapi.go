@@ -93,7 +93,11 @@ type TargetOutcome struct {
 	Cached   int      `json:"cached"`
 	UpToDate int      `json:"up_to_date"`
 	Linked   bool     `json:"linked"`
-	Error    string   `json:"error,omitempty"`
+	// Linker is what the target links with: "lld", "gold", "mold", "bfd",
+	// "default" (the compiler driver's choice) or a -fuse-ld= of its link
+	// flags; "" for a static library.
+	Linker string `json:"linker,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // StageTime is how long one stage took.

@@ -112,6 +112,9 @@ func perInputLinkFlag(f string) bool {
 // inputs: the link flags that choose the linker or the target travel along.
 func (b *build) partialLinkArgs() []string {
 	args := []string{"-r", "-nostdlib"}
+	if b.ld.flag != "" {
+		args = append(args, b.ld.flag)
+	}
 	for _, f := range append(b.req.Env.LinkFlags(), b.cfg.Compile.LinkFlags...) {
 		if strings.HasPrefix(f, "-fuse-ld=") || strings.HasPrefix(f, "-B") ||
 			f == "-m32" || f == "-m64" || f == "-mx32" || strings.HasPrefix(f, "--target=") {

@@ -172,6 +172,7 @@ func addTarget(cr *orchestrator.CompileResult, t *project.Target, res *compile.R
 	}
 	if res != nil {
 		o.Output, o.Units, o.Compiled, o.Cached, o.UpToDate, o.Linked = res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate, res.Linked
+		o.Linker = res.Linker
 		// The build's output is its first program, what a person runs;
 		// without one, its first target.
 		firstProgram := t.Kind == project.KindProgram &&
