@@ -8,7 +8,8 @@ package compile
 // 10,000-object shared library of bench/gen_project.py this machine (2
 // cores) measured the medians in docs/benchmarks.md (lld 0.7 s, gold 1.4 s,
 // mold 3.1 s, GNU ld 8.4 s under load), whence linkerOrder.
-// Every linker here gives the same dynamic symbols (linker_test.go), so a
+// Every linker here gives a library the same defined dynamic symbols
+// (linker_test.go; gold also exports __bss_start, _edata and _end), so a
 // build uses the fastest one the driver accepts unless the project or the
 // caller chooses:
 //
