@@ -78,8 +78,8 @@ func TestEveryLinker(t *testing.T) {
 }
 
 // TestLinkerChoice checks auto (the first usable of linkerOrder), the
-// driver's default, and that a -fuse-ld= of the link flags wins over the
-// choice, without a second -fuse-ld=.
+// driver's default, that the probes are remembered, and that a -fuse-ld=
+// of the link flags wins over [compile] linker.
 func TestLinkerChoice(t *testing.T) {
 	requireTools(t, "gcc", "ld.bfd")
 	root := writeProject(t, map[string]string{
