@@ -13,10 +13,11 @@ package compile
 // at N=1000).
 //
 // The faster linkers (linker.go) leave less to save, but still some: a
-// one-file edit at N=10,000 through the daemons, 2 loaded cores, median of
-// 5, groups on / off: lld 0.88 / 0.90 s, gold 0.63 / 1.56 s, mold 0.98 /
-// 4.0 s, GNU ld 1.0 / 6.6 s (docs/benchmarks.md). With lld they cost
-// nothing measurable, with the others they save 1-5 s, so they stay.
+// one-unit change at N=10,000 through the daemons (the object restored
+// from the cache, then the relink; 2 cores, median of 5), groups on / off:
+// lld 0.30 / 0.43 s, gold 0.25 / 0.94 s, mold 0.30 / 2.15 s, GNU ld 0.35 /
+// 3.32 s (docs/benchmarks.md). They save time with every linker, so they
+// stay.
 //
 // A group ends after a unit whose name hashes to a multiple of groupSpan, so
 // the groups depend on the unit list alone: adding or removing a unit changes

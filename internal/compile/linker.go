@@ -6,8 +6,9 @@ package compile
 // on its program path or PATH), else with its default, GNU ld (bfd) on
 // most Linux systems. Linkers differ a lot in speed on many inputs; on the
 // 10,000-object shared library of bench/gen_project.py this machine (2
-// cores) measured the medians in docs/benchmarks.md (lld 0.7 s, gold 1.4 s,
-// mold 3.1 s, GNU ld 8.4 s under load), whence linkerOrder.
+// cores) measured (docs/benchmarks.md; gcc -shared -fuse-ld=X, medians of
+// 5) lld 0.37 s, gold 0.65 s, mold 1.43 s, GNU ld 2.69 s, and the same
+// order under heavy load (0.7, 1.4, 3.1, 8.4 s): whence linkerOrder.
 // Every linker here gives a library the same defined dynamic symbols
 // (linker_test.go; gold also exports __bss_start, _edata and _end), so a
 // build uses the fastest one the driver accepts unless the project or the
