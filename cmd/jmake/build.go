@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -19,8 +18,15 @@ import (
 )
 
 // errDaemonDown is a reply saying that a daemon the orchestrator needs
-// does not answer (503): jmaked starts the daemons and builds again.
+// does not answer, or that the orchestrator is stopping and the call
+// should be sent again (503): jmaked starts the daemons and builds again.
 var errDaemonDown = errors.New("a daemon is down")
+
+// errStreamCut is a reply stream that ended before its reply line: the
+// orchestrator was killed or replaced during the build. jmaked sends the
+// call again, waiting for the orchestrator to be back (see
+// internal/client's resending); the units done are not built twice.
+var errStreamCut = errors.New("the orchestrator ended the call without a reply")
 
 // runBuild builds through the orchestrator's unix socket and returns the
 // exit status. Whatever keeps it from getting a build's reply before any
@@ -83,7 +89,7 @@ func runBuild(f buildFlags) int {
 	conn.Close()
 	signal.Stop(sigs)
 	status.Finish()
-	if errors.Is(err, errDaemonDown) && !interrupted.Load() {
+	if (errors.Is(err, errDaemonDown) || errors.Is(err, errStreamCut)) && !interrupted.Load() {
 		execFull()
 	}
 	if err != nil && res == nil {
@@ -136,11 +142,8 @@ func readStream(c *call, status *render.StatusLine) (*buildapi.BuildResult, []by
 				status.Event(ev)
 			}
 		}
-		if err == io.EOF {
-			return nil, nil, errors.New("the daemon closed the stream without a reply")
-		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("%w (%v)", errStreamCut, err)
 		}
 	}
 }

@@ -71,7 +71,7 @@ func exitStatus(err error, parsed, interrupted bool) int {
 		return exitUsage
 	case errors.As(err, &bf):
 		return bf.ExitCode()
-	case errors.As(err, &du), errors.As(err, &down),
+	case errors.As(err, &du), errors.As(err, &down), client.Interrupted(err),
 		errors.As(err, &ce) && ce.Status == http.StatusServiceUnavailable:
 		return exitDaemons
 	}

@@ -61,6 +61,10 @@ type build struct {
 	mu       sync.Mutex // guards the fields below
 	failures []UnitFailure
 	output   map[string]string // unit -> compiler output (warnings or errors), verbatim
+	warnings []string          // about the caches (faults.go)
+	// writeFaults are the failed writes to the caches, by what was
+	// written (faults.go).
+	writeFaults map[string]*writeFault
 
 	dirMu sync.Mutex // guards dirs
 	dirs  map[string]bool

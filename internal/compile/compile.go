@@ -213,8 +213,8 @@ func (b *build) fromCache(tc *toolchain, srcIdx int32, srcHash, dk Hash, objAbs 
 		if !b.e.objects.Has(id) {
 			continue // trimmed away
 		}
-		if err := b.e.objects.CopyToReusing(id, objAbs, b.spares.take()); err != nil {
-			b.e.log.Warn("cached object not restored", "object", id, "err", err)
+		if _, err := b.e.objects.CopyToReusing(id, objAbs, b.spares.take()); err != nil {
+			b.cacheReadFailed(b.rel(objAbs), err)
 			continue
 		}
 		objSt, err := statPath(objAbs)
@@ -281,10 +281,12 @@ func (b *build) compileUnit(c *unitCheck, srcIdx int32, src *curFile, dk Hash, o
 	}
 	rec.action = actionID(dk, entries)
 	if trusted && b.cache {
-		if err := b.e.objects.PutFile(rec.action.String(), tmpOAbs); err != nil {
-			b.e.log.Warn("object not cached", "unit", unit, "err", err)
+		if _, err := b.e.objects.PutFile(rec.action.String(), tmpOAbs); err != nil {
+			b.writeFailed("object cache", err)
 		} else {
-			b.e.addCandidate(dk, candidate{action: rec.action, deps: entries, output: out.String()})
+			if err := b.e.addCandidate(dk, candidate{action: rec.action, deps: entries, output: out.String()}); err != nil {
+				b.writeFailed("manifests", err)
+			}
 			b.stored.Add(1)
 		}
 	}
@@ -421,7 +423,7 @@ func (b *build) saveUnit(unit string, rec *unitRec) {
 	b.v.mu.Unlock()
 	b.changed.Store(true)
 	if err := b.e.builds.Put(unitKey(b.key, unit), enc); err != nil {
-		b.e.log.Warn("build state not saved", "unit", unit, "err", err)
+		b.writeFailed("build state", err)
 	}
 }
 

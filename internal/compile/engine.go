@@ -215,6 +215,10 @@ type Result struct {
 	Explain         []string `json:"explain,omitempty"`     // why each unit (and the link) was not up to date
 	CompileCommands string   `json:"compile_commands"`      // absolute path of compile_commands.json
 	Diagnostics     string   `json:"diagnostics,omitempty"` // compiler and linker output, verbatim
+	// Warnings are what went wrong with the caches without failing the
+	// build: a damaged object cache entry (compiled again), writes that
+	// failed (a full disk).
+	Warnings []string `json:"warnings,omitempty"`
 	// InputDirs and OutputDirs are the directories the build read from
 	// (sources, headers, compilers) and wrote to: nothing outside them
 	// can change what a no-op answers. Absolute, sorted; set on success.
@@ -304,6 +308,7 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 			e.watch.Sync()
 		}
 	}
+	res.Warnings = b.warningList()
 	res.ElapsedSeconds = time.Since(start).Seconds()
 	if err == nil && res != nil {
 		b.recordDirs(res)
@@ -405,6 +410,7 @@ type Stats struct {
 	GroupLinks   int64       `json:"group_links"`   // partial links of link groups
 	FilesHashed  int64       `json:"files_hashed"`  // files read and hashed
 	WatchedNoops int64       `json:"watched_noops"` // no-op builds answered by the file watch, without a stat
+	Corrupt      int64       `json:"corrupt"`       // damaged object cache entries found and removed
 	Manifests    store.Stats `json:"manifests"`
 	Files        store.Stats `json:"files"`
 	Builds       store.Stats `json:"builds"`
@@ -455,6 +461,7 @@ func (e *Engine) CacheStats() Stats {
 		Builds:       e.builds.Stats(),
 	}
 	if e.objects != nil {
+		s.Corrupt = e.objects.Corrupt()
 		if os, err := e.objects.Stats(); err == nil {
 			s.Entries, s.Bytes = os.Entries, os.Bytes
 		} else {

@@ -442,6 +442,36 @@ func TestDeadCompilesTempFilesAreSwept(t *testing.T) {
 	}
 }
 
+// TestDeadLinkTempFilesAreSwept: the temp file a daemon killed while
+// linking left beside the library is removed when the library is linked
+// again; one of a live process stays.
+func TestDeadLinkTempFilesAreSwept(t *testing.T) {
+	root := t.TempDir()
+	genProject(t, root, 3)
+	te := newEnv(t, 0)
+	out := te.mustBuild(t, root, nil).res.Output
+
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	deadTmp := fmt.Sprintf("%s.%d-5.tmp", out, dead.Process.Pid)
+	liveTmp := fmt.Sprintf("%s.%d-6.tmp", out, os.Getppid())
+	for _, p := range []string{deadTmp, liveTmp} {
+		writeFile(t, p, "x")
+	}
+	editFile(t, filepath.Join(root, "src", "mod_0001.c"), "int mod_0001_more(void) { return 1; }")
+	if o := te.mustBuild(t, root, nil); !o.linked {
+		t.Fatal("an edited unit did not relink the library")
+	}
+	if _, err := os.Stat(deadTmp); !os.IsNotExist(err) {
+		t.Errorf("%s left behind: %v", filepath.Base(deadTmp), err)
+	}
+	if _, err := os.Stat(liveTmp); err != nil {
+		t.Errorf("%s removed: %v", filepath.Base(liveTmp), err)
+	}
+}
+
 // TestCachedWarningsReplayed: a unit restored from the cache reports the
 // warnings its compile printed, as a compile would; an up-to-date unit
 // prints nothing.

@@ -255,14 +255,22 @@ func (b *build) makeGroup(tool compiler, g *linkGroup) (rec groupRec, why string
 	}
 	id := g.key.String()
 	why = "restored from the cache"
-	if !b.cache || !b.e.objects.Has(id) || b.e.objects.CopyToReusing(id, g.abs, b.spares.take()) != nil {
+	restored := false
+	if b.cache && b.e.objects.Has(id) {
+		_, err := b.e.objects.CopyToReusing(id, g.abs, b.spares.take())
+		if err != nil {
+			b.cacheReadFailed(b.rel(g.abs), err)
+		}
+		restored = err == nil
+	}
+	if !restored {
 		why = "linked"
 		if err := b.partialLink(tool, g); err != nil {
 			return rec, "", err
 		}
 		if b.cache {
-			if err := b.e.objects.PutFile(id, g.abs); err != nil {
-				b.e.log.Warn("link group not cached", "file", g.abs, "err", err)
+			if _, err := b.e.objects.PutFile(id, g.abs); err != nil {
+				b.writeFailed("object cache", err)
 			}
 		}
 		b.e.groupLinks.Add(1)

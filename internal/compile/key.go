@@ -17,8 +17,12 @@ import (
 
 // keyVersion salts every key this package makes. Change it whenever what goes
 // into a key, or how objects are produced, changes, so that old cache entries
-// become unreachable instead of wrong.
-const keyVersion = "jmake-compile-1"
+// become unreachable instead of wrong. Version 2: entries carry the digest
+// of their content (store.Verify), and nothing written before can be
+// checked, so none of it is read; a first build after the upgrade compiles
+// everything, which also replaces any object that an unchecked entry put
+// into a build directory.
+const keyVersion = "jmake-compile-2"
 
 // Hash is a SHA-256 digest: of a file's content, of a command, of a key.
 type Hash [sha256.Size]byte

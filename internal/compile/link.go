@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -233,6 +234,7 @@ func (b *build) linkFrom(tool compiler, objs []string) error {
 // temp file beside dst (relative to the root), then renames tmp to dst, so
 // that dst is never half written. It returns the tool's output.
 func (b *build) runInto(tool compiler, dst string, args func(tmp string) []string) (string, error) {
+	sweepLinkTmp(dst)
 	tmpAbs := dst + fmt.Sprintf(".%d-%d.tmp", os.Getpid(), b.e.tmpSeq.Add(1))
 	os.Remove(tmpAbs) // ar adds to an existing archive
 	argv, cleanup, err := b.withRspFile(dst, args(b.rel(tmpAbs)))
@@ -255,6 +257,28 @@ func (b *build) runInto(tool compiler, dst string, args func(tmp string) []strin
 		os.Remove(tmpAbs)
 	}
 	return out.String(), err
+}
+
+// sweepLinkTmp removes the temp files beside dst that a daemon killed
+// while linking it left (dst.<pid>-<seq>.tmp of a dead PID). A live
+// process's stay: the other instance of the daemon during a rolling
+// restart may be linking. Such a file exists only when that link did not
+// finish, so the next build links dst again and comes here.
+func sweepLinkTmp(dst string) {
+	dir, base := filepath.Split(dst)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, ent := range ents {
+		name := ent.Name()
+		if !strings.HasPrefix(name, base+".") || !strings.HasSuffix(name, ".tmp") {
+			continue
+		}
+		if pid := tmpOwner(name); pid > 0 && pid != os.Getpid() && !proc.Exists(pid) {
+			os.Remove(filepath.Join(dir, name))
+		}
+	}
 }
 
 // saveProject writes the project record to Builds.

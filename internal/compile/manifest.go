@@ -109,8 +109,9 @@ func (e *Engine) manifestCandidates(dk Hash) []candidate {
 }
 
 // addCandidate puts c first in dk's manifest, replacing an entry with the
-// same action id and dropping the oldest beyond maxCandidates.
-func (e *Engine) addCandidate(dk Hash, c candidate) {
+// same action id and dropping the oldest beyond maxCandidates. An error
+// is the manifest's failed write: the entry is in memory regardless.
+func (e *Engine) addCandidate(dk Hash, c candidate) error {
 	key := hex.EncodeToString(dk[:])
 	e.manifestMu.Lock()
 	defer e.manifestMu.Unlock()
@@ -125,7 +126,5 @@ func (e *Engine) addCandidate(dk Hash, c candidate) {
 			cands = append(cands, o)
 		}
 	}
-	if err := e.manifests.Put(key, encodeManifest(cands)); err != nil {
-		e.log.Warn("manifest not saved", "key", key, "err", err)
-	}
+	return e.manifests.Put(key, encodeManifest(cands))
 }

@@ -57,13 +57,25 @@ func (s *Supervised) Start(ctx context.Context, w io.Writer, names []string) err
 	if err := env.ClaimAll(ctx, names); err != nil {
 		return err
 	}
-	already := map[string]bool{}
+	// already: the PID of each daemon that was up before this command. A
+	// running supervisor must say so too: a PID file it has not reported
+	// running is a process it is (re)starting, which this command then
+	// waits for and reports as started.
+	already := map[string]int{}
 	for _, n := range names {
 		if info, _ := env.Inspect(n); info.PID != 0 {
-			already[n] = true
+			already[n] = info.PID
 		}
 	}
-	if s.ctl == nil {
+	if s.ctl != nil {
+		if st, err := s.ctl.Status(ctx); err == nil {
+			for _, d := range st.Daemons {
+				if pid, ok := already[d.Name]; ok && (d.State != "running" || d.PID != pid) {
+					delete(already, d.Name)
+				}
+			}
+		}
+	} else {
 		ctl, err := spawnSupervisor(ctx, env, names, s.Options.NoPersist)
 		if err != nil {
 			return err
@@ -84,7 +96,7 @@ func (s *Supervised) Start(ctx context.Context, w io.Writer, names []string) err
 		if !containsName(names, d.Name) || d.State != "running" {
 			continue
 		}
-		if already[d.Name] {
+		if already[d.Name] == d.PID {
 			fmt.Fprintf(w, "%-12s already running (pid %d, port %d)\n", d.Name, d.PID, env.Port(d.Name))
 		} else {
 			fmt.Fprintf(w, "%-12s started (pid %d, port %d) in %d ms\n", d.Name, d.PID, env.Port(d.Name), time.Since(begin).Milliseconds())

@@ -346,11 +346,25 @@ func (d *Daemon) drain(cancelCalls context.CancelFunc) {
 		err = ctx.Err()
 	}
 	if err != nil {
-		d.log.Warn("shutdown: calls still running; cancelling them", "after", timeout)
+		d.log.Warn("shutdown: calls still running; cancelling them (their callers are told to retry)", "after", timeout)
 		cancelCalls()
+		// A cancelled call still writes its reply (503, "retry": true)
+		// and, for a build, has its compilers killed and reaped before it
+		// returns: closing the connections first would have the caller
+		// retry on the successor while this process still writes into the
+		// build directory.
+		if !d.conns.waitOpen(time.Now().Add(cancelGrace)) {
+			d.log.Warn("shutdown: cancelled calls still running; closing their connections", "after", cancelGrace)
+		}
 		d.srv.Close()
 	}
 }
+
+// cancelGrace bounds the wait for cancelled calls to return. A cancelled
+// build returns within milliseconds (its compilers are SIGKILLed and
+// reaped); two seconds leaves room for a loaded machine and still bounds a
+// handler that ignores its context.
+const cancelGrace = 2 * time.Second
 
 // cleanup runs the shutdown hooks, closes caches, logs the summary and
 // removes the PID file. Each step's failure is logged; the others still run.

@@ -173,6 +173,7 @@ func (m *metrics) renderCaches(b *bytes.Buffer) {
 		{"jmake_cache_bytes", "Bytes held by a cache.", "gauge", func(s store.Stats) float64 { return float64(s.Bytes) }},
 		{"jmake_cache_hits_total", "Cache lookups that hit.", "counter", func(s store.Stats) float64 { return float64(s.Hits) }},
 		{"jmake_cache_misses_total", "Cache lookups that missed.", "counter", func(s store.Stats) float64 { return float64(s.Misses) }},
+		{"jmake_cache_corrupt_total", "Damaged cache entries or records found, dropped and treated as misses.", "counter", func(s store.Stats) float64 { return float64(s.Corrupt) }},
 	} {
 		family(b, c.name, c.help, c.kind)
 		for i, cache := range caches {

@@ -241,6 +241,14 @@ func (d *Daemon) call(w http.ResponseWriter, r *http.Request, name string, fn Ha
 	req.mu.Lock()
 	defer req.mu.Unlock()
 	req.end()
+	if err != nil && d.interrupted(r) {
+		// The drain cancelled this call: the caller may repeat it, on the
+		// successor of a rolling restart or once this daemon is back.
+		msg := fmt.Sprintf("%s (pid %d): %s interrupted: the daemon is stopping; retry the call (%v)", d.opts.Name, os.Getpid(), name, err)
+		d.log.Warn("call interrupted by the stop; its caller is told to retry", "function", name, "err", err)
+		return writeReply(w, req.stream, http.StatusServiceUnavailable,
+			map[string]any{"code": http.StatusServiceUnavailable, "retry": true}, false, msg)
+	}
 	if err != nil {
 		status := http.StatusInternalServerError
 		var e *Error
@@ -266,6 +274,18 @@ func (d *Daemon) call(w http.ResponseWriter, r *http.Request, name string, fn Ha
 		return writeError(w, status, err.Error())
 	}
 	return writeReply(w, req.stream, http.StatusOK, reply, true, "")
+}
+
+// interrupted reports whether r's call was cancelled because the daemon
+// is stopping (its drain ran out), rather than by its caller or its own
+// failure.
+func (d *Daemon) interrupted(r *http.Request) bool {
+	select {
+	case <-d.stopping:
+		return r.Context().Err() != nil
+	default:
+		return false
+	}
 }
 
 // writeReply renders reply (an object) with "success" (and "error") put

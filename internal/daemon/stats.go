@@ -31,6 +31,7 @@ func (d *Daemon) stats() Stats {
 		s.Caches[c.Name()] = wire.CacheStats(cs)
 		s.CacheHits += cs.Hits
 		s.CacheMisses += cs.Misses
+		s.CacheCorrupt += cs.Corrupt
 	}
 	if n := s.CacheHits + s.CacheMisses; n > 0 {
 		s.CacheHitRate = float64(s.CacheHits) / float64(n)

@@ -65,6 +65,10 @@ func classify(stage string, err error) *Failure {
 	if errors.As(err, &ce) && ce.Status == http.StatusServiceUnavailable {
 		return &Failure{Kind: FailDaemon, Msg: ce.Msg}
 	}
+	var ie *client.InterruptedError
+	if errors.As(err, &ie) {
+		return &Failure{Kind: FailDaemon, Msg: fmt.Sprintf("the %s daemon at %s stopped during the build, and sending the call again did not succeed: see `jmake status` and `jmake logs %s`", ie.Name, ie.Addr, ie.Name)}
+	}
 	var cf *CompileFailed
 	if errors.As(err, &cf) {
 		return &Failure{Kind: FailBuild, Msg: cf.Summary}

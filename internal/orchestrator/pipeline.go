@@ -90,6 +90,7 @@ type CompileResult struct {
 	Explain         []string `json:"explain,omitempty"`
 	CompileCommands string   `json:"compile_commands,omitempty"`
 	Diagnostics     string   `json:"diagnostics,omitempty"`
+	Warnings        []string `json:"warnings,omitempty"` // about the caches: damaged entries, failed writes
 	// Summary, on a failed compilation, names what failed in one line.
 	Summary string `json:"summary,omitempty"`
 	NotNoop bool   `json:"not_noop,omitempty"` // the answer to a NoopOnly request with work to do
@@ -284,6 +285,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	res.Stages = append(res.Stages, StageTime{Name: "compilation", Seconds: time.Since(t).Seconds(), Cached: false})
 	res.Output, res.Units, res.Compiled, res.Cached, res.UpToDate = cr.Output, cr.Units, cr.Compiled, cr.Cached, cr.UpToDate
 	res.Linked, res.Explain, res.Diagnostics, res.Targets = cr.Linked, cr.Explain, cr.Diagnostics, cr.Targets
+	res.Warnings = append(res.Warnings, cr.Warnings...)
 	if err != nil {
 		return fail("compilation", err, nil)
 	}

@@ -40,11 +40,7 @@ func Exists(pid int) bool {
 // StartTicks is the start time of process pid in clock ticks since boot
 // (field 22 of /proc/<pid>/stat).
 func StartTicks(pid int) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	fields, err := statFields(pid, data)
+	fields, err := stat(pid)
 	if err != nil {
 		return 0, err
 	}
@@ -53,6 +49,16 @@ func StartTicks(pid int) (uint64, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
 	}
 	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// stat reads /proc/<pid>/stat and returns its fields after the command
+// name: fields[0] is field 3, the state.
+func stat(pid int) ([]string, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	return statFields(pid, data)
 }
 
 // statFields splits /proc/<pid>/stat after the command name (field 2),
@@ -68,11 +74,7 @@ func statFields(pid int, data []byte) ([]string, error) {
 // Alive reports whether the process id names still runs: it exists, its
 // start time is the recorded one (when recorded), and it is not a zombie.
 func Alive(id ID) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", id.PID))
-	if err != nil {
-		return false
-	}
-	fields, err := statFields(id.PID, data)
+	fields, err := stat(id.PID)
 	if err != nil || len(fields) < 20 {
 		return false
 	}
@@ -80,6 +82,37 @@ func Alive(id ID) bool {
 		return false
 	}
 	return fields[0] != "Z"
+}
+
+// Dying reports whether the process id names, though not yet gone, has a
+// SIGKILL pending or is exiting. kill(2) returns before its target dies: on
+// a loaded machine a process killed with -9 goes on looking alive for
+// milliseconds, and must not be taken for a running daemon meanwhile.
+func Dying(id ID) bool {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", id.PID))
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		key, val, ok := strings.Cut(line, ":")
+		if !ok || (key != "ShdPnd" && key != "SigPnd") {
+			continue
+		}
+		if mask, err := strconv.ParseUint(strings.TrimSpace(val), 16, 64); err == nil && mask&(1<<(syscall.SIGKILL-1)) != 0 {
+			return true
+		}
+	}
+	fields, err := stat(id.PID)
+	if err != nil {
+		return true
+	}
+	// fields[0] is field 3 (state); flags is field 9.
+	if len(fields) < 7 {
+		return false
+	}
+	const pfExiting = 0x4 // PF_EXITING, include/linux/sched.h
+	flags, err := strconv.ParseUint(fields[6], 10, 64)
+	return err == nil && flags&pfExiting != 0
 }
 
 // KillGroup SIGKILLs the process group id leads (a daemon leads one: it is

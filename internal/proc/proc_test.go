@@ -53,3 +53,27 @@ func TestIdentity(t *testing.T) {
 		t.Errorf("pid %d exists after it was reaped", id.PID)
 	}
 }
+
+// TestDying: a running process is not dying; one that was killed is, as a
+// zombie (it has exited) and once reaped (it is gone).
+func TestDying(t *testing.T) {
+	cmd := startSleep(t)
+	id, err := Of(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Dying(id) {
+		t.Fatal("a running sleep counts as dying")
+	}
+	KillGroup(id)
+	if !WaitGone(context.Background(), id, 10*time.Second) {
+		t.Fatalf("pid %d alive 10s after KillGroup", id.PID)
+	}
+	if !Dying(id) {
+		t.Error("a killed, unreaped process does not count as dying")
+	}
+	cmd.Wait()
+	if !Dying(id) {
+		t.Error("a reaped process does not count as dying")
+	}
+}

@@ -110,7 +110,7 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		out = orchestrator.CompileResult{
 			Output: res.Output, Units: res.Units, Compiled: res.Compiled, Cached: res.Cached, UpToDate: res.UpToDate,
 			Linked: res.Linked, ElapsedSeconds: res.ElapsedSeconds, Explain: res.Explain,
-			CompileCommands: res.CompileCommands, Diagnostics: res.Diagnostics,
+			CompileCommands: res.CompileCommands, Diagnostics: res.Diagnostics, Warnings: res.Warnings,
 			InputDirs: res.InputDirs, OutputDirs: res.OutputDirs,
 		}
 		out.Targets = []orchestrator.TargetOutcome{{Name: ts[0].Name, Kind: ts[0].Kind, Output: res.Output,
@@ -181,7 +181,7 @@ func bindCompilation(d *daemon.Daemon) error {
 	d.AddCache(mapCache{name: "objects",
 		stats: func() store.Stats {
 			st := s.e.CacheStats()
-			return store.Stats{Entries: st.Entries, Bytes: st.Bytes, Hits: st.Hits, Misses: st.Misses}
+			return store.Stats{Entries: st.Entries, Bytes: st.Bytes, Hits: st.Hits, Misses: st.Misses, Corrupt: st.Corrupt}
 		},
 		clear: s.e.ClearCaches})
 	d.OnShutdown("stop the file watcher", func(context.Context) error { return s.e.Close() })

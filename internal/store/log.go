@@ -1,6 +1,6 @@
 // Package store persists the daemons' caches: Map, a key-value map backed by
 // an append-only checksummed log, and Objects, a content-addressed store of
-// files (compiled objects).
+// files (compiled objects), each checked against its digest when read.
 //
 // Both are safe for several processes sharing one directory at once, as two
 // instances of a daemon do during a rolling restart: the log is only ever

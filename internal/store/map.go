@@ -20,6 +20,7 @@ type Map struct {
 	path string // "" keeps the map in memory only
 
 	hits, misses atomic.Int64
+	corrupt      int64 // damaged records dropped at load; set once by OpenMap
 
 	mu      sync.RWMutex // guards the fields below
 	m       map[string][]byte
@@ -52,6 +53,9 @@ func OpenMap(name, path string) (*Map, LoadReport) {
 	size, err := readLog(path, mp.m, &rep)
 	if err != nil {
 		rep.Warning = fmt.Errorf("cache %s: %w", name, err)
+	}
+	if rep.Recovered > 0 || rep.SetAside != "" {
+		mp.corrupt = 1
 	}
 	for k, v := range mp.m {
 		mp.bytes += int64(len(k) + len(v))
@@ -158,7 +162,15 @@ func (mp *Map) appendLocked(op byte, key string, value []byte) error {
 	if mp.f == nil {
 		return nil
 	}
-	if _, err := mp.f.Write(encodeRecord(op, key, value)); err != nil {
+	if n, err := mp.f.Write(encodeRecord(op, key, value)); err != nil {
+		// A full disk can take part of a record: cut it off, or every
+		// record appended after it, once there is room again, would be
+		// dropped with it at the next load.
+		if n > 0 {
+			if fi, serr := mp.f.Stat(); serr == nil && fi.Size() >= int64(n) {
+				mp.f.Truncate(fi.Size() - int64(n))
+			}
+		}
 		mp.werr = fmt.Errorf("cache %s: append to %s: %w", mp.name, mp.path, err)
 		return mp.werr
 	}
@@ -232,13 +244,16 @@ type Stats struct {
 	Bytes   int64 `json:"bytes"`
 	Hits    int64 `json:"hits"`
 	Misses  int64 `json:"misses"`
+	// Corrupt counts the damaged entries or records found on reading
+	// the cache and dropped (a log's damaged tail counts once).
+	Corrupt int64 `json:"corrupt"`
 }
 
 // Stats returns the cache's current size and hit counts.
 func (mp *Map) Stats() Stats {
 	mp.mu.RLock()
 	defer mp.mu.RUnlock()
-	return Stats{Entries: len(mp.m), Bytes: mp.bytes, Hits: mp.hits.Load(), Misses: mp.misses.Load()}
+	return Stats{Entries: len(mp.m), Bytes: mp.bytes, Hits: mp.hits.Load(), Misses: mp.misses.Load(), Corrupt: mp.corrupt}
 }
 
 // Len is the number of entries.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -17,7 +19,9 @@ import (
 // Objects is a content-addressed store of files under dir/<ab>/<id>, where
 // id is a lowercase hex digest chosen by the caller. Files are written to a
 // temp file in the same directory and renamed into place, so a reader (in
-// this or another process) sees a whole object or none.
+// this or another process) sees a whole object or none. Each file is an
+// entry (entry.go): the object behind the digest of its content, which
+// every read checks, so that damage on disk is a miss, never an object.
 type Objects struct {
 	dir      string
 	maxBytes int64
@@ -30,6 +34,8 @@ type Objects struct {
 	mu      sync.Mutex // guards size and entries
 	size    int64      // bytes stored; -1 until first counted
 	entries int        // objects stored; -1 until first counted
+
+	corrupt atomic.Int64 // damaged entries found by reads (discard)
 
 	spareMu     sync.Mutex
 	spares      []string // names in dir/.spare not yet taken
@@ -83,41 +89,58 @@ func (o *Objects) Has(id string) bool {
 	return true
 }
 
-// PutFile stores a copy of the file src as id.
-func (o *Objects) PutFile(id, src string) error {
+// PutFile stores a copy of the file src as id and returns the digest of
+// its content, which every later read of the entry checks (see Verify).
+func (o *Objects) PutFile(id, src string) (Digest, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return fmt.Errorf("object store: %w", err)
+		return Digest{}, fmt.Errorf("object store: %w", err)
 	}
 	defer in.Close()
 	return o.put(id, in)
 }
 
-// PutBytes stores data as id.
-func (o *Objects) PutBytes(id string, data []byte) error {
+// PutBytes stores data as id and returns the digest of data.
+func (o *Objects) PutBytes(id string, data []byte) (Digest, error) {
 	return o.put(id, bytes.NewReader(data))
 }
 
-func (o *Objects) put(id string, r io.Reader) error {
+// put writes an entry: a header with room for the digest, the content
+// hashed on its way, then the digest written into the header. The entry
+// is renamed into place only once whole.
+func (o *Objects) put(id string, r io.Reader) (Digest, error) {
 	dst := o.Path(id)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return fmt.Errorf("object store: %w", err)
+		return Digest{}, fmt.Errorf("object store: %w", err)
 	}
 	f, err := o.createTemp(filepath.Dir(dst))
 	if err != nil {
-		return fmt.Errorf("object store: %w", err)
+		return Digest{}, fmt.Errorf("object store: %w", err)
 	}
-	n, err := io.Copy(f, r)
+	var sum Digest
+	h := sha256.New()
+	buf := copyBufs.Get().(*[]byte)
+	_, err = f.Write(make([]byte, EntryHeaderLen))
+	var n int64
+	if err == nil {
+		n, err = io.CopyBuffer(onlyWriter{io.MultiWriter(f, h)}, onlyReader{r}, *buf)
+	}
+	copyBufs.Put(buf)
+	if err == nil {
+		h.Sum(sum[:0])
+		_, err = f.WriteAt(EntryHeader(sum), 0)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	n += int64(EntryHeaderLen)
 	old, statErr := os.Lstat(dst) // an object put again replaces itself
 	if err == nil {
 		err = os.Rename(f.Name(), dst)
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return fmt.Errorf("object store: put %s: %w", id, err)
+		return Digest{}, fmt.Errorf("object store: put %s: %w", dst, err)
 	}
 	o.mu.Lock()
 	if statErr == nil {
@@ -129,8 +152,21 @@ func (o *Objects) put(id string, r io.Reader) error {
 		o.size += n
 	}
 	o.mu.Unlock()
-	return nil
+	return sum, nil
 }
+
+// copyBufs are the buffers of puts and restores. A C object is a few
+// kilobytes to a few tens; 64 KiB holds most whole, and costs little to
+// allocate again after a collection empties the pool.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// onlyWriter and onlyReader hide an *os.File's ReadFrom and WriteTo from
+// io.CopyBuffer, which would otherwise copy through a buffer of their own
+// when the other side is not a file or a socket.
+type (
+	onlyWriter struct{ io.Writer }
+	onlyReader struct{ io.Reader }
+)
 
 // createTemp opens a new empty temp file in dir: a spare when one is left,
 // else a new file. A spare is claimed by renaming it into dir, which only
@@ -201,19 +237,22 @@ func (o *Objects) takeSpare() string {
 }
 
 // CopyTo writes object id to dst (temp file + rename, so dst is never half
-// written). It is a copy, never a hard link: compilers rewrite their outputs
-// in place, which would corrupt a linked cache entry.
-func (o *Objects) CopyTo(id, dst string) error {
+// written) and returns the digest of its content. It is a copy, never a
+// hard link: compilers rewrite their outputs in place, which would corrupt
+// a linked cache entry. The content is checked on the way (Verify): an
+// entry that fails is removed from the store and the error is a
+// *CorruptError, with dst untouched.
+func (o *Objects) CopyTo(id, dst string) (Digest, error) {
 	in, err := os.Open(o.Path(id))
 	if err != nil {
-		return fmt.Errorf("object store: %w", err)
+		return Digest{}, fmt.Errorf("object store: %w", err)
 	}
 	defer in.Close()
 	f, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
 	if err != nil {
-		return err
+		return Digest{}, err
 	}
-	_, err = io.Copy(f, in)
+	sum, _, err := o.copyVerified(id, f, in)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -225,10 +264,78 @@ func (o *Objects) CopyTo(id, dst string) error {
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return fmt.Errorf("restore %s from cache: %w", dst, err)
+		if IsCorrupt(err) {
+			return Digest{}, err
+		}
+		return Digest{}, fmt.Errorf("restore %s from cache: %w", dst, err)
 	}
-	return nil
+	return sum, nil
 }
+
+// copyVerified copies the content of entry id from in to w, checking it.
+// A damaged entry is removed from the store (see discard). An entry that
+// fits a buffer, as most objects do, is read in one read(2), checked and
+// written in one write(2); a bigger one is streamed through Verify.
+func (o *Objects) copyVerified(id string, w io.Writer, in *os.File) (Digest, int64, error) {
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	var (
+		sum Digest
+		n   int64
+		err error
+	)
+	fi, err := in.Stat()
+	if err == nil && fi.Size() <= int64(len(*buf)) {
+		// Entries are never written in place: one that changed size
+		// since the stat is damaged, and its digest says so.
+		var m int
+		m, err = io.ReadFull(in, (*buf)[:fi.Size()])
+		if err == nil || err == io.EOF || err == io.ErrUnexpectedEOF {
+			var content []byte
+			content, sum, err = VerifyBytes(id, (*buf)[:m])
+			if err == nil {
+				var k int
+				k, err = w.Write(content)
+				n = int64(k)
+			}
+		}
+	} else if err == nil {
+		v := Verify(id, in)
+		n, err = io.CopyBuffer(onlyWriter{w}, v, *buf)
+		sum = v.Sum()
+	}
+	if err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			ce.Path = o.Path(id)
+			o.discard(id)
+		}
+		return Digest{}, 0, err
+	}
+	return sum, n, nil
+}
+
+// discard removes a damaged entry, so that it is a miss from now on and
+// the next put of id writes a good one, and counts it.
+func (o *Objects) discard(id string) {
+	p := o.Path(id)
+	fi, statErr := os.Lstat(p)
+	if err := os.Remove(p); err == nil && statErr == nil {
+		o.mu.Lock()
+		if o.size >= 0 {
+			o.size -= fi.Size()
+		}
+		if o.entries > 0 {
+			o.entries--
+		}
+		o.mu.Unlock()
+	}
+	o.corrupt.Add(1)
+}
+
+// Corrupt is the number of damaged entries found (and removed) since the
+// store was opened.
+func (o *Objects) Corrupt() int64 { return o.corrupt.Load() }
 
 // CopyToReusing is CopyTo writing into spare, a file on dst's file system
 // that is no longer needed (a file of a build directory being rebuilt),
@@ -238,12 +345,13 @@ func (o *Objects) CopyTo(id, dst string) error {
 // thousand objects right after deleting a thousand took 150-600 ms here,
 // and overwriting spares 30 ms. spare must be a regular file with one link;
 // if it is not, or "" is given, or writing it fails, this is CopyTo (and a
-// spare that was written to is removed).
-func (o *Objects) CopyToReusing(id, dst, spare string) error {
+// spare that was written to is removed). A damaged entry is a
+// *CorruptError, as with CopyTo, and the spare is removed.
+func (o *Objects) CopyToReusing(id, dst, spare string) (Digest, error) {
 	if spare == "" {
 		return o.CopyTo(id, dst)
 	}
-	err := o.overwrite(id, spare)
+	sum, err := o.overwrite(id, spare)
 	if err == nil {
 		err = os.Rename(spare, dst)
 	}
@@ -251,25 +359,28 @@ func (o *Objects) CopyToReusing(id, dst, spare string) error {
 		if !errors.Is(err, errNotSpare) {
 			os.Remove(spare)
 		}
+		if IsCorrupt(err) {
+			return Digest{}, err
+		}
 		return o.CopyTo(id, dst)
 	}
-	return nil
+	return sum, nil
 }
 
 var errNotSpare = errors.New("not a regular file with one link")
 
 // overwrite replaces spare's content with object id's, in place.
-func (o *Objects) overwrite(id, spare string) error {
+func (o *Objects) overwrite(id, spare string) (Digest, error) {
 	in, err := os.Open(o.Path(id))
 	if err != nil {
-		return err
+		return Digest{}, err
 	}
 	defer in.Close()
 	f, err := openSpare(spare)
 	if err != nil {
-		return err
+		return Digest{}, err
 	}
-	n, err := io.Copy(f, in)
+	sum, n, err := o.copyVerified(id, f, in)
 	if err == nil {
 		err = f.Truncate(n)
 	}
@@ -279,7 +390,7 @@ func (o *Objects) overwrite(id, spare string) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	return sum, err
 }
 
 // linkCount is fi's number of hard links (1 where the system does not say).

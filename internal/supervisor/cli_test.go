@@ -2,6 +2,7 @@ package supervisor_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -129,8 +130,9 @@ func TestInProcessRace(t *testing.T) {
 
 // `jmake start <name>` right after a kill -9 of a supervised daemon brings
 // it back and says so: whether the supervisor has not seen the death yet,
-// or has and is waiting out its backoff. (It once answered from the state
-// it was leaving: "exited unexpectedly (the supervisor keeps retrying)".)
+// has and is waiting out its backoff, or has brought it back already (then
+// "already running" with the new PID). (It once answered from the state it
+// was leaving: "exited unexpectedly (the supervisor keeps retrying)".)
 func TestStartRightAfterKill9(t *testing.T) {
 	e := testenv.New(t)
 	e.MustRun("start", "discovery")
@@ -151,11 +153,17 @@ func TestStartRightAfterKill9(t *testing.T) {
 		if r.Code != 0 {
 			t.Fatalf("round %d: start after kill -9 of pid %d: exit %d\n%s%s", i, old, r.Code, r.Stdout, r.Stderr)
 		}
-		if pid := healthyPID(e, "discovery"); pid == 0 || pid == old {
+		pid := healthyPID(e, "discovery")
+		if pid == 0 || pid == old {
 			t.Fatalf("round %d: after start, discovery answers as pid %d (killed: %d)\n%s", i, pid, old, r.Stdout)
 		}
-		if !strings.Contains(r.Stdout, "discovery    started (pid") {
-			t.Errorf("round %d: start said:\n%s", i, r.Stdout)
+		// Started by this command, or by the supervisor a moment before
+		// it (on a loaded machine `jmake start` itself can take longer
+		// than the 100 ms backoff): either way the new PID.
+		started := fmt.Sprintf("discovery    started (pid %d,", pid)
+		already := fmt.Sprintf("discovery    already running (pid %d,", pid)
+		if !strings.Contains(r.Stdout, started) && !strings.Contains(r.Stdout, already) {
+			t.Errorf("round %d: start said:\n%s\nwant %q or %q", i, r.Stdout, started, already)
 		}
 	}
 }

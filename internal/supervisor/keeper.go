@@ -386,14 +386,18 @@ func (k *keeper) monitor(ctx context.Context, in *inst) time.Duration {
 		case c := <-k.cmds:
 			switch c.kind {
 			case cmdStart:
-				if proc.Alive(in.info.Proc()) {
+				if id := in.info.Proc(); proc.Alive(id) && !proc.Dying(id) {
 					c.reply <- nil
 					continue
 				}
-				// It died and we have not seen it yet (kill -9 just before
-				// `jmake start`): start it now, as asked, without a backoff.
+				// It died, or is dying, and we have not seen it yet (kill -9
+				// just before `jmake start`): start it now, as asked,
+				// without a backoff.
 				if in.proc != nil {
 					<-in.done()
+				} else {
+					// Not our child: poll /proc, as after a SIGKILL.
+					proc.WaitGone(ctx, in.info.Proc(), lifecycle.KillWait)
 				}
 				reason := in.ended()
 				k.logf("warn", "%s; starting it again by request", reason)

@@ -47,7 +47,8 @@ type Policy struct {
 	// FailWindow make a daemon FATAL: a crash loop, not a blip.
 	FailLimit  int
 	FailWindow time.Duration
-	// StopTimeout bounds a graceful stop before SIGKILL of the group.
+	// StopTimeout bounds a graceful stop before SIGKILL of the group;
+	// New raises it to the daemons' drain_timeout + 5 s when that is longer.
 	StopTimeout time.Duration
 	// AliveEvery: how often an adopted daemon (not our child, so no Wait)
 	// is checked in /proc. Reading one /proc file is microseconds.
@@ -115,6 +116,12 @@ func New(opts Options) *Supervisor {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	// A stop must outlast the daemons' drain (drain_timeout, then up to 2 s
+	// for the calls it cancels to answer "retry", then cleanup), or SIGKILL
+	// cuts short calls that the drain would have ended cleanly.
+	if least := opts.Env.Settings.DrainTimeout.Duration + 5*time.Second; opts.Policy.StopTimeout < least {
+		opts.Policy.StopTimeout = least
 	}
 	s := &Supervisor{
 		opts:    opts,

@@ -32,6 +32,7 @@ type Stats struct {
 	Requests      int64                 `json:"requests"`
 	CacheHits     int64                 `json:"cache_hits"`
 	CacheMisses   int64                 `json:"cache_misses"`
+	CacheCorrupt  int64                 `json:"cache_corrupt"` // damaged entries found, over all caches
 	Errors        int64                 `json:"errors"`
 	CacheHitRate  float64               `json:"cache_hit_rate"`
 	ErrorRate     float64               `json:"error_rate"`
@@ -44,6 +45,7 @@ type CacheStats struct {
 	Bytes   int64 `json:"bytes"`
 	Hits    int64 `json:"hits"`
 	Misses  int64 `json:"misses"`
+	Corrupt int64 `json:"corrupt"` // damaged entries or records found and dropped
 }
 
 // WriteJSON writes v as a JSON reply with status, one line.
