@@ -21,6 +21,11 @@ package compile
 //     driver's own choice without -fuse-ld=, "auto" (or nothing) for the
 //     fastest usable.
 //
+// GCC's LTO objects hold GIMPLE, which only a linker that loads GCC's
+// linker plugin can link: bfd, gold and mold do, lld does not (it fails
+// with "undefined symbol" for everything in them). So "auto" passes lld
+// over for a GCC LTO link.
+//
 // Whether the driver can use a linker is learnt by a probe: a link of an
 // empty C file into a shared object with -fuse-ld=<name>. Its answer is
 // remembered per driver identity and linker binary (path and stat), as
@@ -93,6 +98,10 @@ func (b *build) chooseLinker() (linkerChoice, error) {
 	case "", "auto":
 		var whys []string
 		for _, name := range linkerOrder {
+			if name == "lld" && b.gccLTO() {
+				whys = append(whys, "linker lld: cannot link GCC's LTO objects")
+				continue
+			}
 			l, err := b.e.usableLinker(b.ctx, b.req.Env, b.linker.comp, name)
 			if err == nil {
 				return l, nil
@@ -107,6 +116,27 @@ func (b *build) chooseLinker() (linkerChoice, error) {
 		return linkerChoice{}, &ToolError{Msg: fmt.Sprintf("[compile] linker = %q (%s): %v", want, filepath.Join(b.root, "jmake.toml"), err)}
 	}
 	return l, nil
+}
+
+// gccLTO reports whether b links GCC LTO objects: LTO is on (lto = true
+// or an -flto among the flags) and the driver is not Clang.
+func (b *build) gccLTO() bool {
+	if strings.Contains(strings.ToLower(b.linker.comp.desc), "clang") {
+		return false
+	}
+	if b.cfg.Target.LTO {
+		return true
+	}
+	env := b.req.Env
+	for _, flags := range [][]string{b.cfg.Compile.Flags, b.cfg.Compile.CFlags, b.cfg.Compile.CXXFlags, b.cfg.Compile.LinkFlags,
+		env.LinkFlags(), env.CompileFlags(false), env.CompileFlags(true)} {
+		for _, f := range flags {
+			if strings.HasPrefix(f, "-flto") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // usableLinker returns the linker name if driver can link with it, probing

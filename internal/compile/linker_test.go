@@ -106,6 +106,14 @@ func TestLinkerChoice(t *testing.T) {
 	if o.res.Linker != "default" || !o.linked {
 		t.Errorf("default: linker %q linked %v", o.res.Linker, o.linked)
 	}
+	// GCC's LTO objects: lld cannot link them, auto takes the next.
+	o = te.mustBuild(t, root, func(r *Request) { r.Config.Target.LTO = true })
+	if o.res.Linker == "lld" || o.res.Linker == "" {
+		t.Errorf("LTO with gcc: linker %q", o.res.Linker)
+	}
+	if !strings.Contains(nmDynamic(t, o.res.Output), "lc_a") {
+		t.Errorf("LTO library lacks lc_a")
+	}
 	o = te.mustBuild(t, root, func(r *Request) {
 		r.Config.Compile.Linker = "gold"
 		r.Config.Compile.LinkFlags = []string{"-fuse-ld=bfd"}
