@@ -2,7 +2,10 @@ package compile
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -34,9 +37,10 @@ func definedSymbols(tb testing.TB, lib string) []string {
 
 // TestEveryLinker builds a shared library big enough for link groups (so
 // partial links run through each linker too) with every linker present,
-// and checks that each exports the same symbols as GNU ld's, that the
-// program linking it runs the same, that the build names the linker, and
-// that changing linker relinks without compiling.
+// and checks that each exports the same symbols as GNU ld's, that a
+// program linked against it, and one jmake links with the same linker,
+// run the same, that the build names the linker, and that changing
+// linker relinks without compiling.
 func TestEveryLinker(t *testing.T) {
 	requireTools(t, "nm", "ld.bfd")
 	root := t.TempDir()
@@ -68,13 +72,43 @@ func TestEveryLinker(t *testing.T) {
 				t.Errorf("%s exports %d symbols, bfd %d; first of %s: %q", name, len(got), len(wantSyms), name, got[:min(5, len(got))])
 			}
 			if got := runDemoApp(t, root); got != wantRun {
-				t.Errorf("program linked by %s prints %q, by bfd %q", name, got, wantRun)
+				t.Errorf("program linked against %s's library prints %q, against bfd's %q", name, got, wantRun)
+			}
+			if got := buildDemoProgram(t, te, root, name); got != wantRun {
+				t.Errorf("program linked by %s prints %q, by gcc's default %q", name, got, wantRun)
 			}
 			if o := te.mustBuild(t, root, func(r *Request) { r.Config.Compile.Linker = name }); o.linked {
 				t.Errorf("same linker again relinked: %q", o.res.Explain)
 			}
 		})
 	}
+}
+
+// buildDemoProgram builds the generated project's app/main.c as a program
+// of its own, linked by linker against the library in root's build dir,
+// runs it and returns what it prints.
+func buildDemoProgram(t *testing.T, te *testEnv, root, linker string) string {
+	t.Helper()
+	lib := filepath.Join(root, "build")
+	main, err := os.ReadFile(filepath.Join(root, "app", "main.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := writeProject(t, map[string]string{
+		"jmake.toml": fmt.Sprintf("[project]\nname = \"app\"\n[binary]\nlibrary_type = \"executable\"\n"+
+			"[compile]\nlinker = %q\ninclude_dirs = [%q]\nlink_flags = [%q, %q]\nlink_libraries = [\"demo\"]\n",
+			linker, filepath.Join(root, "include"), "-L"+lib, "-Wl,-rpath,"+lib),
+		"src/main.c": string(main),
+	})
+	o := te.mustBuild(t, app, nil)
+	if o.res.Linker != linker {
+		t.Fatalf("program linked by %q, want %q", o.res.Linker, linker)
+	}
+	out, err := exec.Command(o.res.Output).CombinedOutput()
+	if err != nil {
+		t.Fatalf("run the program linked by %s: %v\n%s", linker, err, out)
+	}
+	return string(out)
 }
 
 // TestLinkerChoice checks auto (the first usable of linkerOrder), the
