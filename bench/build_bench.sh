@@ -47,6 +47,19 @@
 #                  state dir and ports (PORT_OFFSET+10), so a change's before and
 #                  after meet the same machine noise; the table adds jmake/jbase
 #   KEEP=1         keep the work directory (projects, logs) instead of removing it
+#   SCENARIOS      the scenarios to run, space-separated [all six, in the order above]
+#   TOOLS          the tools to run, space-separated [ninja make ccache jmake]
+#   SKIP_AT_10000 [edit_h]  scenarios skipped at N >= 10000, where one of them
+#                  recompiles every unit of every tool (~20 min each on 2 cores);
+#                  set it empty to run them
+#   FLOOR_R [50]   runs of each process-start floor command (below)
+#
+# Before the projects it measures the machine's process-start floor, the
+# least any build tool can cost here: the median wall time of /bin/true, of
+# a static Go hello-world (built in the work dir), of `ninja --version` and
+# of `jmake --version` (the thin client, which answers without a daemon),
+# each started FLOOR_R times from this shell as the builds are. A no-op
+# near the floor has nothing left to save.
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME must use '.' as its decimal point
 
@@ -65,9 +78,11 @@ ROOT=$(git -C "$HERE" rev-parse --show-toplevel)
 # points at another copy (the shared/ folder beside the repository, say).
 if [ -n "${SHARED:-}" ]; then GEN=$SHARED/bench/gen_project.py; else GEN=$ROOT/bench/gen_project.py; fi
 
-TOOLS=(ninja make ccache jmake)
+read -ra TOOLS <<<"${TOOLS:-ninja make ccache jmake}"
 [ -z "${JMAKE_BASE:-}" ] || TOOLS+=(jbase)
-SCENARIOS=(cold noop touch_c edit_c edit_h clean_warm)
+read -ra SCENARIOS <<<"${SCENARIOS:-cold noop touch_c edit_c edit_h clean_warm}"
+SKIP_AT_10000=${SKIP_AT_10000-edit_h}
+FLOOR_R=${FLOOR_R:-50}
 declare -A LABEL=(
 	[cold]="cold full build"
 	[noop]="no-op"
@@ -341,6 +356,38 @@ table() {
 	echo
 }
 
+# --- the process-start floor ---------------------------------------------------
+
+# floor: the median wall time of starting each floor command FLOOR_R times,
+# interleaved (one of each per round) as the builds are, as a markdown table.
+floor() {
+	local hello=$WORK/hello
+	mkdir -p "$WORK/hello-src"
+	printf 'package main\n\nimport "os"\n\nfunc main() { os.Stdout.WriteString("hello\\n") }\n' >"$WORK/hello-src/main.go"
+	(cd "$WORK/hello-src" && cat >go.mod <<<"module hello" && CGO_ENABLED=0 go build -o "$hello" .) || die "go build of the hello-world failed"
+	local -a names=("/bin/true" "static Go hello-world" "ninja --version" "jmake --version (thin client)")
+	local -a cmds=("/bin/true" "$hello" "ninja --version" "$JMAKE --version")
+	local -A ft=()
+	local r i t0 t1
+	for ((r = 0; r < FLOOR_R; r++)); do
+		for i in "${!cmds[@]}"; do
+			t0=$EPOCHREALTIME
+			${cmds[i]} >/dev/null 2>&1 || die "floor command failed: ${cmds[i]}"
+			t1=$EPOCHREALTIME
+			ft[$i]+="$((${t1/./} - ${t0/./})) "
+		done
+	done
+	echo "### Process-start floor, medians of $FLOOR_R runs"
+	echo
+	echo "| command | ms |"
+	echo "|---|---:|"
+	for i in "${!cmds[@]}"; do
+		# shellcheck disable=SC2086 # the list is space-separated on purpose
+		echo "| ${names[i]} | $(fmt_ms "$(median ${ft[$i]})") |"
+	done
+	echo
+}
+
 # --- one project size ----------------------------------------------------------
 
 bench_size() {
@@ -357,6 +404,10 @@ bench_size() {
 	declare -gA TIMES=() FAILED=() JWORK=()
 	echo "== N=$N: $UNITS units, ${#TOOLS[@]} copies in $base" >&2
 	for scen in "${SCENARIOS[@]}"; do
+		if ((N >= 10000)) && [[ " $SKIP_AT_10000 " == *" $scen "* ]]; then
+			echo "   $scen skipped at N=$N (SKIP_AT_10000)" >&2
+			continue
+		fi
 		local reps=$R
 		case $scen in cold | edit_h) reps=$COLD_R ;; esac
 		if [ "$scen" = noop ]; then
@@ -388,6 +439,7 @@ main() {
 		echo "Measured $m; load average $(loadavg) at the start."
 		echo
 	} | tee "$WORK/tables.md"
+	floor | tee -a "$WORK/tables.md"
 	local n
 	for n in "${SIZES[@]}"; do bench_size "$n"; done
 	# Other work on the machine shows up as noise: say how busy it was.

@@ -31,6 +31,7 @@ type buildReply struct {
 		Output   string `json:"output"`
 		Compiled int    `json:"compiled"`
 		Linked   bool   `json:"linked"`
+		Linker   string `json:"linker"`
 	} `json:"targets"`
 }
 
@@ -195,6 +196,10 @@ func TestNoDaemonMatchesDaemon(t *testing.T) {
 	lb, _ := os.ReadFile(filepath.Join(b, "build", "libgeom.so"))
 	if len(la) == 0 || !bytes.Equal(la, lb) {
 		t.Fatalf("libraries differ between --no-daemon and daemon builds (%d vs %d bytes)", len(la), len(lb))
+	}
+	// Both name the linker they chose, the same one.
+	if len(ra.Targets) != 1 || len(rb.Targets) != 1 || ra.Targets[0].Linker == "" || ra.Targets[0].Linker != rb.Targets[0].Linker {
+		t.Fatalf("linker: --no-daemon %+v, daemons %+v", ra.Targets, rb.Targets)
 	}
 	e.MustRun("stop")
 }

@@ -89,7 +89,11 @@ type TargetOutcome struct {
 	Symlinks []string `json:"symlinks,omitempty"`
 	Dir      string   `json:"dir,omitempty"` // a test's working directory, absolute
 	Counts
-	Error string `json:"error,omitempty"`
+	// Linker is what the target links with: "lld", "gold", "mold", "bfd",
+	// "default" (the compiler driver's choice) or a -fuse-ld= of its link
+	// flags; "" for a static library.
+	Linker string `json:"linker,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // Counts are the units of a build, or of one target of it, and what

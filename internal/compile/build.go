@@ -40,7 +40,8 @@ type build struct {
 	coresOnce    sync.Once     // yieldCores: set releaseCores once
 	releaseCores func()        // gives back the cores a compile took; nil if none ran
 	c, cxx       *toolchain
-	linker       *toolchain // the driver that links (C++ if any unit is C++)
+	linker       *toolchain   // the driver that links (C++ if any unit is C++)
+	ld           linkerChoice // the linker it links with (linker.go), chosen by link
 	st           *projectState
 	v            *view
 	progress     func(Event)
@@ -282,7 +283,7 @@ func (b *build) run() (*Result, error) {
 		}
 	}
 	linked, err := b.link()
-	res.Linked = linked
+	res.Linked, res.Linker = linked, b.ld.name
 	res.Explain = b.explain
 	res.Diagnostics += b.linkOutput
 	if err != nil {

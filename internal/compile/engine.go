@@ -90,6 +90,7 @@ type Engine struct {
 	mu       sync.Mutex // guards the fields below
 	projects map[string]*projectState
 	tools    map[string]toolIdentity
+	linkers  map[string]linkerProbe // driver id and linker path -> probe (linker.go)
 
 	// manifestMu serializes the read-modify-write of a Manifests entry, so
 	// two builds adding candidates for one direct key keep both.
@@ -102,7 +103,7 @@ type Engine struct {
 	fast  *change.Answers[fastAnswer]
 
 	hits, misses, compiles, links, groupLinks, filesHashed, watchedNoops atomic.Int64
-	toolsIdentified, coreYields                                          atomic.Int64
+	toolsIdentified, coreYields, rspFiles, linkerProbes                  atomic.Int64
 	tmpSeq                                                               atomic.Int64 // makes temp file names unique
 }
 
@@ -117,6 +118,7 @@ func New(opts Options) *Engine {
 		log:       opts.Logger,
 		projects:  make(map[string]*projectState),
 		tools:     make(map[string]toolIdentity),
+		linkers:   make(map[string]linkerProbe),
 	}
 	if e.manifests == nil {
 		e.manifests = store.NewMemoryMap("manifests")
@@ -199,12 +201,16 @@ func stateKey(root string, req Request) string {
 // Result describes a build. On a compile failure it describes what did
 // succeed.
 type Result struct {
-	Output          string   `json:"output"` // absolute path of the library or program
-	Units           int      `json:"units"`
-	Compiled        int      `json:"compiled"`   // units the compiler ran for
-	Cached          int      `json:"cached"`     // units restored from the object cache
-	UpToDate        int      `json:"up_to_date"` // units left alone
-	Linked          bool     `json:"linked"`
+	Output   string `json:"output"` // absolute path of the library or program
+	Units    int    `json:"units"`
+	Compiled int    `json:"compiled"`   // units the compiler ran for
+	Cached   int    `json:"cached"`     // units restored from the object cache
+	UpToDate int    `json:"up_to_date"` // units left alone
+	Linked   bool   `json:"linked"`
+	// Linker is the linker the output is linked with (linker.go): "lld",
+	// "gold", "mold", "bfd", "default" (the driver's choice), a -fuse-ld=
+	// of the link flags; "" for a static library (ar).
+	Linker          string   `json:"linker,omitempty"`
 	ElapsedSeconds  float64  `json:"elapsed_seconds"`
 	Explain         []string `json:"explain,omitempty"`     // why each unit (and the link) was not up to date
 	CompileCommands string   `json:"compile_commands"`      // absolute path of compile_commands.json
@@ -420,6 +426,12 @@ type Counters struct {
 	// CoreYields counts builds that left the cores to their compilers
 	// (cores.go).
 	CoreYields int64
+	// RspFiles counts links given their arguments in a response file
+	// (rspfile.go).
+	RspFiles int64
+	// LinkerProbes counts probe links run to learn whether the driver
+	// can use a linker (linker.go), which the engine remembers.
+	LinkerProbes int64
 }
 
 // Counters returns the engine's work counts.
@@ -428,6 +440,7 @@ func (e *Engine) Counters() Counters {
 		Compiles: e.compiles.Load(), Links: e.links.Load(), GroupLinks: e.groupLinks.Load(),
 		WatchedNoops: e.watchedNoops.Load(), FilesHashed: e.filesHashed.Load(),
 		ToolsIdentified: e.toolsIdentified.Load(), CoreYields: e.coreYields.Load(),
+		RspFiles: e.rspFiles.Load(), LinkerProbes: e.linkerProbes.Load(),
 	}
 }
 
@@ -479,6 +492,7 @@ func (e *Engine) ClearCaches() error {
 	e.mu.Lock()
 	clear(e.projects)
 	clear(e.tools)
+	clear(e.linkers)
 	e.mu.Unlock()
 	for _, c := range []*atomic.Int64{&e.hits, &e.misses, &e.compiles, &e.links, &e.groupLinks, &e.filesHashed} {
 		c.Store(0)

@@ -160,7 +160,8 @@ func TestLinkGroupFallback(t *testing.T) {
 	if err := os.Chmod(filepath.Join(bin, "ld"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	replaceInFile(t, filepath.Join(root, "jmake.toml"), "[compile]", "[compile]\nlink_flags = [\"-B"+bin+"/\"]")
+	// The driver's own linker, ld, which -B replaces.
+	replaceInFile(t, filepath.Join(root, "jmake.toml"), "[compile]", "[compile]\nlinker = \"default\"\nlink_flags = [\"-B"+bin+"/\"]")
 	te := newEnv(t, 0)
 	o := te.mustBuild(t, root, nil)
 	if !slices.Contains(o.res.Explain, "link: partial link failed, linking the objects directly") {

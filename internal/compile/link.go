@@ -24,6 +24,11 @@ func (b *build) link() (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if b.cfg.Binary.LibraryType != project.Static {
+		if b.ld, err = b.chooseLinker(); err != nil {
+			return false, err
+		}
+	}
 	settings := b.linkSettings(tool)
 	unitsSame := st.lastUnits != nil && slices.Equal(st.lastUnits, b.units)
 	var key Hash
@@ -63,6 +68,9 @@ func (b *build) link() (bool, error) {
 	}
 	if b.req.Explain {
 		b.explain = append(b.explain, "link: "+reason)
+		if b.ld.name != "" {
+			b.explain = append(b.explain, "link: linker "+b.ld.String())
+		}
 	}
 	if err := b.runLink(tool); err != nil {
 		return false, err
@@ -93,6 +101,9 @@ func (b *build) linkSettings(tool compiler) Hash {
 	k := newKeyHasher("link")
 	k.hash(tool.id)
 	k.str(tool.path)
+	// The linker: its -fuse-ld= is among the arguments, its version is not.
+	k.str(b.ld.name)
+	k.hash(b.ld.tool.id)
 	k.strs(b.linkArgs("", nil))
 	k.str(b.outAbs)
 	k.str(b.objDir)
@@ -131,6 +142,9 @@ func (b *build) linkArgs(out string, objs []string) []string {
 		return append(args, objs...)
 	case project.Shared:
 		args = append(args, "-shared")
+	}
+	if b.ld.flag != "" {
+		args = append(args, b.ld.flag)
 	}
 	args = append(args, "-o", out)
 	args = append(args, objs...)
@@ -223,14 +237,19 @@ func (b *build) runInto(tool compiler, dst string, args func(tmp string) []strin
 	sweepLinkTmp(dst)
 	tmpAbs := dst + fmt.Sprintf(".%d-%d.tmp", os.Getpid(), b.e.tmpSeq.Add(1))
 	os.Remove(tmpAbs) // ar adds to an existing archive
-	cmd := exec.CommandContext(b.ctx, tool.path, args(b.rel(tmpAbs))...)
+	argv, cleanup, err := b.withRspFile(dst, args(b.rel(tmpAbs)))
+	if err != nil {
+		return "", err
+	}
+	defer cleanup()
+	cmd := exec.CommandContext(b.ctx, tool.path, argv...)
 	cmd.Dir = b.root
 	cmd.Env = b.environ
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = waitDelay
 	proc.KillGroupOnCancel(cmd)
-	err := cmd.Run()
+	err = cmd.Run()
 	if err == nil {
 		err = os.Rename(tmpAbs, dst)
 	}

@@ -123,6 +123,7 @@ func New(opts Options) (*Daemon, error) {
 	d.Handle("cache_stats", d.cacheStats)
 	d.Handle("clear_caches", d.clearCaches)
 	d.Handle("clear_cache", d.clearCaches) // setup's name for it in the original
+	d.Handle("heap_profile", d.heapProfile)
 	return d, nil
 }
 

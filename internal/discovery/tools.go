@@ -31,7 +31,9 @@ type Tool struct {
 // knownTools are the tools GetTool looks for; Tools lists those found.
 var knownTools = []string{
 	"cc", "c++", "gcc", "g++", "clang", "clang++",
-	"ar", "ranlib", "ld", "ld.lld", "nm",
+	"ar", "ranlib", "nm",
+	// The linkers the compilation daemon can choose among (-fuse-ld=).
+	"ld", "ld.bfd", "ld.gold", "ld.lld", "ld.mold",
 	"llvm-link", "opt", "llc", "llvm-ar", "llvm-nm", "llvm-ranlib", "llvm-config",
 	"pkg-config", "distcc", "ccache", "sccache", "ninja", "make",
 }

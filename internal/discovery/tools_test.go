@@ -195,6 +195,23 @@ func TestToolsListsVersionedNames(t *testing.T) {
 	}
 }
 
+// TestToolsListsLinkers: the linkers the compilation daemon chooses among
+// are listed when present.
+func TestToolsListsLinkers(t *testing.T) {
+	dir := t.TempDir()
+	for _, l := range []string{"ld.bfd", "ld.gold", "ld.mold"} {
+		fakeTool(t, dir, l, map[string]string{"--version": "GNU-compatible " + l})
+	}
+	d := New(Options{SearchPath: dir, ExtraToolDirs: []string{}})
+	var names []string
+	for _, tool := range d.Tools() {
+		names = append(names, tool.Name+": "+tool.Version)
+	}
+	if want := []string{"ld.bfd: GNU-compatible ld.bfd", "ld.gold: GNU-compatible ld.gold", "ld.mold: GNU-compatible ld.mold"}; !slices.Equal(names, want) {
+		t.Errorf("Tools() = %q, want %q", names, want)
+	}
+}
+
 // TestRealTools checks the tools installed here: gcc on PATH, and LLVM's
 // unsuffixed tools found in /usr/lib/llvm-*/bin by the default extra dirs
 // even with nothing on the search path.

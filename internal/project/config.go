@@ -82,6 +82,11 @@ type CompileSection struct {
 	Pkg           []string          `toml:"pkg,omitempty"`      // pkg-config packages every target uses
 	Parallel      *bool             `toml:"parallel,omitempty"` // default true
 	Jobs          int               `toml:"jobs,omitempty"`     // default: core count
+	// Linker is the linker shared libraries and programs link with:
+	// "auto" (the default: the fastest the compiler driver can use),
+	// "bfd", "gold", "lld", "mold", or "default" (the driver's own, no
+	// -fuse-ld=). A -fuse-ld= in the link flags takes precedence.
+	Linker string `toml:"linker,omitempty"`
 }
 
 // BinarySection is [binary].

@@ -134,7 +134,7 @@ func TestSectionsAndKeys(t *testing.T) {
 		n       int
 	}{
 		{"project", "name", 4},
-		{"compile", "cxx_compiler", 16},
+		{"compile", "linker", 17},
 		{"program", "links", 20},
 		{"target", "opt_level", 3},
 		{"nope", "", 0},

@@ -23,6 +23,9 @@ const (
 // -O<level>: a fresh slice the caller may change.
 func OptLevels() []string { return []string{"0", "1", "2", "3", "s", "z", "g", "fast"} }
 
+// Linkers are the values of [compile] linker.
+var Linkers = []string{"auto", "default", "bfd", "gold", "lld", "mold"}
+
 // Diagnostic is one problem Validate found in a jmake.toml.
 type Diagnostic struct {
 	Severity string `json:"severity"`         // SeverityError or SeverityWarning
@@ -227,6 +230,9 @@ func (v *validator) check(c *Config, lookTool func(string) (string, bool)) {
 	}
 	if ol := c.Target.OptLevel; ol != "" && !contains(OptLevels(), ol) {
 		v.at(SeverityError, "target.opt_level", "opt_level %q is not one of %s", ol, strings.Join(OptLevels(), ", "))
+	}
+	if l := c.Compile.Linker; l != "" && !contains(Linkers, l) {
+		v.at(SeverityError, "compile.linker", "linker %q is not one of %s", l, strings.Join(Linkers, ", "))
 	}
 	if c.Compile.Jobs < 0 {
 		v.at(SeverityError, "compile.jobs", "jobs %d is negative", c.Compile.Jobs)

@@ -79,6 +79,9 @@ func TestValidate(t *testing.T) {
 				{"error", 2, 1, `library_type "dll"`},
 				{"error", 4, 1, `opt_level "4" is not one of 0, 1, 2, 3, s, z, g, fast`},
 			}},
+		{name: "unknown linker", files: lib, toml: "[compile]\nlinker = \"ld64\"\n",
+			want: []want{{"error", 2, 1, `linker "ld64" is not one of auto, default, bfd, gold, lld, mold`}}},
+		{name: "known linker", files: lib, toml: "[compile]\nlinker = \"mold\"\n"},
 		{name: "opt level fast and executable", files: lib, toml: "[binary]\nlibrary_type = \"executable\"\n[target]\nopt_level = \"fast\"\n"},
 		{name: "cache directory and size are not applied", files: lib, toml: "[cache]\nenabled = true\ndirectory = \"/var/cache/x\"\nmax_size = \"1GiB\"\n",
 			want: []want{

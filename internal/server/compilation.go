@@ -114,7 +114,7 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 			InputDirs: res.InputDirs, OutputDirs: res.OutputDirs,
 		}
 		out.Targets = []orchestrator.TargetOutcome{{Name: ts[0].Name, Kind: ts[0].Kind, Output: res.Output,
-			Symlinks: ts[0].Symlinks, Counts: counts}}
+			Symlinks: ts[0].Symlinks, Counts: counts, Linker: res.Linker}}
 	}
 	if errors.Is(err, compile.ErrNotNoop) {
 		return out, orchestrator.ErrNotNoop
@@ -191,6 +191,8 @@ func bindCompilation(d *daemon.Daemon) error {
 		{"jmake_compiles_total", "Compiler runs.", func(c compile.Counters) int64 { return c.Compiles }},
 		{"jmake_links_total", "Links of a library or program.", func(c compile.Counters) int64 { return c.Links }},
 		{"jmake_partial_links_total", "Partial links of link groups.", func(c compile.Counters) int64 { return c.GroupLinks }},
+		{"jmake_rsp_file_links_total", "Links and partial links given their arguments in a response file.", func(c compile.Counters) int64 { return c.RspFiles }},
+		{"jmake_linker_probes_total", "Probe links run to learn which linkers the compiler driver can use.", func(c compile.Counters) int64 { return c.LinkerProbes }},
 		{"jmake_watched_noops_total", "No-op builds answered from the file watch, without a stat.", func(c compile.Counters) int64 { return c.WatchedNoops }},
 		{"jmake_files_hashed_total", "Input files read and hashed.", func(c compile.Counters) int64 { return c.FilesHashed }},
 	} {

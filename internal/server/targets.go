@@ -177,7 +177,7 @@ func addTarget(cr *orchestrator.CompileResult, t *project.Target, res *compile.R
 		o.Error = err.Error()
 	}
 	if res != nil {
-		o.Output = res.Output
+		o.Output, o.Linker = res.Output, res.Linker
 		o.Counts = countsOf(res)
 		// The build's output is its first program, what a person runs;
 		// without one, its first target.
