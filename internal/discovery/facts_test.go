@@ -11,9 +11,8 @@ import (
 )
 
 func TestFactsFastPathAndRacyFiles(t *testing.T) {
-	root := t.TempDir()
+	root := testenv.Tree(t, map[string]string{"a.c": "#include \"a.h\"\n"})
 	p := filepath.Join(root, "a.c")
-	testenv.WriteFiles(t, root, map[string]string{"a.c": "#include \"a.h\"\n"})
 	d := New(Options{})
 	f, parsed, err := d.facts(p)
 	if err != nil || !parsed || len(f.Includes) != 1 || f.Includes[0].Name != "a.h" {
