@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
-	"sync/atomic"
-	"syscall"
 
 	"github.com/jmake/jmake/internal/buildapi"
+	"github.com/jmake/jmake/internal/interrupt"
 	"github.com/jmake/jmake/internal/render"
 	"github.com/jmake/jmake/internal/statedir"
 	"github.com/jmake/jmake/internal/toolenv"
@@ -62,23 +60,15 @@ func runBuild(f buildFlags) int {
 	// An interrupt closes the connection, which ends the call (the
 	// orchestrator cancels a build whose caller went away), as cancelling
 	// the request does in jmaked.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	var interrupted atomic.Bool
-	go func() {
-		if _, ok := <-sigs; ok {
-			interrupted.Store(true)
-			conn.Close()
-		}
-	}()
+	sigs := interrupt.Catch(func() { conn.Close() })
 	c, err := post(conn, token, "build_project", body, true)
 	if err == nil && c.status != 200 {
 		err = fmt.Errorf("HTTP %d", c.status)
 	}
 	if err != nil {
 		conn.Close()
-		signal.Stop(sigs)
-		if interrupted.Load() {
+		sigs.Stop()
+		if sigs.Interrupted() {
 			render.FinalError(os.Stderr, nil, render.ExitInterrupted, false)
 			return render.ExitInterrupted
 		}
@@ -87,9 +77,9 @@ func runBuild(f buildFlags) int {
 	status := render.NewStatusLine(os.Stderr, f.asJSON)
 	res, raw, err := readStream(c, status)
 	conn.Close()
-	signal.Stop(sigs)
+	sigs.Stop()
 	status.Finish()
-	if (errors.Is(err, errDaemonDown) || errors.Is(err, errStreamCut)) && !interrupted.Load() {
+	if (errors.Is(err, errDaemonDown) || errors.Is(err, errStreamCut)) && !sigs.Interrupted() {
 		execFull()
 	}
 	if err != nil && res == nil {
@@ -101,7 +91,7 @@ func runBuild(f buildFlags) int {
 	code := render.ExitOK
 	var bf *render.BuildFailed
 	switch {
-	case interrupted.Load():
+	case sigs.Interrupted():
 		code = render.ExitInterrupted
 	case errors.As(err, &bf):
 		code = bf.ExitCode()

@@ -7,13 +7,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"sync/atomic"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/jmake/jmake/internal/daemon"
+	"github.com/jmake/jmake/internal/interrupt"
 	"github.com/jmake/jmake/internal/lifecycle"
 	"github.com/jmake/jmake/internal/render"
 	"github.com/jmake/jmake/internal/settings"
@@ -109,22 +107,14 @@ func newRoot(g *globals) *cobra.Command {
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	var interrupted atomic.Bool
-	go func() {
-		// Signals stay caught until the command returns (a supervisor
-		// stopping its daemons is not cut short by a second one).
-		if _, ok := <-sigs; ok {
-			interrupted.Store(true)
-			cancel()
-		}
-	}()
+	// Signals stay caught until the command returns (a supervisor
+	// stopping its daemons is not cut short by a second one).
+	sigs := interrupt.Catch(cancel)
 	g := &globals{}
 	err := newRoot(g).ExecuteContext(ctx)
-	signal.Stop(sigs)
+	sigs.Stop()
 	cancel()
-	code := exitStatus(err, g.parsed, interrupted.Load())
+	code := exitStatus(err, g.parsed, sigs.Interrupted())
 	render.FinalError(os.Stderr, err, code, !g.parsed)
 	os.Exit(code)
 }
