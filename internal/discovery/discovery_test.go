@@ -61,8 +61,8 @@ func openStores(t testing.TB, dir string) (tools, scans, deps *store.Map) {
 
 func TestCachesSurviveRestartAndClear(t *testing.T) {
 	needTool(t, "cc")
-	cacheDir, root := t.TempDir(), t.TempDir()
-	testenv.WriteFiles(t, root, map[string]string{
+	cacheDir := t.TempDir()
+	root := testenv.Tree(t, map[string]string{
 		"src/a.c":     "#include \"a.h\"\nint main(void) { return 0; }\n",
 		"src/a.h":     "#pragma once\n",
 		"include/x.h": "",
