@@ -70,6 +70,13 @@ type groupRec struct {
 	st  fileStat
 }
 
+// groupable reports whether b's output may be linked from link groups.
+func (b *build) groupable() bool {
+	env := b.req.Env
+	envFlags := slices.Concat(env.LinkFlags(), env.CompileFlags(false), env.CompileFlags(true))
+	return groupable(b.cfg, envFlags, len(b.units))
+}
+
 // groupable reports whether cfg's output may be linked from link groups.
 func groupable(cfg *project.Config, envFlags []string, units int) bool {
 	if units < groupMinUnits || cfg.Target.LTO {
@@ -174,9 +181,7 @@ func (b *build) groupSettings(tool compiler) Hash {
 // from the units' objects.
 func (b *build) groupObjects(tool compiler, settings Hash) []string {
 	st := b.st
-	env := b.req.Env
-	envFlags := slices.Concat(env.LinkFlags(), env.CompileFlags(false), env.CompileFlags(true))
-	if !groupable(b.cfg, envFlags, len(b.units)) || st.groupsOff == settings {
+	if !b.groupable() || st.groupsOff == settings {
 		return nil
 	}
 

@@ -8,7 +8,9 @@ package compile
 // 10,000-object shared library of bench/gen_project.py this machine (2
 // cores) measured (docs/benchmarks.md; gcc -shared -fuse-ld=X, medians of
 // 5) lld 0.37 s, gold 0.65 s, mold 1.43 s, GNU ld 2.69 s, and the same
-// order under heavy load (0.7, 1.4, 3.1, 8.4 s): whence linkerOrder.
+// order under heavy load (0.7, 1.4, 3.1, 8.4 s): whence linkerOrder. An
+// output linked from link groups relinks far fewer inputs, and there gold
+// comes first (groupedLinkerOrder).
 // Every linker here gives a library the same defined dynamic symbols
 // (linker_test.go; gold also exports __bss_start, _edata and _end), so a
 // build uses the fastest one the driver accepts unless the project or the
@@ -44,9 +46,28 @@ import (
 	"github.com/jmake/jmake/internal/toolenv"
 )
 
-// linkerOrder is the order "auto" tries the linkers in: fastest first, as
-// measured (see the top of this file).
+// linkerOrder is the order "auto" tries the linkers in when the output is
+// linked from its units' objects: fastest first, as measured (see the top
+// of this file).
 var linkerOrder = []string{"lld", "gold", "mold", "bfd"}
+
+// groupedLinkerOrder is the order when the output is linked from link
+// groups (group.go), as shared libraries and programs of many units are by
+// default. Then an edit relinks one group (a -r link of a few dozen
+// objects) and the output from a few dozen group objects, and there gold
+// is the faster: an edit of one .c of bench/gen_project.py's project, 5
+// interleaved runs, medians on 2 cores, took at N=1000 gold 88 ms, lld
+// 112 ms, GNU ld 98 ms, and at N=10,000 gold 245 ms, lld 298 ms, mold
+// 299 ms, GNU ld 347 ms (docs/benchmarks.md).
+var groupedLinkerOrder = []string{"gold", "lld", "mold", "bfd"}
+
+// autoLinkerOrder is the order "auto" tries for b's link.
+func (b *build) autoLinkerOrder() []string {
+	if b.groupable() {
+		return groupedLinkerOrder
+	}
+	return linkerOrder
+}
 
 // linkerChoice is the linker a link uses.
 type linkerChoice struct {
@@ -97,7 +118,7 @@ func (b *build) chooseLinker() (linkerChoice, error) {
 		return linkerChoice{name: "default"}, nil
 	case "", "auto":
 		var whys []string
-		for _, name := range linkerOrder {
+		for _, name := range b.autoLinkerOrder() {
 			if name == "lld" && b.gccLTO() {
 				whys = append(whys, "linker lld: cannot link GCC's LTO objects")
 				continue
