@@ -162,3 +162,25 @@ func TestTargetErrors(t *testing.T) {
 		})
 	}
 }
+
+// A unit of one target that does not compile: its diagnostics show once,
+// right below its unit's line, and the build ends with the plain summary,
+// in daemon and --no-daemon builds alike.
+func TestTargetsCompileErrorShownOnce(t *testing.T) {
+	e := testenv.New(t)
+	const msg = "‘undefined_var’ undeclared"
+	for _, mode := range [][]string{{"--no-daemon"}, nil} {
+		dir := twoTargetsWith(t, map[string]string{"src/b.c": "int core_b(void) { return undefined_var; }\n"})
+		r := e.Run(append([]string{"build", "-j", "1", dir}, mode...)...)
+		if r.Code != exitFailed || strings.Count(r.Stderr, msg) != 1 {
+			t.Fatalf("%v: exit %d, want the error once:\n%s", mode, r.Code, r.Stderr)
+		}
+		if !strings.Contains(r.Stderr, "CC src/b.c\nsrc/b.c: In function") {
+			t.Errorf("%v: the error does not follow its unit's line:\n%s", mode, r.Stderr)
+		}
+		if !strings.HasSuffix(r.Stderr, "jmake: src/b.c did not compile\n") {
+			t.Errorf("%v: want the plain summary last:\n%s", mode, r.Stderr)
+		}
+	}
+	e.Run("stop")
+}

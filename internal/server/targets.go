@@ -126,7 +126,7 @@ func (s *compileService) buildTargets(ctx context.Context, req orchestrator.Comp
 	}
 	results, err := s.e.BuildTargets(ctx, reqs, req.Jobs, func(ev compile.Event) {
 		if progress != nil {
-			progress(orchestrator.Event{Event: ev.Kind, Unit: ev.Unit, Done: ev.Done, Total: ev.Total})
+			progress(orchestrator.Event{Event: ev.Kind, Unit: ev.Unit, Done: ev.Done, Total: ev.Total, Output: ev.Output})
 		}
 	})
 	var out orchestrator.CompileResult
@@ -148,7 +148,8 @@ func (s *compileService) buildTargets(ctx context.Context, req orchestrator.Comp
 	if err != nil {
 		var be *compile.BuildError
 		if errors.As(err, &be) {
-			return out, &orchestrator.CompileFailed{Msg: err.Error(), Diagnostics: out.Diagnostics}
+			out.Summary = be.Summary()
+			return out, &orchestrator.CompileFailed{Msg: err.Error(), Summary: out.Summary, Diagnostics: out.Diagnostics}
 		}
 	}
 	return out, err
