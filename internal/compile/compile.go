@@ -41,6 +41,7 @@ const waitDelay = 5 * time.Second
 // kills running compilers. It returns ctx's error if it was cancelled.
 func (b *build) compileAll(dirty []*unitCheck) error {
 	total := len(dirty)
+	b.emit(Event{Kind: "plan", Total: total})
 	if b.cache {
 		// Restoring an object is copying a file, not compiling: try the
 		// cache for every unit first, wider than -j, so that a clean tree

@@ -226,8 +226,9 @@ type Result struct {
 	OutputDirs []string `json:"output_dirs,omitempty"`
 }
 
-// Event reports progress: a unit compiled or failed ("compile"), restored
-// from the cache ("cache"), the link ("link"), and the end ("done"). Done
+// Event reports progress: the units to do, in Total, before the first
+// compile ("plan"), a unit compiled or failed ("compile"), restored from
+// the cache ("cache"), the link ("link"), and the end ("done"). Done
 // counts finished units out of Total units that needed work; for "done",
 // Done is the units now up to date and Total all units.
 type Event struct {

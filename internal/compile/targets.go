@@ -77,6 +77,7 @@ func (e *Engine) BuildTargets(ctx context.Context, reqs []TargetRequest, jobs in
 			progMu.Unlock()
 		}
 	}
+	count := newTargetCount(len(reqs), emit)
 
 	// Every target a no-op by its own watch, and every symlink in place:
 	// the answer costs a few map lookups and stats.
@@ -128,6 +129,7 @@ func (e *Engine) BuildTargets(ctx context.Context, reqs []TargetRequest, jobs in
 	var wg sync.WaitGroup
 	for i, r := range reqs {
 		if !dirty[i] {
+			count.settle(i)
 			continue
 		}
 		q := r.Request
@@ -151,7 +153,8 @@ func (e *Engine) BuildTargets(ctx context.Context, reqs []TargetRequest, jobs in
 		}
 		wg.Go(func() {
 			defer close(done[i])
-			res, err := e.Build(ctx, q, emit)
+			defer count.settle(i) // a build that ends before it planned
+			res, err := e.Build(ctx, q, func(ev Event) { count.event(i, ev) })
 			if err == nil {
 				err = placeSymlinks(res.Output, r.Symlinks)
 			}
@@ -200,4 +203,75 @@ func placeSymlinks(out string, names []string) error {
 		}
 	}
 	return nil
+}
+
+// targetCount numbers the progress of several targets' builds as one
+// count, as a build of one output shows it: [n/N] where n counts every
+// target's compiles and restores and N adds up every target's units to
+// do. Each build says its N in a "plan" event before its first compile;
+// events are held until every target has planned (or ended, or come to
+// its link with nothing to compile), which takes the time of the builds'
+// stat and hash checks, before any compiler has finished.
+type targetCount struct {
+	emit func(Event)
+
+	mu      sync.Mutex // guards the fields below
+	planned []bool
+	pending int     // targets not planned yet
+	total   int     // the sum of the planned targets' units to do
+	done    int     // units compiled or restored so far
+	held    []Event // events waiting for the last plan
+}
+
+func newTargetCount(n int, emit func(Event)) *targetCount {
+	return &targetCount{emit: emit, planned: make([]bool, n), pending: n}
+}
+
+// event takes one event of target i's build.
+func (c *targetCount) event(i int, ev Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch ev.Kind {
+	case "done":
+		return
+	case "plan":
+		c.total += ev.Total
+		c.settleLocked(i)
+	case "link":
+		c.settleLocked(i) // nothing to compile: no plan came
+		c.held = append(c.held, ev)
+	default:
+		c.held = append(c.held, ev)
+	}
+	c.flushLocked()
+}
+
+// settle marks target i as planned: it has nothing (more) to count.
+func (c *targetCount) settle(i int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.settleLocked(i)
+	c.flushLocked()
+}
+
+func (c *targetCount) settleLocked(i int) {
+	if !c.planned[i] {
+		c.planned[i] = true
+		c.pending--
+	}
+}
+
+// flushLocked passes the held events on, numbered, once all have planned.
+func (c *targetCount) flushLocked() {
+	if c.pending > 0 {
+		return
+	}
+	for _, ev := range c.held {
+		if ev.Kind != "link" {
+			c.done++
+		}
+		ev.Done, ev.Total = c.done, max(c.total, c.done)
+		c.emit(ev)
+	}
+	c.held = c.held[:0]
 }

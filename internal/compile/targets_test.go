@@ -2,8 +2,10 @@ package compile
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,5 +95,43 @@ func TestBuildTargetsSharesOnePool(t *testing.T) {
 		if r.Result.Linked || r.Result.Compiled != 0 {
 			t.Errorf("no-op: %s compiled %d, linked %v", r.Name, r.Result.Compiled, r.Result.Linked)
 		}
+	}
+}
+
+// TestTargetCount checks the one [n/N] count of several targets' builds:
+// nothing is shown until every target has planned, a target with nothing
+// to compile counts as planned at its link or end, and the count runs
+// over all targets' units.
+func TestTargetCount(t *testing.T) {
+	var got []string
+	c := newTargetCount(3, func(ev Event) {
+		got = append(got, fmt.Sprintf("%s %s %d/%d", ev.Kind, ev.Unit, ev.Done, ev.Total))
+	})
+	c.event(0, Event{Kind: "plan", Total: 2})
+	c.event(0, Event{Kind: "compile", Unit: "a.c", Done: 1, Total: 2})
+	c.event(1, Event{Kind: "plan", Total: 1})
+	if len(got) != 0 {
+		t.Fatalf("shown before target 2 planned: %q", got)
+	}
+	c.event(2, Event{Kind: "link", Unit: "app", Done: 1, Total: 1}) // nothing to compile
+	c.event(1, Event{Kind: "cache", Unit: "b.c", Done: 1, Total: 1})
+	c.event(0, Event{Kind: "compile", Unit: "c.c", Done: 2, Total: 2})
+	c.event(0, Event{Kind: "link", Unit: "lib", Done: 2, Total: 2})
+	c.event(0, Event{Kind: "done", Done: 2, Total: 2})
+	c.settle(0)
+	want := []string{"compile a.c 1/3", "link app 1/3", "cache b.c 2/3", "compile c.c 3/3", "link lib 3/3"}
+	if !slices.Equal(got, want) {
+		t.Errorf("events:\n%q\nwant\n%q", got, want)
+	}
+
+	// A target whose build ends before it planned (it failed) lets the
+	// others' events through.
+	got = nil
+	c = newTargetCount(2, func(ev Event) { got = append(got, fmt.Sprintf("%s %d/%d", ev.Unit, ev.Done, ev.Total)) })
+	c.event(0, Event{Kind: "plan", Total: 1})
+	c.event(0, Event{Kind: "compile", Unit: "a.c"})
+	c.settle(1)
+	if !slices.Equal(got, []string{"a.c 1/1"}) {
+		t.Errorf("after a target ended unplanned: %q", got)
 	}
 }

@@ -101,7 +101,7 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 	res, err := s.e.Build(ctx, compile.Request{
 		Root: root, Config: cfg, Sources: units, Jobs: req.Jobs, Clean: req.Clean, Explain: req.Explain, NoopOnly: req.NoopOnly, Color: req.Color, Env: req.Env,
 	}, func(ev compile.Event) {
-		if progress != nil && ev.Kind != "done" {
+		if progress != nil && ev.Kind != "done" && ev.Kind != "plan" {
 			progress(orchestrator.Event{Event: ev.Kind, Unit: ev.Unit, Done: ev.Done, Total: ev.Total, Output: ev.Output})
 		}
 	})
