@@ -251,12 +251,8 @@ make_cold() { # tool dir
 
 # Change the number before `u; /* jm-edit */` in a file; every call uses a new
 # number so that no cache (ccache, jmake's object cache) can score a hit.
-SALT=0
-bump_salt() { # file
-	SALT=$((SALT + 1))
-	sed -i -E "s|[0-9]+u; /\* jm-edit \*/|${SALT}u; /* jm-edit */|" "$1"
-	grep -q "${SALT}u; /\* jm-edit \*/" "$1" || die "no jm-edit marker in $1"
-}
+# shellcheck source=salt.sh
+. "$HERE/salt.sh"
 
 # Run one repetition of SCENARIO for every tool, the order rotated by REP so
 # that no tool always runs first (right after another tool's heavy build), and
@@ -276,12 +272,12 @@ one_rep() { # scenario rep
 		touch_c) touch "$dir/$TOUCH_C" ;;
 		edit_c)
 			if [ -z "$salt_c" ]; then bump_salt "$dir/$EDIT_C"; salt_c=$SALT; else
-				sed -i -E "s|[0-9]+u; /\* jm-edit \*/|${salt_c}u; /* jm-edit */|" "$dir/$EDIT_C"
+				set_salt "$dir/$EDIT_C" "$salt_c"
 			fi
 			;;
 		edit_h)
 			if [ -z "$salt_h" ]; then bump_salt "$dir/$EDIT_H"; salt_h=$SALT; else
-				sed -i -E "s|[0-9]+u; /\* jm-edit \*/|${salt_h}u; /* jm-edit */|" "$dir/$EDIT_H"
+				set_salt "$dir/$EDIT_H" "$salt_h"
 			fi
 			;;
 		clean_warm)

@@ -54,12 +54,8 @@ run() { # tool
 	esac
 }
 
-SALT=0
-bump() { # file
-	SALT=$((SALT + 1))
-	sed -i -E "s|[0-9]+u; /\* jm-edit \*/|${SALT}u; /* jm-edit */|" "$1"
-	grep -q "${SALT}u; /\* jm-edit \*/" "$1" || die "no jm-edit marker in $1"
-}
+# shellcheck source=salt.sh
+. "$HERE/salt.sh"
 
 declare -A TIMES
 timed() { # scenario tool
@@ -81,8 +77,8 @@ for scen in noop edit_c edit_h; do
 		((i % 2)) && order=(jmake ninja)
 		for tool in "${order[@]}"; do
 			case $scen in
-			edit_c) bump "$WORK/p-$tool/$EDIT_C" ;;
-			edit_h) bump "$WORK/p-$tool/$EDIT_H" ;;
+			edit_c) bump_salt "$WORK/p-$tool/$EDIT_C" ;;
+			edit_h) bump_salt "$WORK/p-$tool/$EDIT_H" ;;
 			esac
 			timed "$scen" "$tool"
 		done
