@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 
 	"github.com/jmake/jmake/internal/buildapi"
@@ -45,7 +44,7 @@ func runBuild(f buildFlags) int {
 		execFull()
 	}
 	sock := statedir.SocketPath(state, "orchestrator")
-	conn, err := net.Dial("unix", sock)
+	conn, err := dialUnix(sock)
 	if err != nil {
 		execFull()
 	}
@@ -57,10 +56,15 @@ func runBuild(f buildFlags) int {
 		execFull()
 	}
 
-	// An interrupt closes the connection, which ends the call (the
-	// orchestrator cancels a build whose caller went away), as cancelling
-	// the request does in jmaked.
-	sigs := interrupt.Catch(func() { conn.Close() })
+	// An interrupt hangs up, which ends the call (the orchestrator cancels
+	// a build whose caller went away), as cancelling the request does in
+	// jmaked. Catching signals costs a goroutine and a thread, a sixth of
+	// a no-op build, so it starts only once the reply keeps the client
+	// waiting (see unixConn.onWait): a build answered sooner has nothing
+	// to stop, and a Ctrl-C before then ends the client as it would any
+	// program, which hangs up all the same.
+	var sigs *interrupt.Catcher
+	conn.onWait(catchAfter, func() { sigs = interrupt.Catch(conn.Hangup) })
 	c, err := post(conn, token, "build_project", body, true)
 	if err == nil && c.status != 200 {
 		err = fmt.Errorf("HTTP %d", c.status)

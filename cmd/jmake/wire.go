@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 )
@@ -15,13 +14,12 @@ import (
 // a status line, a few headers and a body, chunked or not, which is all
 // net/http would do here at the price of linking it.
 type call struct {
-	conn   net.Conn
 	status int
 	body   *bufio.Reader // the reply's body, de-chunked
 }
 
 // post sends function's request with body and reads the reply's head.
-func post(conn net.Conn, token, function string, body []byte, stream bool) (*call, error) {
+func post(conn io.ReadWriter, token, function string, body []byte, stream bool) (*call, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "POST /v1/call/%s HTTP/1.1\r\nHost: jmake\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", function, len(body))
 	if token != "" {
@@ -44,7 +42,7 @@ func post(conn net.Conn, token, function string, body []byte, stream bool) (*cal
 	}
 	proto, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
 	code, _, _ := strings.Cut(rest, " ")
-	c := &call{conn: conn}
+	c := &call{}
 	if c.status, err = strconv.Atoi(code); err != nil || !strings.HasPrefix(proto, "HTTP/1.") {
 		return nil, fmt.Errorf("not an HTTP reply: %q", line)
 	}

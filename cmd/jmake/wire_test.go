@@ -11,9 +11,9 @@ import (
 	"testing"
 )
 
-// serve runs h with net/http's server on a unix socket and returns a
-// connection to it.
-func serve(t *testing.T, h http.HandlerFunc) net.Conn {
+// serve runs h with net/http's server on a unix socket and returns the
+// client's connection to it.
+func serve(t *testing.T, h http.HandlerFunc) *unixConn {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "s")
 	ln, err := net.Listen("unix", sock)
@@ -23,7 +23,7 @@ func serve(t *testing.T, h http.HandlerFunc) net.Conn {
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	conn, err := net.Dial("unix", sock)
+	conn, err := dialUnix(sock)
 	if err != nil {
 		t.Fatal(err)
 	}

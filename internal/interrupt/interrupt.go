@@ -32,8 +32,14 @@ func Catch(then func()) *Catcher {
 	return c
 }
 
-// Interrupted reports whether a signal came.
-func (c *Catcher) Interrupted() bool { return c.interrupted.Load() }
+// Interrupted reports whether a signal came; false for a nil Catcher (one
+// never started).
+func (c *Catcher) Interrupted() bool { return c != nil && c.interrupted.Load() }
 
-// Stop gives SIGINT and SIGTERM back their default action.
-func (c *Catcher) Stop() { signal.Stop(c.sigs) }
+// Stop gives SIGINT and SIGTERM back their default action; a nil Catcher
+// has nothing to stop.
+func (c *Catcher) Stop() {
+	if c != nil {
+		signal.Stop(c.sigs)
+	}
+}
