@@ -35,20 +35,38 @@ func (a *Answers[T]) get(key string) *answer[T] {
 	return a.m[key]
 }
 
+// getOrNew returns key's answer, made (with a new Set) if there is none.
+func (a *Answers[T]) getOrNew(key string) *answer[T] {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	an := a.m[key]
+	if an == nil {
+		an = &answer[T]{set: a.w.NewSet()}
+		a.m[key] = an
+	}
+	return an
+}
+
 // Arm is called as the work for key begins: events from now on count
 // against its answer (Set.Arm).
 func (a *Answers[T]) Arm(key string) {
 	if a == nil {
 		return
 	}
-	a.mu.Lock()
-	an := a.m[key]
-	if an == nil {
-		an = &answer[T]{set: a.w.NewSet()}
-		a.m[key] = an
+	a.getOrNew(key).set.Arm()
+}
+
+// ArmChanged is Arm for work that looks only at what changed since key's
+// last piece of work (Set.ArmChanged): it returns that work's answer and
+// the paths changed since it began, with ok only if its Settle vouched for
+// it and the list is complete.
+func (a *Answers[T]) ArmChanged(key string) (val T, paths map[string]bool, ok bool) {
+	if a == nil {
+		return val, nil, false
 	}
-	a.mu.Unlock()
-	an.set.Arm()
+	an := a.getOrNew(key)
+	paths, ok = an.set.ArmChanged()
+	return an.val, paths, ok
 }
 
 // Settle records val, the answer of the work armed for key, which read

@@ -34,6 +34,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -74,7 +75,27 @@ type Set struct {
 	ok       bool // the last Settle allows Unchanged to answer
 	dirs     map[string]bool
 	outDirs  map[string]bool
+	// names are the paths the events since Arm named, in input and
+	// output directories alike; lost is set once that list is
+	// incomplete (too long, an event on a watched directory itself, two
+	// watched paths that are one directory).
+	names map[string]bool
+	lost  bool
+	// dirIDs are the watched directories' device and inode, and alias is
+	// set once two paths named one directory (a symlink): inotify
+	// watches it once and names its events under one of the paths only,
+	// so the list cannot be trusted to name a file under the other.
+	dirIDs map[[2]uint64]string
+	alias  bool
 }
+
+// maxNames bounds the paths a Set remembers between two Arms. A build that
+// touched one file names a handful; a full build of a 1000-unit project
+// writes about 2000 (objects and their temp files). Past the bound the Set
+// only knows that something changed, and the next build stats everything,
+// which at that size costs less than the list would save. A variable for
+// the tests.
+var maxNames = 4096
 
 // New starts a watch. Cookies go in parent/<pid> when parent is given (a
 // daemon's cache directory: a daemon killed with -9 leaves its cookie
@@ -175,13 +196,14 @@ func (wt *Watcher) event(ev fsnotify.Event) {
 	}
 	// An event on a watched directory itself (removed, renamed) dirties
 	// whoever watches it, as does one on an entry of it.
-	for _, refs := range [][]ref{wt.dirs[dir], wt.dirs[ev.Name]} {
+	for i, refs := range [][]ref{wt.dirs[dir], wt.dirs[ev.Name]} {
 		for _, r := range refs {
 			if r.output {
 				r.s.outDirty = true
 			} else {
 				r.s.dirty = true
 			}
+			r.s.note(ev.Name, i == 1)
 		}
 	}
 	// The kernel drops the watch of a directory that is removed or
@@ -193,6 +215,24 @@ func (wt *Watcher) event(ev fsnotify.Event) {
 		}
 		delete(wt.dirs, ev.Name)
 	}
+}
+
+// note records that an event named path; onDir says it was an event on a
+// watched directory itself, whose entries may all have changed (a
+// directory renamed away and another put in its place). The caller holds
+// the watcher's mu.
+func (s *Set) note(path string, onDir bool) {
+	if s.lost {
+		return
+	}
+	if onDir || len(s.names) >= maxNames && !s.names[path] {
+		s.lost, s.names = true, nil
+		return
+	}
+	if s.names == nil {
+		s.names = make(map[string]bool)
+	}
+	s.names[path] = true
 }
 
 // Sync returns once every event queued before it was called has been
@@ -269,8 +309,33 @@ func (wt *Watcher) NewSet() *Set {
 // every file anyway.
 func (s *Set) Arm() {
 	s.w.mu.Lock()
-	s.dirty, s.ok = false, false
+	s.armLocked()
 	s.w.mu.Unlock()
+}
+
+func (s *Set) armLocked() {
+	s.dirty, s.ok = false, false
+	s.names, s.lost = nil, s.alias
+}
+
+// ArmChanged is Arm for work that looks only at what changed: it first
+// waits for the events queued before the call (a cookie, as Unchanged
+// does), then, in one step with arming, returns the paths named by every
+// event in the set's directories since the last Arm. ok is true only if
+// the last Settle allowed answers (so the work armed then saw every file
+// as it was at that Arm, and no input changed while it ran) and the list
+// is complete: then a file of those directories whose path is not in the
+// list is as that work left it. In one step, because an event between a
+// separate look and Arm would be in neither this list nor the next.
+// An editor's save by rename lists both the temp file and the file.
+func (s *Set) ArmChanged() (paths map[string]bool, ok bool) {
+	synced := s.w.Sync()
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	paths = s.names
+	ok = synced && s.ok && !s.lost && !s.w.broken
+	s.armLocked()
+	return paths, ok
 }
 
 // Disarm makes Unchanged false until the next successful Settle.
@@ -350,7 +415,16 @@ func (s *Set) watchDirs(dirs map[string]bool, output bool) (grew, ok bool) {
 		if err := wt.w.Add(dir); err != nil {
 			return grew, false
 		}
+		id, idErr := dirID(dir)
 		wt.mu.Lock()
+		if other, seen := s.dirIDs[id]; idErr != nil || seen && other != dir {
+			s.alias, s.lost, s.names = true, true, nil
+		} else {
+			if s.dirIDs == nil {
+				s.dirIDs = make(map[[2]uint64]string)
+			}
+			s.dirIDs[id] = dir
+		}
 		if output {
 			s.outDirs[dir] = true
 		} else {
@@ -361,4 +435,17 @@ func (s *Set) watchDirs(dirs map[string]bool, output bool) (grew, ok bool) {
 		grew = true
 	}
 	return grew, true
+}
+
+// dirID is dir's device and inode.
+func dirID(dir string) ([2]uint64, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return [2]uint64{}, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return [2]uint64{}, errors.New("no inode for " + dir)
+	}
+	return [2]uint64{uint64(st.Dev), st.Ino}, nil
 }

@@ -3,6 +3,7 @@ package change
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,4 +203,110 @@ func TestRecreatedDirsAndSharing(t *testing.T) {
 	if c.Unchanged() {
 		t.Fatal("Unchanged after Close")
 	}
+}
+
+// ArmChanged lists the paths changed since the work it vouches for began,
+// right up to the call; a save by rename lists the file; anything it
+// cannot list exactly (an event on a watched directory, too many paths,
+// an input changed during the work, two paths of one directory) gives no
+// list.
+func TestArmChangedListsChanges(t *testing.T) {
+	defer func(n int) { maxNames = n }(maxNames)
+	maxNames = 16
+	wt := newWatcher(t)
+	in, out := t.TempDir(), t.TempDir()
+	src, obj := filepath.Join(in, "a.c"), filepath.Join(out, "a.o")
+	os.WriteFile(src, []byte("x"), 0o644)
+	os.WriteFile(obj, nil, 0o644)
+	os.WriteFile(filepath.Join(in, "b.c"), nil, 0o644)
+	s := settled(t, wt, in, out)
+	settle := func() {
+		t.Helper()
+		if !s.Settle(map[string]bool{in: true}, map[string]bool{out: true}) {
+			t.Fatal("Settle refused")
+		}
+	}
+	list := func(want ...string) {
+		t.Helper()
+		paths, ok := s.ArmChanged()
+		if !ok {
+			t.Fatalf("no list, want %v", want)
+		}
+		for _, p := range want {
+			if !paths[p] {
+				t.Fatalf("list %v lacks %s", paths, p)
+			}
+		}
+		if len(paths) != len(want) {
+			t.Fatalf("list %v, want %v", paths, want)
+		}
+	}
+	noList := func(why string) {
+		t.Helper()
+		if paths, ok := s.ArmChanged(); ok {
+			t.Fatalf("%s: list %v", why, paths)
+		}
+	}
+	list()
+	settle()
+	os.Chtimes(src, time.Now(), time.Now())
+	list(src)
+	settle()
+
+	// An editor's save: a temp file written and renamed over the source.
+	tmp := filepath.Join(in, ".a.c.swp")
+	os.WriteFile(tmp, []byte("y"), 0o644)
+	os.Rename(tmp, src)
+	list(src, tmp)
+	settle()
+
+	os.Remove(obj)
+	list(obj)
+	settle()
+
+	// An edit while the work runs (after ArmChanged, before Settle).
+	s.ArmChanged()
+	os.WriteFile(src, []byte("z"), 0o644)
+	if s.Settle(map[string]bool{in: true}, map[string]bool{out: true}) {
+		t.Fatal("Settle vouched for work during which an input changed")
+	}
+	noList("an input changed during the work")
+	settle()
+	list()
+	settle()
+
+	for i := range maxNames + 1 {
+		os.WriteFile(filepath.Join(out, "f"+strconv.Itoa(i)), nil, 0o644)
+	}
+	noList("more paths than the bound")
+	settle()
+	list()
+	settle()
+
+	sub := filepath.Join(in, "sub")
+	os.Mkdir(sub, 0o755)
+	list(sub)
+	if s.Settle(map[string]bool{in: true, sub: true}, map[string]bool{out: true}) {
+		t.Fatal("Settle vouched with a directory it did not watch before")
+	}
+	noList("the last Settle watched a new directory")
+	if !s.Settle(map[string]bool{in: true, sub: true}, map[string]bool{out: true}) {
+		t.Fatal("Settle refused")
+	}
+	list()
+	s.Settle(map[string]bool{in: true, sub: true}, map[string]bool{out: true})
+	os.Chmod(sub, 0o700)
+	noList("an event on a watched directory")
+	s.Settle(map[string]bool{in: true, sub: true}, map[string]bool{out: true})
+	list()
+
+	// One directory under two paths: inotify names its events under one.
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(in, link); err != nil {
+		t.Fatal(err)
+	}
+	s.Settle(map[string]bool{in: true, sub: true, link: true}, map[string]bool{out: true})
+	noList("a directory watched under two paths")
+	s.Settle(map[string]bool{in: true, sub: true, link: true}, map[string]bool{out: true})
+	noList("a directory watched under two paths, later")
 }
