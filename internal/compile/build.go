@@ -46,6 +46,11 @@ type build struct {
 	v            *view
 	progress     func(Event)
 	spares       *recycler // files of the old build directory, in a clean build
+	// listed, when not nil, are the paths the watch saw change since the
+	// last build, which vouches for every other file (watch.go); fullWhy
+	// says why there is no such list.
+	listed  map[string]bool
+	fullWhy string
 
 	progMu sync.Mutex // serializes calls to progress
 
@@ -207,7 +212,8 @@ func (b *build) run() (*Result, error) {
 	}
 
 	// Phase 1: stat every known input once, and every object, in parallel;
-	// hash only what changed.
+	// hash only what changed. With a list of the paths changed since the
+	// last build, only those (watch.go).
 	b.v = newView(b.e, st)
 	if cap(st.checks) < len(b.units) {
 		st.checks = make([]unitCheck, len(b.units))
@@ -221,12 +227,20 @@ func (b *build) run() (*Result, error) {
 		}
 		checks[i] = unitCheck{unit: u, tc: b.toolchainFor(u), rec: rec}
 	}
-	b.v.resolveAll(b.e.workers, len(checks), func(i int) {
+	statObj := func(i int) {
 		c := &checks[i]
 		if c.rec != nil {
 			c.objSt, c.objErr = statCPath(c.rec.objAbs, c.rec.cobj)
 		}
-	})
+	}
+	if b.listed != nil {
+		b.resolveListed(checks, statObj)
+	} else {
+		b.v.resolveAll(b.e.workers, len(checks), statObj)
+		if b.req.Explain {
+			b.explain = append(b.explain, fmt.Sprintf("stat: all %d files and %d objects (%s)", len(b.v.cur), known, b.fullWhy))
+		}
+	}
 	if known != len(st.units) {
 		b.dropRemoved()
 	}

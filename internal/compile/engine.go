@@ -103,6 +103,7 @@ type Engine struct {
 	fast  *change.Answers[fastAnswer]
 
 	hits, misses, compiles, links, groupLinks, filesHashed, watchedNoops atomic.Int64
+	watchedPartial                                                       atomic.Int64
 	toolsIdentified, coreYields, rspFiles, linkerProbes                  atomic.Int64
 	tmpSeq                                                               atomic.Int64 // makes temp file names unique
 }
@@ -282,11 +283,12 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	if req.NoopOnly {
 		return nil, ErrNotNoop
 	}
-	e.armFast(key)
+	listed, why := e.armFast(key, req)
 	b, err := e.newBuild(ctx, root, req, progress)
 	if err != nil {
 		return nil, err
 	}
+	b.listed, b.fullWhy = listed, why
 	if req.Clean {
 		if err := e.clean(b); err != nil {
 			return nil, err
@@ -402,25 +404,31 @@ func (e *Engine) trim() {
 // Stats describes the engine's caches and work since start (or the last
 // ClearCaches).
 type Stats struct {
-	Entries      int         `json:"entries"` // objects in the object cache
-	Bytes        int64       `json:"bytes"`   // their size
-	Hits         int64       `json:"hits"`    // units restored from the object cache
-	Misses       int64       `json:"misses"`  // units the cache could not supply
-	Compiles     int64       `json:"compiles"`
-	Links        int64       `json:"links"`
-	GroupLinks   int64       `json:"group_links"`   // partial links of link groups
-	FilesHashed  int64       `json:"files_hashed"`  // files read and hashed
-	WatchedNoops int64       `json:"watched_noops"` // no-op builds answered by the file watch, without a stat
-	Corrupt      int64       `json:"corrupt"`       // damaged object cache entries found and removed
-	Manifests    store.Stats `json:"manifests"`
-	Files        store.Stats `json:"files"`
-	Builds       store.Stats `json:"builds"`
+	Entries      int   `json:"entries"` // objects in the object cache
+	Bytes        int64 `json:"bytes"`   // their size
+	Hits         int64 `json:"hits"`    // units restored from the object cache
+	Misses       int64 `json:"misses"`  // units the cache could not supply
+	Compiles     int64 `json:"compiles"`
+	Links        int64 `json:"links"`
+	GroupLinks   int64 `json:"group_links"`   // partial links of link groups
+	FilesHashed  int64 `json:"files_hashed"`  // files read and hashed
+	WatchedNoops int64 `json:"watched_noops"` // no-op builds answered by the file watch, without a stat
+	// WatchedPartial counts builds that stat'ed only the files the watch
+	// saw change (watch.go).
+	WatchedPartial int64       `json:"watched_partial"`
+	Corrupt        int64       `json:"corrupt"` // damaged object cache entries found and removed
+	Manifests      store.Stats `json:"manifests"`
+	Files          store.Stats `json:"files"`
+	Builds         store.Stats `json:"builds"`
 }
 
 // Counters are the engine's work counts since it started: CacheStats
 // without the caches' sizes.
 type Counters struct {
 	Compiles, Links, GroupLinks, WatchedNoops, FilesHashed int64
+	// WatchedPartial counts builds that stat'ed only the files the watch
+	// saw change.
+	WatchedPartial int64
 	// ToolsIdentified counts compilers run for their identity (version,
 	// target), which the engine remembers per path and stat.
 	ToolsIdentified int64
@@ -440,6 +448,7 @@ func (e *Engine) Counters() Counters {
 	return Counters{
 		Compiles: e.compiles.Load(), Links: e.links.Load(), GroupLinks: e.groupLinks.Load(),
 		WatchedNoops: e.watchedNoops.Load(), FilesHashed: e.filesHashed.Load(),
+		WatchedPartial:  e.watchedPartial.Load(),
 		ToolsIdentified: e.toolsIdentified.Load(), CoreYields: e.coreYields.Load(),
 		RspFiles: e.rspFiles.Load(), LinkerProbes: e.linkerProbes.Load(),
 	}
@@ -450,16 +459,17 @@ func (e *Engine) Counters() Counters {
 // store.Objects.Stats).
 func (e *Engine) CacheStats() Stats {
 	s := Stats{
-		Hits:         e.hits.Load(),
-		Misses:       e.misses.Load(),
-		Compiles:     e.compiles.Load(),
-		Links:        e.links.Load(),
-		GroupLinks:   e.groupLinks.Load(),
-		FilesHashed:  e.filesHashed.Load(),
-		WatchedNoops: e.watchedNoops.Load(),
-		Manifests:    e.manifests.Stats(),
-		Files:        e.files.Stats(),
-		Builds:       e.builds.Stats(),
+		Hits:           e.hits.Load(),
+		Misses:         e.misses.Load(),
+		Compiles:       e.compiles.Load(),
+		Links:          e.links.Load(),
+		GroupLinks:     e.groupLinks.Load(),
+		FilesHashed:    e.filesHashed.Load(),
+		WatchedNoops:   e.watchedNoops.Load(),
+		WatchedPartial: e.watchedPartial.Load(),
+		Manifests:      e.manifests.Stats(),
+		Files:          e.files.Stats(),
+		Builds:         e.builds.Stats(),
 	}
 	if e.objects != nil {
 		s.Corrupt = e.objects.Corrupt()

@@ -3,6 +3,7 @@ package compile
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"time"
@@ -67,9 +68,114 @@ func (e *Engine) fastNoop(root string, req Request, start time.Time) (*Result, b
 	return &res, true
 }
 
-// armFast is called as a full build begins: events from now on count
-// against its result.
-func (e *Engine) armFast(root string) { e.fast.Arm(root) }
+// armFast is called as a build begins: events from now on count against
+// its result. It returns the paths changed since the project's last build
+// when the watch vouches for every other file (see resolveListed), else
+// nil and why not.
+func (e *Engine) armFast(root string, req Request) (map[string]bool, string) {
+	switch {
+	case e.fast == nil:
+		return nil, "no file watch"
+	case req.Clean:
+		e.fast.Arm(root)
+		return nil, "a clean build"
+	case req.NoFast:
+		e.fast.Arm(root)
+		return nil, "a library it links may have changed"
+	}
+	fa, paths, ok := e.fast.ArmChanged(root)
+	if !ok {
+		return nil, "the file watch cannot list what changed since the last build"
+	}
+	if requestSig(req) != fa.sig {
+		return nil, "the request differs from the last build's"
+	}
+	if paths == nil {
+		paths = map[string]bool{}
+	}
+	return paths, ""
+}
+
+// resolveListed is phase 1 of a build given the paths changed since the
+// last build (armFast): it stats and hashes only the files of the table
+// and the objects whose paths are listed (plus any file sharing an inode
+// with a listed one: a hard link's other name gets no event), and takes
+// the table's recorded stat and hash for every other one, as unchanged.
+// Listed paths the table does not know (temp files, the output) are
+// ignored, as a full stat ignores them.
+//
+// Why an unlisted file is unchanged: the list is complete only if the last
+// build's Settle vouched for it, which needs every directory of its inputs
+// and objects watched since before that build began, and no input event
+// while it ran. Every file of the table then had, at the end of that
+// build, the stat and hash the table holds: the build either stat'ed it
+// (and hashed it unless stat and hash were trusted), or, itself partial,
+// had no event for it since the build before, back to a full one. A write,
+// truncation, rename, chmod or touch since gives an event naming the file,
+// so a file with no event still has that content. That covers a racy hash
+// too (one taken within a timestamp tick of the file's mtime, which stat
+// alone cannot trust): a second write within the tick, after the hash, is
+// an event either during the build that hashed it (its Settle then refuses,
+// and this build is full) or after it (the file is listed, and hashed
+// again). Files the compiles add to the table (new headers) are stat'ed
+// when first asked for, as always, and a build that adds any watches a
+// new directory at its Settle, so the next one is full.
+func (b *build) resolveListed(checks []unitCheck, statObj func(i int)) {
+	v := b.v
+	files := v.st.files[:len(v.cur)]
+	need := make([]bool, len(files))
+	var todo []int32
+	var inos map[uint64]bool
+	for i := range files {
+		f := &files[i]
+		if f.known && !b.listed[f.abs] {
+			continue
+		}
+		need[i] = true
+		todo = append(todo, int32(i))
+		if f.known {
+			if inos == nil {
+				inos = make(map[uint64]bool)
+			}
+			inos[f.st.ino] = true
+		}
+	}
+	now := time.Now().UnixNano()
+	for i := range files {
+		f := &files[i]
+		if !need[i] && inos[f.st.ino] {
+			need[i] = true
+			todo = append(todo, int32(i))
+		}
+		if !need[i] {
+			cf := &v.cur[i]
+			cf.once.Do(func() { cf.st, cf.hash, cf.at = f.st, f.hash, now })
+		}
+	}
+	var objs []int
+	for i := range checks {
+		if r := checks[i].rec; r != nil {
+			if b.listed[r.objAbs] {
+				objs = append(objs, i)
+			} else {
+				checks[i].objSt = r.obj
+			}
+		}
+	}
+	parallelFor(len(todo)+len(objs), b.e.workers, func(i int) {
+		if i < len(todo) {
+			cf := &v.cur[todo[i]]
+			cf.once.Do(func() { v.compute(todo[i], cf, now) })
+			return
+		}
+		statObj(objs[i-len(todo)])
+	})
+	b.e.watchedPartial.Add(1)
+	if b.req.Explain {
+		b.explain = append(b.explain, fmt.Sprintf("stat: %d of %d files and %d objects, those the file watch saw change",
+			len(todo), len(files), len(objs)))
+	}
+}
 
 // settleFast records a finished build. On success it watches every
 // directory of the project's inputs, and allows the fast path next time

@@ -194,6 +194,7 @@ func bindCompilation(d *daemon.Daemon) error {
 		{"jmake_rsp_file_links_total", "Links and partial links given their arguments in a response file.", func(c compile.Counters) int64 { return c.RspFiles }},
 		{"jmake_linker_probes_total", "Probe links run to learn which linkers the compiler driver can use.", func(c compile.Counters) int64 { return c.LinkerProbes }},
 		{"jmake_watched_noops_total", "No-op builds answered from the file watch, without a stat.", func(c compile.Counters) int64 { return c.WatchedNoops }},
+		{"jmake_watched_partial_total", "Builds that stat'ed only the files the file watch saw change.", func(c compile.Counters) int64 { return c.WatchedPartial }},
 		{"jmake_files_hashed_total", "Input files read and hashed.", func(c compile.Counters) int64 { return c.FilesHashed }},
 	} {
 		if err := d.AddCounter(c.name, c.help, func() float64 { return float64(c.value(s.e.Counters())) }); err != nil {
