@@ -25,6 +25,24 @@
 // build makes that build's answer suspect, while events in an output
 // directory during the build are the build's own writes, forgotten once the
 // build settles.
+//
+// The partial proof: a Set also remembers the paths its events named (up
+// to maxNames) since the work began (Arm). ArmChanged syncs with a cookie
+// and hands over that list as the next work is armed, in one step, so that
+// no event falls between two lists. The list vouches for every path not in
+// it only when the last Settle vouched for its work (every directory
+// watched since before that work began, no input event while it ran: the
+// work saw each file as it still is) and the list is complete: not past
+// its bound, no event on a watched directory itself (a directory renamed
+// away and another put in its place changes every entry unnamed), no
+// overflow or error of the watcher, no directory watched under two paths
+// (inotify reports a directory's events under one path only). A file
+// whose path is not in such a list is as the last work left it: a write,
+// truncation, chmod, touch or rename over it is an event naming it in its
+// directory, and a save by rename names both the temp file and the file.
+// A hard link's other name in another directory gets no event: a caller
+// that keeps files by path must look at every name of an inode it lists.
+// internal/compile's resolveListed builds on this.
 package change
 
 import (
