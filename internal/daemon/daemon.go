@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +89,7 @@ type Daemon struct {
 	mu        sync.Mutex // guards the fields below
 	handlers  map[string]Handler
 	caches    []Cache
+	counters  []counter    // added by AddCounter, listed in /v1/stats
 	maps      []*store.Map // caches this daemon opened and must close
 	hooks     []hook
 	reloaders []func(settings.Settings) error
@@ -181,11 +183,22 @@ func (d *Daemon) AddCache(c Cache) {
 
 // AddCounter adds a counter to /metrics, labelled with the daemon's name
 // and read from value at each scrape; name must end in _total.
+// /v1/stats lists it too, under "counters", without the jmake_ prefix and
+// the _total suffix.
 func (d *Daemon) AddCounter(name, help string, value func() float64) error {
 	if err := d.metrics.addFunc(name, help, "counter", value); err != nil {
 		return fmt.Errorf("%s: %w", d.opts.Name, err)
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.counters = append(d.counters, counter{strings.TrimSuffix(strings.TrimPrefix(name, "jmake_"), "_total"), value})
 	return nil
+}
+
+// counter is one of AddCounter's, as /v1/stats names it.
+type counter struct {
+	name  string
+	value func() float64
 }
 
 // CacheDir is this daemon's persistent cache directory.

@@ -230,6 +230,9 @@ func TestMetricsText(t *testing.T) {
 			t.Error("a counter registered twice")
 		}
 	})
+	if _, st := td.do(t, "GET", "/v1/stats", "secret", nil); fmt.Sprint(st["counters"]) != "map[things:7]" {
+		t.Errorf("/v1/stats counters = %v, want things: 7", st["counters"])
+	}
 	m := td.metrics
 	for _, d := range []time.Duration{50 * time.Microsecond, 100 * time.Microsecond, 300 * time.Microsecond, time.Hour} {
 		m.observe("odd \"name\"\\\n", 404, d)

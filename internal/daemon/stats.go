@@ -16,6 +16,12 @@ func (d *Daemon) cacheList() []Cache {
 	return append([]Cache(nil), d.caches...)
 }
 
+func (d *Daemon) counterList() []counter {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]counter(nil), d.counters...)
+}
+
 func (d *Daemon) stats() Stats {
 	s := Stats{
 		Name:          d.opts.Name,
@@ -32,6 +38,12 @@ func (d *Daemon) stats() Stats {
 		s.CacheHits += cs.Hits
 		s.CacheMisses += cs.Misses
 		s.CacheCorrupt += cs.Corrupt
+	}
+	for _, c := range d.counterList() {
+		if s.Counters == nil {
+			s.Counters = make(map[string]int64)
+		}
+		s.Counters[c.name] = int64(c.value())
 	}
 	if n := s.CacheHits + s.CacheMisses; n > 0 {
 		s.CacheHitRate = float64(s.CacheHits) / float64(n)

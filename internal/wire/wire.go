@@ -37,6 +37,10 @@ type Stats struct {
 	CacheHitRate  float64               `json:"cache_hit_rate"`
 	ErrorRate     float64               `json:"error_rate"`
 	Caches        map[string]CacheStats `json:"caches"`
+	// Counters are the daemon's own work counts (its jmake_*_total
+	// metrics without prefix and suffix): the compilation daemon's
+	// watched_noops and watched_partial, say.
+	Counters map[string]int64 `json:"counters,omitempty"`
 }
 
 // CacheStats is one cache's line in Stats.
