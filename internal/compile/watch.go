@@ -99,8 +99,9 @@ func (e *Engine) armFast(root string, req Request) (map[string]bool, string) {
 // resolveListed is phase 1 of a build given the paths changed since the
 // last build (armFast): it stats and hashes only the files of the table
 // and the objects whose paths are listed (plus any file sharing an inode
-// with a listed one: a hard link's other name gets no event), and takes
-// the table's recorded stat and hash for every other one, as unchanged.
+// with a listed one: a hard link's other name gets no event, and any file
+// no unit read in the last build), and takes the table's recorded stat and
+// hash for every other one, as unchanged.
 // Listed paths the table does not know (temp files, the output) are
 // ignored, as a full stat ignores them.
 //
@@ -123,12 +124,30 @@ func (e *Engine) armFast(root string, req Request) (map[string]bool, string) {
 func (b *build) resolveListed(checks []unitCheck, statObj func(i int)) {
 	v := b.v
 	files := v.st.files[:len(v.cur)]
+	// Only files some unit read in the last build are vouched for: the
+	// table also keeps files of units since removed or headers no longer
+	// included, whose directories may not be watched, and a compile may
+	// read one of them again.
+	live := make([]bool, len(files))
+	mark := func(f int32) {
+		if int(f) < len(live) {
+			live[f] = true
+		}
+	}
+	for i := range checks {
+		if r := checks[i].rec; r != nil {
+			mark(r.src.file)
+			for _, f := range r.depFiles {
+				mark(f)
+			}
+		}
+	}
 	need := make([]bool, len(files))
 	var todo []int32
 	var inos map[uint64]bool
 	for i := range files {
 		f := &files[i]
-		if f.known && !b.listed[f.abs] {
+		if f.known && live[i] && !b.listed[f.abs] {
 			continue
 		}
 		need[i] = true

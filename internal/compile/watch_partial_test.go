@@ -221,3 +221,36 @@ func TestPartialBuildAfterOverflow(t *testing.T) {
 		t.Fatalf("after an overflow: compiled %v, partial builds %d -> %d", o.compiled, before, te.e.CacheStats().WatchedPartial)
 	}
 }
+
+// A file of the table that no unit read in the last build may be in a
+// directory the watch no longer covers: a partial build stats it rather
+// than trust its recorded hash, which here would restore from the object
+// cache an object built from the header's old content.
+func TestPartialBuildStatsFilesNoUnitRead(t *testing.T) {
+	withHdr := "#include \"../hdr/h.h\"\nint v(void) { return V; }\n"
+	root, te, _ := builtFiles(t, map[string]string{
+		"jmake.toml": "[project]\nname = \"dead\"\n",
+		"src/v.c":    withHdr,
+		"src/w.c":    "int w(void) { return 0; }\n",
+		"hdr/h.h":    "#define V 1\n",
+	})
+	v := filepath.Join(root, "src", "v.c")
+	partialReady(t, te, root)
+	writeFile(t, v, "int v(void) { return 0; }\n")
+	te.mustBuild(t, root, nil)
+	// The header's directory goes (the watch drops it, and no unit reads
+	// it any more, so no build watches it again) and comes back with
+	// another content, unseen.
+	if err := os.RemoveAll(filepath.Join(root, "hdr")); err != nil {
+		t.Fatal(err)
+	}
+	partialReady(t, te, root)
+	writeFile(t, filepath.Join(root, "hdr", "h.h"), "#define V 2\n")
+	writeFile(t, v, withHdr)
+	before := te.e.CacheStats().WatchedPartial
+	o := te.mustBuild(t, root, nil)
+	if strings.Join(o.compiled, ",") != "src/v.c" || len(o.cached) != 0 || te.e.CacheStats().WatchedPartial != before+1 {
+		t.Fatalf("a unit including again a header changed unseen: compiled %v cached %v, partial builds %d -> %d\n%s",
+			o.compiled, o.cached, before, te.e.CacheStats().WatchedPartial, strings.Join(o.res.Explain, "\n"))
+	}
+}
