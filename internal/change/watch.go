@@ -230,6 +230,11 @@ func (wt *Watcher) event(ev fsnotify.Event) {
 		for _, r := range refs {
 			delete(r.s.dirs, ev.Name)
 			delete(r.s.outDirs, ev.Name)
+			for id, dir := range r.s.dirIDs {
+				if dir == ev.Name {
+					delete(r.s.dirIDs, id) // its inode may name another directory later
+				}
+			}
 		}
 		delete(wt.dirs, ev.Name)
 	}
