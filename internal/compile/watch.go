@@ -17,7 +17,10 @@ import (
 //   - no event arrived in any of those directories since that build began,
 //   - the output is still as the link left it, and
 //   - the watcher has not failed or overflowed since.
-// Anything else is a full build, which stats everything as ninja does.
+// Anything else is a build. When the watch vouches for the last build (the
+// same conditions, but for the events since it) and lists every path that
+// changed since, the build stats only those (resolveListed); otherwise it
+// stats everything, as ninja does.
 
 // fastAnswer is a project's last full build, as the fast path repeats it.
 type fastAnswer struct {
