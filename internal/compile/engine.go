@@ -106,6 +106,11 @@ type Engine struct {
 	watchedPartial                                                       atomic.Int64
 	toolsIdentified, coreYields, rspFiles, linkerProbes                  atomic.Int64
 	tmpSeq                                                               atomic.Int64 // makes temp file names unique
+
+	// directShapes holds, per link shape, the linker command the driver
+	// runs for it and whether running it directly is proven (direct.go).
+	directShapes sync.Map // Hash -> *directShape
+	directLinks  atomic.Int64
 }
 
 // New returns an Engine using the given caches.
@@ -441,6 +446,9 @@ type Counters struct {
 	// LinkerProbes counts probe links run to learn whether the driver
 	// can use a linker (linker.go), which the engine remembers.
 	LinkerProbes int64
+	// DirectLinks counts links that ran the linker without the compiler
+	// driver (direct.go).
+	DirectLinks int64
 }
 
 // Counters returns the engine's work counts.
@@ -451,6 +459,7 @@ func (e *Engine) Counters() Counters {
 		WatchedPartial:  e.watchedPartial.Load(),
 		ToolsIdentified: e.toolsIdentified.Load(), CoreYields: e.coreYields.Load(),
 		RspFiles: e.rspFiles.Load(), LinkerProbes: e.linkerProbes.Load(),
+		DirectLinks: e.directLinks.Load(),
 	}
 }
 
