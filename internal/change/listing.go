@@ -1,0 +1,77 @@
+package change
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// A directory's identity moves whenever an entry is created, removed or
+// renamed in it, including when an editor saves a file by writing a temp
+// file beside it and renaming it over the file (sed -i, vim, most IDEs):
+// the directory then lists the same names as before, yet its mtime and
+// ctime say it changed. What a scan or a validation reads from a directory
+// is its listing: the names in it and what kind of file each is. So a
+// directory whose identity moved is re-read (one readdir, not a walk) and
+// counts as unchanged when its listing hashes the same.
+
+// Listing hashes a directory's entries: each name with its type bits (a
+// directory, a regular file, a symbolic link...) and, for a symbolic link,
+// its target, which decides what the link is to a reader that follows it.
+// ents are sorted by name here (os.ReadDir sorts already; File.ReadDir
+// does not); dir is the directory they were read from.
+func Listing(dir string, ents []os.DirEntry) string {
+	if !slices.IsSortedFunc(ents, byName) {
+		ents = slices.SortedFunc(slices.Values(ents), byName)
+	}
+	h := sha256.New()
+	for _, e := range ents {
+		fmt.Fprintf(h, "%s\x00%d\x00", e.Name(), uint32(e.Type()))
+		if e.Type()&os.ModeSymlink != 0 {
+			target, _ := os.Readlink(filepath.Join(dir, e.Name()))
+			fmt.Fprintf(h, "%s\x00", target)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func byName(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) }
+
+// ReadListing returns the identity of the directory at dir (following a
+// symbolic link) and its Listing. It stats before it reads: an entry
+// added in between then shows next time as an identity that moved again,
+// whereas read first, stat second, the identity recorded could already
+// include an entry the listing missed.
+func ReadListing(dir string) (ID, string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return ID{}, "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return ID{}, "", err
+	}
+	if !fi.IsDir() {
+		return ID{}, "", fmt.Errorf("%s: not a directory", dir)
+	}
+	ents, err := f.ReadDir(-1)
+	if err != nil {
+		return ID{}, "", fmt.Errorf("read directory %s: %w", dir, err)
+	}
+	return IDOf(fi), Listing(dir, ents), nil
+}
+
+// SameDir reports whether two identities of a directory are the same
+// directory (device and inode) and may differ only in what an entry
+// created, removed or renamed in it moves: size, mtime and ctime. Then
+// comparing its listings says whether its readers would see a change. A
+// directory replaced by another of the same name is not the same one: it
+// is treated as changed, whatever it lists.
+func SameDir(was, now ID) bool {
+	return was.Ino != 0 && was.Ino == now.Ino && was.Dev == now.Dev
+}
