@@ -164,6 +164,90 @@ func TestScanFilesNoticesChanges(t *testing.T) {
 	}
 }
 
+// TestScanFilesEditorSave: a file saved by rename (a temp file written
+// beside it and renamed over it, as sed -i and most editors do) moves its
+// directory's stat but not its listing: the scan stays cached, and is
+// renewed so that the next check trusts the stat. A file created the same
+// way, or the directory replaced by one listing the same, is a change.
+func TestScanFilesEditorSave(t *testing.T) {
+	root := testenv.Tree(t, map[string]string{"src/a.c": "", "src/b.c": "", "include/a.h": ""})
+	d := New(Options{Logger: testLogger(t)})
+	scan := func(step string) (Scan, bool) {
+		t.Helper()
+		s, cached, err := d.ScanFiles(root, false, nil, "")
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		return s, cached
+	}
+	save := func(rel, text string) {
+		t.Helper()
+		tmp := filepath.Join(root, filepath.Dir(rel), ".save.tmp")
+		if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(root, rel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan("first")
+	key := scanKey(root, "build", nil)
+	src := filepath.Join(root, "src")
+	before, err := os.Lstat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	save("src/a.c", "int a;")
+	after, err := os.Lstat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if change.IDOf(after) == change.IDOf(before) {
+		t.Fatal("the save did not move src/'s identity: the test proves nothing")
+	}
+	hits := d.CacheStats()["scans"].Hits
+	if s, cached := scan("after saving src/a.c"); !cached || !slices.Equal(s.CSources, []string{"src/a.c", "src/b.c"}) {
+		t.Fatalf("after saving src/a.c: cached=%v sources=%q, want the cached scan", cached, s.CSources)
+	}
+	if got := d.CacheStats()["scans"].Hits; got != hits+1 {
+		t.Fatalf("scans hits %d, want %d", got, hits+1)
+	}
+	var stored scanRecord
+	if !getJSON(d.scans, key, &stored) {
+		t.Fatal("no stored scan")
+	}
+	for _, dr := range stored.Dirs {
+		if dr.Rel == "src" && dr.ID != change.IDOf(after) {
+			t.Fatalf("stored src/ identity %+v, want the renewed %+v", dr.ID, change.IDOf(after))
+		}
+	}
+
+	save("src/c.c", "int c;")
+	if s, cached := scan("after creating src/c.c"); cached || !slices.Contains(s.CSources, "src/c.c") {
+		t.Fatalf("after creating src/c.c by rename: cached=%v sources=%q", cached, s.CSources)
+	}
+
+	// include/ replaced by a directory with the same entries: another
+	// directory, rescanned.
+	inc := filepath.Join(root, "include")
+	if err := os.Rename(inc, inc+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(inc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(inc+".old", "a.h"), filepath.Join(inc, "a.h")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(inc + ".old"); err != nil {
+		t.Fatal(err)
+	}
+	if _, cached := scan("after replacing include/"); cached {
+		t.Fatal("include/ replaced: the scan stayed cached")
+	}
+}
+
 // TestScanRacyDirectories checks the guard against a change made within the
 // same timestamp tick as the scan: the directory's stat then looks
 // unchanged, and only re-reading its entries tells.
