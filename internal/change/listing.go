@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -22,24 +23,36 @@ import (
 // Listing hashes a directory's entries: each name with its type bits (a
 // directory, a regular file, a symbolic link...) and, for a symbolic link,
 // its target, which decides what the link is to a reader that follows it.
-// ents are sorted by name here (os.ReadDir sorts already; File.ReadDir
-// does not); dir is the directory they were read from.
+// The order of ents does not matter; dir is the directory they were read
+// from.
 func Listing(dir string, ents []os.DirEntry) string {
-	if !slices.IsSortedFunc(ents, byName) {
-		ents = slices.SortedFunc(slices.Values(ents), byName)
+	// Sorted as plain structs: sorting the DirEntry interfaces costs as
+	// much as reading the directory; so would a hash write per entry.
+	type entry struct {
+		name string
+		typ  os.FileMode
 	}
-	h := sha256.New()
-	for _, e := range ents {
-		fmt.Fprintf(h, "%s\x00%d\x00", e.Name(), uint32(e.Type()))
-		if e.Type()&os.ModeSymlink != 0 {
-			target, _ := os.Readlink(filepath.Join(dir, e.Name()))
-			fmt.Fprintf(h, "%s\x00", target)
+	es := make([]entry, len(ents))
+	size := 0
+	for i, e := range ents {
+		es[i] = entry{e.Name(), e.Type()}
+		size += len(es[i].name) + 8
+	}
+	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+	buf := make([]byte, 0, size)
+	for _, e := range es {
+		buf = append(buf, e.name...)
+		buf = append(buf, 0)
+		buf = strconv.AppendUint(buf, uint64(e.typ), 10)
+		buf = append(buf, 0)
+		if e.typ&os.ModeSymlink != 0 {
+			target, _ := os.Readlink(filepath.Join(dir, e.name))
+			buf = append(append(buf, target...), 0)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:16])
 }
-
-func byName(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) }
 
 // ReadListing returns the identity of the directory at dir (following a
 // symbolic link) and its Listing. It stats before it reads: an entry
