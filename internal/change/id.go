@@ -85,6 +85,9 @@ type Inputs struct {
 func Record(paths ...string) Inputs {
 	in := Inputs{AtNS: time.Now().UnixNano(), IDs: make(map[string]ID, len(paths)), Lists: make(map[string]string)}
 	for _, p := range paths {
+		if _, done := in.IDs[p]; done {
+			continue // named twice (a source directory is also a listed one)
+		}
 		id, fi, err := Stat(p)
 		if err == nil && fi.IsDir() {
 			if lid, list, err := ReadListing(p); err == nil {

@@ -65,8 +65,8 @@ func TestInputs(t *testing.T) {
 // TestInputsListing: a directory whose identity moved but which lists the
 // same entries (an editor's save: a temp file written and renamed over a
 // file) is unchanged, and the renewed inputs prove it by a stat alone; an
-// entry created, removed, retyped or relinked, or the directory replaced,
-// is a change; a file saved the same way is a change, whatever its
+// entry created, removed, retyped or relinked, the directory's permissions
+// changed, or the directory replaced, is a change; a file saved the same way is a change, whatever its
 // directory says.
 func TestInputsListing(t *testing.T) {
 	old := time.Now().Add(-time.Hour)
@@ -159,6 +159,13 @@ func TestInputsListing(t *testing.T) {
 				return err
 			}
 			return os.Symlink("a.c", filepath.Join(dir, "link.h"))
+		},
+		"chmod": func(dir string) error {
+			fi, err := os.Stat(dir)
+			if err != nil {
+				return err
+			}
+			return os.Chmod(dir, fi.Mode().Perm()^0o055)
 		},
 		"replaced": func(dir string) error {
 			ents, err := os.ReadDir(dir)

@@ -20,12 +20,14 @@ import (
 // directory whose identity moved is re-read (one readdir, not a walk) and
 // counts as unchanged when its listing hashes the same.
 
-// Listing hashes a directory's entries: each name with its type bits (a
-// directory, a regular file, a symbolic link...) and, for a symbolic link,
-// its target, which decides what the link is to a reader that follows it.
-// The order of ents does not matter; dir is the directory they were read
-// from.
-func Listing(dir string, ents []os.DirEntry) string {
+// Listing hashes what a directory's readers see of it: its mode (the
+// permission bits decide whether they may read and enter it, and chmod
+// moves its ctime like an entry does) and its entries, each name with its
+// type bits (a directory, a regular file, a symbolic link...) and, for a
+// symbolic link, its target, which decides what the link is to a reader
+// that follows it. The order of ents does not matter; dir is the
+// directory they were read from, mode its mode.
+func Listing(dir string, mode os.FileMode, ents []os.DirEntry) string {
 	// Sorted as plain structs: sorting the DirEntry interfaces costs as
 	// much as reading the directory; so would a hash write per entry.
 	type entry struct {
@@ -39,7 +41,8 @@ func Listing(dir string, ents []os.DirEntry) string {
 		size += len(es[i].name) + 8
 	}
 	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.name, b.name) })
-	buf := make([]byte, 0, size)
+	buf := strconv.AppendUint(make([]byte, 0, 16+size), uint64(mode), 10)
+	buf = append(buf, 0)
 	for _, e := range es {
 		buf = append(buf, e.name...)
 		buf = append(buf, 0)
@@ -76,7 +79,7 @@ func ReadListing(dir string) (ID, string, error) {
 	if err != nil {
 		return ID{}, "", fmt.Errorf("read directory %s: %w", dir, err)
 	}
-	return IDOf(fi), Listing(dir, ents), nil
+	return IDOf(fi), Listing(dir, fi.Mode(), ents), nil
 }
 
 // SameDir reports whether two identities of a directory are the same

@@ -211,7 +211,7 @@ func (d *Discovery) scanCurrent(root string, rec *scanRecord) (ok bool, renewed 
 		// Read after the stat, so that an entry added in between moves the
 		// identity again by the next check.
 		ents, err := os.ReadDir(p)
-		if err != nil || change.Listing(p, ents) != dr.Names {
+		if err != nil || change.Listing(p, fi.Mode(), ents) != dr.Names {
 			d.log.Debug("discovery: scan stale", "dir", p, "listing", true)
 			return false, nil
 		}
@@ -281,7 +281,7 @@ func (w *walker) walk(rel, abs string, link bool) error {
 		w.seen = make(map[[2]uint64]bool)
 	}
 	w.seen[[2]uint64{id.Dev, id.Ino}] = true
-	w.dirs = append(w.dirs, dirRecord{Rel: rel, ID: id, Names: change.Listing(abs, ents), Link: link})
+	w.dirs = append(w.dirs, dirRecord{Rel: rel, ID: id, Names: change.Listing(abs, fi.Mode(), ents), Link: link})
 	for _, e := range ents {
 		name := e.Name()
 		childRel := name
