@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 // TestInputs: recorded inputs report a file written, a directory whose
@@ -71,13 +73,8 @@ func TestInputs(t *testing.T) {
 func TestInputsListing(t *testing.T) {
 	old := time.Now().Add(-time.Hour)
 	setup := func(t *testing.T) (dir, file string) {
-		dir = t.TempDir()
+		dir = testenv.Tree(t, map[string]string{"a.c": "a", "b.h": "b"})
 		file = filepath.Join(dir, "a.c")
-		for name, text := range map[string]string{"a.c": "a", "b.h": "b"} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
 		if err := os.Symlink("b.h", filepath.Join(dir, "link.h")); err != nil {
 			t.Fatal(err)
 		}
@@ -88,16 +85,6 @@ func TestInputsListing(t *testing.T) {
 		}
 		return dir, file
 	}
-	save := func(t *testing.T, file, text string) {
-		t.Helper()
-		tmp := filepath.Join(filepath.Dir(file), ".save.tmp")
-		if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, file); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	t.Run("save keeps the directory", func(t *testing.T) {
 		dir, file := setup(t)
@@ -105,7 +92,7 @@ func TestInputsListing(t *testing.T) {
 		if _, ok := in.Lists[dir]; !ok {
 			t.Fatal("a directory was recorded without its listing")
 		}
-		save(t, file, "edited")
+		testenv.SaveByRename(t, file, "edited")
 		if id, _, _ := Stat(dir); id == in.IDs[dir] {
 			t.Skip("the save did not move the directory's identity on this file system")
 		}
@@ -138,7 +125,7 @@ func TestInputsListing(t *testing.T) {
 	t.Run("save changes the file", func(t *testing.T) {
 		dir, file := setup(t)
 		in := Record(dir, file)
-		save(t, file, "edited")
+		testenv.SaveByRename(t, file, "edited")
 		if p, changed := in.Changed(); !changed || p != file {
 			t.Fatalf("file saved by rename: changed=%v at %q, want %s", changed, p, file)
 		}

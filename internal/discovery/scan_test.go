@@ -180,16 +180,6 @@ func TestScanFilesEditorSave(t *testing.T) {
 		}
 		return s, cached
 	}
-	save := func(rel, text string) {
-		t.Helper()
-		tmp := filepath.Join(root, filepath.Dir(rel), ".save.tmp")
-		if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, filepath.Join(root, rel)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	scan("first")
 	key := scanKey(root, "build", nil)
 	src := filepath.Join(root, "src")
@@ -198,7 +188,7 @@ func TestScanFilesEditorSave(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	save("src/a.c", "int a;")
+	testenv.SaveByRename(t, filepath.Join(root, "src/a.c"), "int a;")
 	after, err := os.Lstat(src)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +213,7 @@ func TestScanFilesEditorSave(t *testing.T) {
 		}
 	}
 
-	save("src/c.c", "int c;")
+	testenv.SaveByRename(t, filepath.Join(root, "src/c.c"), "int c;")
 	if s, cached := scan("after creating src/c.c"); cached || !slices.Contains(s.CSources, "src/c.c") {
 		t.Fatalf("after creating src/c.c by rename: cached=%v sources=%q", cached, s.CSources)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmake/jmake/internal/testenv"
 	"github.com/jmake/jmake/internal/toolenv"
 )
 
@@ -63,16 +64,7 @@ func TestValidationMemoFollowsIncludeDirs(t *testing.T) {
 // than the racy window, so that a memo of them is trusted by their stat.
 func writeAgedTree(t *testing.T, files map[string]string) string {
 	t.Helper()
-	root := t.TempDir()
-	for name, text := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root := testenv.Tree(t, files)
 	old := time.Now().Add(-time.Hour)
 	err := filepath.WalkDir(root, func(p string, _ os.DirEntry, err error) error {
 		if err != nil {
@@ -84,19 +76,6 @@ func writeAgedTree(t *testing.T, files map[string]string) string {
 		t.Fatal(err)
 	}
 	return root
-}
-
-// saveByRename writes text to path as sed -i and most editors do: into a
-// temp file beside it, renamed over it.
-func saveByRename(t *testing.T, path, text string) {
-	t.Helper()
-	tmp := filepath.Join(filepath.Dir(path), ".jmake-test-save")
-	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestValidationMemoSurvivesEditorSave: a source saved by rename moves
@@ -143,7 +122,7 @@ func TestValidationMemoSurvivesEditorSave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	saveByRename(t, filepath.Join(src, "main.c"), "int main(void) { return 1; }\n")
+	testenv.SaveByRename(t, filepath.Join(src, "main.c"), "int main(void) { return 1; }\n")
 	if now, err := os.Stat(src); err != nil || now.ModTime().Equal(fi.ModTime()) {
 		t.Fatalf("the save did not move src/'s mtime (%v), the test proves nothing", err)
 	}
@@ -161,7 +140,7 @@ func TestValidationMemoSurvivesEditorSave(t *testing.T) {
 		t.Fatalf("src/util.c removed: valid=%v remembered=%v errors=%q, want the glob reported", valid, remembered, errs)
 	}
 
-	saveByRename(t, filepath.Join(src, "util2.c"), "int util2(void) { return 2; }\n")
+	testenv.SaveByRename(t, filepath.Join(src, "util2.c"), "int util2(void) { return 2; }\n")
 	if valid, remembered, errs, _ := validate("after creating src/util2.c"); !valid || remembered {
 		t.Fatalf("src/util2.c created: valid=%v remembered=%v errors=%q, want a fresh pass", valid, remembered, errs)
 	}
@@ -178,7 +157,7 @@ func TestValidationMemoSurvivesEditorSave(t *testing.T) {
 	if valid, remembered, _, warns := validate("after creating src/sub/gen"); !valid || remembered || !strings.Contains(warns, excludeWarning) {
 		t.Fatalf("src/sub/gen created: valid=%v remembered=%v warnings=%q, want a fresh pass still warning", valid, remembered, warns)
 	}
-	saveByRename(t, filepath.Join(gen, "g.c"), "int g(void) { return 3; }\n")
+	testenv.SaveByRename(t, filepath.Join(gen, "g.c"), "int g(void) { return 3; }\n")
 	if valid, remembered, _, warns := validate("after creating src/sub/gen/g.c"); !valid || remembered || strings.Contains(warns, excludeWarning) {
 		t.Fatalf("src/sub/gen/g.c created: valid=%v remembered=%v warnings=%q, want a fresh pass without the exclude warning", valid, remembered, warns)
 	}
