@@ -317,13 +317,21 @@ table() {
 	local scen tool cell
 	echo "### N=$N ($UNITS units), medians of R=$R (cold and edit core.h: COLD_R=$COLD_R), -j$JOBS"
 	echo
+	# A column per tool run, in TOOLS' order.
+	local -A head=([ninja]="ninja ms" [make]="make ms" [ccache]="make+ccache ms" [jmake]="jmake ms" [jbase]="jbase ms")
+	local header="| scenario " rule="|---"
+	for tool in "${TOOLS[@]}"; do
+		header+="| ${head[$tool]} "
+		rule+="|---:"
+	done
+	header+="| jmake/ninja | jmake/make+ccache | jmake compiled/cached (last run) |"
+	rule+="|---:|---:|---:|"
 	if [ -n "${JMAKE_BASE:-}" ]; then
-		echo "| scenario | ninja ms | make ms | make+ccache ms | jmake ms | jbase ms | jmake/ninja | jmake/make+ccache | jmake compiled/cached (last run) | jmake/jbase |"
-		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-	else
-		echo "| scenario | ninja ms | make ms | make+ccache ms | jmake ms | jmake/ninja | jmake/make+ccache | jmake compiled/cached (last run) |"
-		echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+		header+=" jmake/jbase |"
+		rule+="---:|"
 	fi
+	echo "$header"
+	echo "$rule"
 	for scen in "${SCENARIOS[@]}"; do
 		declare -A med=()
 		local row="| ${LABEL[$scen]} "
@@ -384,6 +392,22 @@ floor() {
 	echo
 }
 
+# daemon_rss: the resident memory of the four daemons (VmRSS, from their PID
+# files in our JMAKE_HOME), as a sentence for the table.
+daemon_rss() {
+	local name pid kb total=0 parts=()
+	for name in discovery setup compilation orchestrator; do
+		pid=$(head -1 "$JMAKE_HOME/.daemon_pids.$name" 2>/dev/null) || continue
+		kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || continue
+		[ -n "$kb" ] || continue
+		parts+=("$name $((kb / 1024))")
+		total=$((total + kb))
+	done
+	local joined
+	joined=$(printf '%s, ' "${parts[@]}")
+	echo "jmake's daemons after the build and the no-ops at N=$N, resident (VmRSS, MB): ${joined%, }; together $((total / 1024))."
+}
+
 # --- one project size ----------------------------------------------------------
 
 bench_size() {
@@ -413,8 +437,14 @@ bench_size() {
 		fi
 		echo "   $scen x$reps" >&2
 		for ((rep = 0; rep < reps; rep++)); do one_rep "$scen" "$rep"; done
+		# After a build and the no-ops: what the daemons hold for it.
+		[ "$scen" != noop ] || [[ " ${TOOLS[*]} " != *" jmake "* ]] || RSS_LINE=$(daemon_rss)
 	done
-	table | tee -a "$WORK/tables.md"
+	{
+		table
+		[ -z "${RSS_LINE:-}" ] || { echo "$RSS_LINE"; echo; }
+	} | tee -a "$WORK/tables.md"
+	RSS_LINE=
 	[ "$KEEP" = 1 ] || rm -rf "$base" # the next size needs the disk and page cache more
 }
 

@@ -51,10 +51,7 @@ func runBuild(f buildFlags) int {
 	req := buildapi.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
 		Color: !f.asJSON && render.NewPalette(os.Stderr).On, Env: toolenv.FromOS(), Strict: f.strict,
 		Select: buildapi.Select{Targets: targets, Tests: f.tests, Profile: f.profile}}
-	body, err := json.Marshal(req)
-	if err != nil {
-		execFull()
-	}
+	body := encodeRequest(req)
 
 	// An interrupt hangs up, which ends the call (the orchestrator cancels
 	// a build whose caller went away), as cancelling the request does in
@@ -113,23 +110,23 @@ func readStream(c *call, status *render.StatusLine) (*buildapi.BuildResult, []by
 	for {
 		line, err := c.body.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 {
-			var probe struct {
+			// One decode for the envelope and the result: each type
+			// encoding/json meets costs it a reflection walk.
+			var reply struct {
 				Success *bool  `json:"success"`
 				Error   string `json:"error"`
 				Code    int    `json:"code"` // a streamed reply's status, whose header said 200
+				buildapi.BuildResult
 			}
-			if json.Unmarshal(line, &probe) == nil && probe.Success != nil {
-				if probe.Code == 503 {
+			if json.Unmarshal(line, &reply) == nil && reply.Success != nil {
+				if reply.Code == 503 {
 					return nil, nil, errDaemonDown
 				}
-				var res buildapi.BuildResult
-				if err := json.Unmarshal(line, &res); err != nil {
-					return nil, nil, fmt.Errorf("bad reply: %w", err)
+				res := &reply.BuildResult
+				if !*reply.Success || (reply.Code != 0 && reply.Code != 200) {
+					return res, line, errors.New(reply.Error)
 				}
-				if !*probe.Success || (probe.Code != 0 && probe.Code != 200) {
-					return &res, line, errors.New(probe.Error)
-				}
-				return &res, line, nil
+				return res, line, nil
 			}
 			var ev buildapi.Event
 			if json.Unmarshal(line, &ev) == nil {

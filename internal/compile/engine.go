@@ -105,6 +105,11 @@ type Engine struct {
 	hits, misses, compiles, links, groupLinks, filesHashed, watchedNoops atomic.Int64
 	toolsIdentified, coreYields, rspFiles, linkerProbes                  atomic.Int64
 	tmpSeq                                                               atomic.Int64 // makes temp file names unique
+
+	// directShapes holds, per link shape, the linker command the driver
+	// runs for it and whether running it directly is proven (direct.go).
+	directShapes sync.Map // Hash -> *directShape
+	directLinks  atomic.Int64
 }
 
 // New returns an Engine using the given caches.
@@ -433,6 +438,9 @@ type Counters struct {
 	// LinkerProbes counts probe links run to learn whether the driver
 	// can use a linker (linker.go), which the engine remembers.
 	LinkerProbes int64
+	// DirectLinks counts links that ran the linker without the compiler
+	// driver (direct.go).
+	DirectLinks int64
 }
 
 // Counters returns the engine's work counts.
@@ -442,6 +450,7 @@ func (e *Engine) Counters() Counters {
 		WatchedNoops: e.watchedNoops.Load(), FilesHashed: e.filesHashed.Load(),
 		ToolsIdentified: e.toolsIdentified.Load(), CoreYields: e.coreYields.Load(),
 		RspFiles: e.rspFiles.Load(), LinkerProbes: e.linkerProbes.Load(),
+		DirectLinks: e.directLinks.Load(),
 	}
 }
 

@@ -289,12 +289,12 @@ func (b *build) makeGroup(tool compiler, g *linkGroup) (rec groupRec, why string
 
 // partialLink runs `cc -r` for g's members into g's object.
 func (b *build) partialLink(tool compiler, g *linkGroup) error {
-	out, err := b.runInto(tool, g.abs, func(tmp string) []string {
-		args := append(b.partialLinkArgs(), "-o", tmp)
-		for _, u := range g.units {
-			args = append(args, b.rel(b.st.units[u].objAbs))
-		}
-		return args
+	objs := make([]string, len(g.units))
+	for i, u := range g.units {
+		objs[i] = b.rel(b.st.units[u].objAbs)
+	}
+	out, err := b.linkInto(tool, g.abs, objs, func(tmp string, objs []string) []string {
+		return append(append(b.partialLinkArgs(), "-o", tmp), objs...)
 	})
 	if err != nil {
 		return fmt.Errorf("partial link %s: %w: %s", b.rel(g.abs), err, strings.TrimSpace(out))

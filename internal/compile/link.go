@@ -215,7 +215,13 @@ func (b *build) unitObjects() []string {
 
 // linkFrom links objs into the output.
 func (b *build) linkFrom(tool compiler, objs []string) error {
-	out, err := b.runInto(tool, b.outAbs, func(tmp string) []string { return b.linkArgs(tmp, objs) })
+	var out string
+	var err error
+	if b.cfg.Binary.LibraryType == project.Static {
+		out, err = b.runInto(tool, b.outAbs, func(tmp string) []string { return b.linkArgs(tmp, objs) })
+	} else {
+		out, err = b.linkInto(tool, b.outAbs, objs, b.linkArgs)
+	}
 	if err != nil {
 		if b.ctx.Err() != nil {
 			return fmt.Errorf("compile: link %s: %w", b.outAbs, b.ctx.Err())

@@ -59,7 +59,8 @@ func TestLinkThroughResponseFile(t *testing.T) {
 
 	te := newEnv(t, 0)
 	o := te.mustBuild(t, root, nil)
-	if !o.linked || te.e.Counters().RspFiles != 1 {
+	// The link, and the direct link that proves its shape (direct.go).
+	if !o.linked || te.e.Counters().RspFiles != 2 {
 		t.Fatalf("linked %v, response files %d", o.linked, te.e.Counters().RspFiles)
 	}
 	syms := definedSymbols(t, o.res.Output)

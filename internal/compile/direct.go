@@ -1,0 +1,287 @@
+package compile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmake/jmake/internal/proc"
+)
+
+// Linking without the driver.
+//
+// A link through GCC's driver (`cc -shared -o lib.so a.o b.o`) runs three
+// programs: the driver, which works out the linker's command line (start
+// files, library directories, default libraries); collect2, which picks
+// the linker (-fuse-ld) and runs LTO when objects need it; and the linker.
+// The first two cost about 3 ms a link here, a tenth of what an edit of
+// one source costs at N=1000 beyond its compile: the partial link of its
+// group and the output's link each pay them. Links of one shape (the same
+// driver, settings and environment; only the inputs and the output differ)
+// get the same linker command line from the driver, so it is asked for
+// once, with -###, and the linker is run directly from then on.
+//
+// Only once it is proven: the first link of each shape runs through the
+// driver as always, then directly into a second temp file, and the direct
+// command is used from then on only if the two outputs are equal byte for
+// byte. A difference (a driver that does more than collect2 and the
+// linker, a linker that writes its output's file name into it), a failure
+// or a command line that is not collect2's keeps the shape on the driver
+// for the daemon's life. A direct link that fails is run again through the
+// driver, so that its diagnostics are the driver's, with collect2's last
+// line. LTO links always go through the driver: collect2 runs the LTO
+// pass.
+
+// The output and the input that stand for a link's own in the driver's
+// command line, so that one -### serves every link of the shape.
+const (
+	directOut = "jmake-direct-output.tmp"
+	directIn  = "jmake-direct-input.o"
+)
+
+// Where a shape stands.
+const (
+	directUnproven int32 = iota // next link through the driver proves it
+	directProving               // a link is proving it
+	directProven                // run the linker directly
+	directRefused               // through the driver
+)
+
+// directShape is the linker command of one link shape.
+type directShape struct {
+	once  sync.Once
+	prog  string   // the linker, absolute
+	args  []string // its arguments, directOut and directIn in place
+	state atomic.Int32
+}
+
+// argv is the linker's arguments writing out from objs.
+func (d *directShape) argv(out string, objs []string) []string {
+	args := make([]string, 0, len(d.args)+len(objs))
+	for _, a := range d.args {
+		switch a {
+		case directOut:
+			args = append(args, out)
+		case directIn:
+			args = append(args, objs...)
+		default:
+			args = append(args, a)
+		}
+	}
+	return args
+}
+
+// linkArgsFunc is a link's driver arguments, writing out from objs.
+type linkArgsFunc func(out string, objs []string) []string
+
+// linkInto links objs into dst (see runInto) with tool, the compiler
+// driver, given args; directly (see the top of this file) once the link's
+// shape is proven. It returns the link's output.
+func (b *build) linkInto(tool compiler, dst string, objs []string, args linkArgsFunc) (string, error) {
+	shape := b.directShape(tool, args)
+	if shape != nil && shape.state.Load() == directProven {
+		out, err := b.runInto(compiler{path: shape.prog}, dst, func(tmp string) []string { return shape.argv(tmp, objs) })
+		if err == nil {
+			b.e.directLinks.Add(1)
+			return out, nil
+		}
+		if b.ctx.Err() != nil {
+			return out, err
+		}
+	}
+	out, err := b.runInto(tool, dst, func(tmp string) []string { return args(tmp, objs) })
+	if err == nil && shape != nil && shape.state.CompareAndSwap(directUnproven, directProving) {
+		shape.state.Store(b.proveDirect(shape, dst, objs))
+	}
+	return out, err
+}
+
+// directShape returns the shape of a link by tool with args, its linker
+// command worked out on first use; nil when the link must go through the
+// driver.
+func (b *build) directShape(tool compiler, args linkArgsFunc) *directShape {
+	if !tool.gccLike || b.gccLTO() {
+		return nil
+	}
+	probe := args(directOut, []string{directIn})
+	for _, a := range probe {
+		if strings.HasPrefix(a, "-flto") || strings.Contains(a, "plugin") || strings.HasPrefix(a, "@") {
+			return nil
+		}
+	}
+	k := newKeyHasher("direct-link")
+	k.hash(tool.id)
+	k.str(tool.path)
+	k.str(b.root)
+	k.strs(probe)
+	k.strs(b.environ)
+	v, _ := b.e.directShapes.LoadOrStore(k.sum(), new(directShape))
+	shape := v.(*directShape)
+	shape.once.Do(func() {
+		prog, linkArgs, err := b.driverLinkCommand(tool, probe)
+		if err != nil {
+			b.e.log.Debug("links through the driver", "driver", tool.path, "why", err)
+			shape.state.Store(directRefused)
+			return
+		}
+		shape.prog, shape.args = prog, linkArgs
+	})
+	if shape.state.Load() == directRefused {
+		return nil
+	}
+	return shape
+}
+
+// driverLinkCommand asks tool what it would run for a link with args
+// (-###) and returns the linker and its arguments. Only collect2's command
+// line is understood: collect2 chooses the linker by -fuse-ld and hands it
+// its own arguments, less the LTO plugin's, which no link without LTO
+// objects uses.
+func (b *build) driverLinkCommand(tool compiler, args []string) (string, []string, error) {
+	out, err := b.runQuiet(identifyTimeout, tool.path, append(args, "-###")...)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s -###: %w", tool.path, err)
+	}
+	var argv []string
+	for _, line := range strings.Split(out, "\n") {
+		if words, ok := splitDriverLine(line); ok && len(words) > 0 && filepath.Base(words[0]) == "collect2" {
+			argv = words
+		}
+	}
+	if argv == nil {
+		return "", nil, errors.New("no collect2 command in its -### output")
+	}
+	name, linkArgs := "ld", make([]string, 0, len(argv))
+	outs, ins := 0, 0
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == "-plugin":
+			i++ // and its argument
+		case strings.HasPrefix(a, "-plugin-opt="):
+		case strings.HasPrefix(a, "-fuse-ld="):
+			name = "ld." + strings.TrimPrefix(a, "-fuse-ld=")
+		default:
+			if a == directOut {
+				outs++
+			}
+			if a == directIn {
+				ins++
+			}
+			linkArgs = append(linkArgs, a)
+		}
+	}
+	if outs != 1 || ins != 1 {
+		return "", nil, fmt.Errorf("collect2's command names the output %d and the inputs %d times", outs, ins)
+	}
+	// With the link's own arguments, so that -B and the like find the
+	// linker collect2 would.
+	prog, err := b.runQuiet(identifyTimeout, tool.path, append(args, "-print-prog-name="+name)...)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s -print-prog-name=%s: %w", tool.path, name, err)
+	}
+	prog = strings.TrimSpace(prog)
+	if !filepath.IsAbs(prog) {
+		if prog, err = b.req.Env.LookPath(prog); err != nil {
+			return "", nil, err
+		}
+	}
+	return prog, linkArgs, nil
+}
+
+// runQuiet runs prog with args in the project's root and the build's
+// environment, for at most limit (0: no limit but the build's), and
+// returns what it printed (stdout and stderr).
+func (b *build) runQuiet(limit time.Duration, prog string, args ...string) (string, error) {
+	ctx := b.ctx
+	if limit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd.Dir = b.root
+	cmd.Env = b.environ
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = waitDelay
+	proc.KillGroupOnCancel(cmd)
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// splitDriverLine splits a command line as the driver's -### prints it:
+// words separated by spaces, each in double quotes when it needs them,
+// with \" and \\ inside. ok is false for a line that is not one.
+func splitDriverLine(line string) (words []string, ok bool) {
+	if !strings.HasPrefix(line, " ") {
+		return nil, false // -###'s commands are indented; the rest is talk
+	}
+	var w strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quoted && c == '\\' && i+1 < len(line):
+			i++
+			w.WriteByte(line[i])
+		case c == '"':
+			quoted, inWord = !quoted, true
+		case c == ' ' && !quoted:
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+				inWord = false
+			}
+		default:
+			w.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quoted {
+		return nil, false
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words, true
+}
+
+// proveDirect links objs again with the shape's direct command into a temp
+// file beside dst, which the driver has just written, and returns the
+// shape's state: proven if the two are equal byte for byte.
+func (b *build) proveDirect(shape *directShape, dst string, objs []string) int32 {
+	tmp := dst + fmt.Sprintf(".%d-%d.tmp", os.Getpid(), b.e.tmpSeq.Add(1))
+	defer os.Remove(tmp)
+	argv, cleanup, err := b.withRspFile(dst, shape.argv(b.rel(tmp), objs))
+	if err != nil {
+		return directUnproven // try again with the next link
+	}
+	defer cleanup()
+	out, err := b.runQuiet(0, shape.prog, argv...)
+	if err != nil {
+		if b.ctx.Err() != nil {
+			return directUnproven
+		}
+		b.e.log.Info("linking through the driver: the linker run directly failed", "linker", shape.prog, "output", dst, "err", err, "says", strings.TrimSpace(out))
+		return directRefused
+	}
+	want, err1 := os.ReadFile(dst)
+	got, err2 := os.ReadFile(tmp)
+	if err1 != nil || err2 != nil {
+		return directUnproven
+	}
+	if !bytes.Equal(got, want) {
+		b.e.log.Info("linking through the driver: the linker run directly wrote other bytes", "linker", shape.prog, "output", dst)
+		return directRefused
+	}
+	return directProven
+}
