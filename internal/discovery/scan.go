@@ -237,12 +237,21 @@ func (d *Discovery) scanCurrent(root string, rec *scanRecord) (ok bool, renewed 
 
 // settleScan replaces rec with renewed, the same scan found current with
 // directories re-read, so that those are trusted by their stat next time.
+// The store gets it only once none of its directories is racy: until then
+// the next check reads them again whichever record it holds, and the one
+// stored is still a true, older proof, so writing the whole scan (some 40
+// KB for 1000 units) on every editor's save would buy nothing.
 func (d *Discovery) settleScan(key string, rec, renewed *scanRecord) {
 	d.scanMu.Lock()
 	if d.scanMem[key] == rec {
 		d.scanMem[key] = renewed
 	}
 	d.scanMu.Unlock()
+	for _, dr := range renewed.Dirs {
+		if change.Racy(dr.ID.MtimeNS, renewed.ObservedNS) {
+			return
+		}
+	}
 	d.putJSON(d.scans, key, renewed)
 }
 

@@ -167,10 +167,16 @@ func TestScanFilesNoticesChanges(t *testing.T) {
 // TestScanFilesEditorSave: a file saved by rename (a temp file written
 // beside it and renamed over it, as sed -i and most editors do) moves its
 // directory's stat but not its listing: the scan stays cached, and is
-// renewed so that the next check trusts the stat. A file created the same
+// renewed (in the store once settled) so that later checks trust the stat. A file created the same
 // way, or the directory replaced by one listing the same, is a change.
 func TestScanFilesEditorSave(t *testing.T) {
 	root := testenv.Tree(t, map[string]string{"src/a.c": "", "src/b.c": "", "include/a.h": ""})
+	hourAgo := time.Now().Add(-time.Hour)
+	for _, dir := range []string{root, filepath.Join(root, "src"), filepath.Join(root, "include")} {
+		if err := os.Chtimes(dir, hourAgo, hourAgo); err != nil {
+			t.Fatal(err)
+		}
+	}
 	d := New(Options{Logger: testLogger(t)})
 	scan := func(step string) (Scan, bool) {
 		t.Helper()
@@ -203,14 +209,32 @@ func TestScanFilesEditorSave(t *testing.T) {
 	if got := d.CacheStats()["scans"].Hits; got != hits+1 {
 		t.Fatalf("scans hits %d, want %d", got, hits+1)
 	}
-	var stored scanRecord
-	if !getJSON(d.scans, key, &stored) {
-		t.Fatal("no stored scan")
-	}
-	for _, dr := range stored.Dirs {
-		if dr.Rel == "src" && dr.ID != change.IDOf(after) {
-			t.Fatalf("stored src/ identity %+v, want the renewed %+v", dr.ID, change.IDOf(after))
+	srcID := func(rec *scanRecord) change.ID {
+		for _, dr := range rec.Dirs {
+			if dr.Rel == "src" {
+				return dr.ID
+			}
 		}
+		t.Fatal("src/ not in the scan record")
+		return change.ID{}
+	}
+	if got := srcID(d.loadScan(key)); got != change.IDOf(after) {
+		t.Fatalf("remembered src/ identity %+v, want the renewed %+v", got, change.IDOf(after))
+	}
+	// Once src/ is out of the racy window, the renewal is stored too.
+	if err := os.Chtimes(src, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	if _, cached := scan("after src/ aged"); !cached {
+		t.Fatal("src/ aged: the scan was not cached")
+	}
+	aged, err := os.Lstat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored scanRecord
+	if !getJSON(d.scans, key, &stored) || srcID(&stored) != change.IDOf(aged) {
+		t.Fatalf("stored src/ identity %+v, want the settled %+v", srcID(&stored), change.IDOf(aged))
 	}
 
 	testenv.SaveByRename(t, filepath.Join(root, "src/c.c"), "int c;")
