@@ -81,8 +81,9 @@ func writeAgedTree(t *testing.T, files map[string]string) string {
 // TestValidationMemoSurvivesEditorSave: a source saved by rename moves
 // its directory's mtime but not its listing, so the remembered verdict
 // stands (the reply Cached, and no config read), while a source
-// created or removed, or a directory created, makes the next validation
-// run again and give the verdict the new tree deserves.
+// created or removed, a directory created, or jmake.toml saved the same
+// way makes the next validation run again and give the verdict the new
+// tree deserves.
 func TestValidationMemoSurvivesEditorSave(t *testing.T) {
 	root := writeAgedTree(t, map[string]string{
 		"jmake.toml": "[project]\nname = \"p\"\n\n[compile]\n" +
@@ -160,5 +161,15 @@ func TestValidationMemoSurvivesEditorSave(t *testing.T) {
 	testenv.SaveByRename(t, filepath.Join(gen, "g.c"), "int g(void) { return 3; }\n")
 	if valid, remembered, _, warns := validate("after creating src/sub/gen/g.c"); !valid || remembered || strings.Contains(warns, excludeWarning) {
 		t.Fatalf("src/sub/gen/g.c created: valid=%v remembered=%v warnings=%q, want a fresh pass without the exclude warning", valid, remembered, warns)
+	}
+
+	// jmake.toml saved by rename: the root lists the same entries, but the
+	// file is what the verdict is about.
+	if valid, remembered, _, _ := validate("before editing jmake.toml"); !valid || !remembered {
+		t.Fatalf("unchanged since: valid=%v remembered=%v, want the remembered pass", valid, remembered)
+	}
+	testenv.SaveByRename(t, filepath.Join(root, "jmake.toml"), "[project]\nname = \"p\"\n\n[compile]\nsources = [\"src/nothing*.c\"]\n")
+	if valid, remembered, errs, _ := validate("after editing jmake.toml"); valid || remembered || !strings.Contains(errs, `sources glob "src/nothing*.c" matches no`) {
+		t.Fatalf("jmake.toml saved with a glob matching nothing: valid=%v remembered=%v errors=%q", valid, remembered, errs)
 	}
 }
