@@ -1,6 +1,7 @@
 package change
 
 import (
+	"maps"
 	"os"
 	"syscall"
 	"time"
@@ -63,38 +64,100 @@ func Stat(path string) (ID, os.FileInfo, error) {
 // them changed since. A directory's identity changes when an entry is
 // added, removed or renamed in it, not when a file in it is written: record
 // the files whose content matters and the directories whose listing does.
+// A directory is recorded with its Listing too, and counts as unchanged
+// while it lists the same entries, even when its identity moved (an
+// editor's save by rename): only directories get this, since a file's
+// identity is all that vouches for its content.
 type Inputs struct {
 	// AtNS is when the identities were taken, unix nanoseconds.
 	AtNS int64 `json:"at_ns"`
 	// IDs maps each path to its identity then; the zero ID for a path
 	// that did not exist.
 	IDs map[string]ID `json:"ids"`
+	// Lists maps each path that was a directory to its Listing then.
+	Lists map[string]string `json:"lists,omitempty"`
 }
 
-// Record stats every path now. A path that cannot be stat'ed is recorded
-// as missing.
+// Record stats every path now, and reads the listing of those that are
+// directories. A path that cannot be stat'ed is recorded as missing; a
+// directory that cannot be read, without a listing (any move of its
+// identity is then a change).
 func Record(paths ...string) Inputs {
-	in := Inputs{AtNS: time.Now().UnixNano(), IDs: make(map[string]ID, len(paths))}
+	in := Inputs{AtNS: time.Now().UnixNano(), IDs: make(map[string]ID, len(paths)), Lists: make(map[string]string)}
 	for _, p := range paths {
-		id, _, _ := Stat(p)
+		if _, done := in.IDs[p]; done {
+			continue // named twice (a source directory is also a listed one)
+		}
+		id, fi, err := Stat(p)
+		if err == nil && fi.IsDir() {
+			if lid, list, err := ReadListing(p); err == nil {
+				id = lid
+				in.Lists[p] = list
+			}
+		}
 		in.IDs[p] = id
 	}
 	return in
 }
 
-// Changed reports the first recorded path whose identity is not what it
-// was, or that was racy when recorded (its stat cannot prove it unchanged),
-// and whether there is one. Inputs with nothing recorded have changed: they
-// are a memo that was never made.
+// Changed reports the first recorded path that changed, and whether there
+// is one: a file whose identity is not what it was, or that was racy when
+// recorded (its stat cannot prove it unchanged); a directory that lists
+// other entries, or was replaced. Inputs with nothing recorded have
+// changed: they are a memo that was never made.
 func (in Inputs) Changed() (string, bool) {
+	_, p, changed := in.Verify()
+	return p, changed
+}
+
+// Verify is Changed, and when nothing changed but a directory had to be
+// re-read to prove it (its identity moved, or was too recent to trust),
+// renewed holds the inputs to remember instead: the directories' new
+// identities, observed as of the check, so that the next check is a stat
+// again. renewed is nil when in is as good as it gets.
+func (in Inputs) Verify() (renewed *Inputs, path string, changed bool) {
 	if len(in.IDs) == 0 {
-		return "", true
+		return nil, "", true
 	}
+	// Every stat below is taken at or after start, so the whole set is
+	// known to match at start: the observation time a renewal records.
+	start := time.Now().UnixNano()
+	var reread []string
 	for p, was := range in.IDs {
 		now, _, _ := Stat(p)
-		if now != was || was != (ID{}) && Racy(was.MtimeNS, in.AtNS) {
-			return p, true
+		racy := was != (ID{}) && Racy(was.MtimeNS, in.AtNS)
+		if now == was && !racy {
+			continue
+		}
+		if _, isDir := in.Lists[p]; !isDir || !SameDir(was, now) {
+			return nil, p, true
+		}
+		reread = append(reread, p)
+	}
+	// Directories are re-read after every stat agreed: a change found by
+	// a stat costs no readdir.
+	var moved map[string]ID
+	settles := false
+	for _, p := range reread {
+		was := in.IDs[p]
+		now, list, err := ReadListing(p)
+		if err != nil || !SameDir(was, now) || list != in.Lists[p] {
+			return nil, p, true
+		}
+		if now != was {
+			if moved == nil {
+				moved = make(map[string]ID)
+			}
+			moved[p] = now
+		}
+		if !Racy(now.MtimeNS, start) {
+			settles = true
 		}
 	}
-	return "", false
+	if moved == nil && !settles {
+		return nil, "", false
+	}
+	r := Inputs{AtNS: start, IDs: maps.Clone(in.IDs), Lists: in.Lists}
+	maps.Copy(r.IDs, moved)
+	return &r, "", false
 }

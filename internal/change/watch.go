@@ -1,6 +1,8 @@
 // Package change answers, for every daemon, whether anything under a set of
 // inputs changed since some moment. By stat: ID is a file's identity, Racy
-// the racy-clean rule, Inputs a memo's recorded inputs. Without a stat: a
+// the racy-clean rule, Listing what a directory's readers see of it (so
+// that an editor's save by rename, which moves the directory's identity,
+// is no change to it), Inputs a memo's recorded inputs. Without a stat: a
 // Watcher's Set proves with inotify that nothing changed in its
 // directories, and Tree reports the changes under a project as they come.
 //

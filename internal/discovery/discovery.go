@@ -12,9 +12,10 @@
 // rather than trusted blindly:
 //
 //	tools   found path -> version and the identity of the file it came from
-//	scans   root + options -> the classified file lists and the identity of
-//	        every directory walked (an entry added, removed or renamed
-//	        changes its directory's mtime)
+//	scans   root + options -> the classified file lists and the identity
+//	        and listing of every directory walked (an entry added, removed
+//	        or renamed changes its directory's mtime; one whose mtime moved
+//	        is read again, and unchanged if it lists the same entries)
 //	deps    content hash -> the #include lines of a file; path -> identity
 //	        and content hash, so unchanged files are not even re-read
 //

@@ -1,8 +1,6 @@
 package discovery
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,9 +41,10 @@ type scanRecord struct {
 	ObservedNS int64 `json:"observed_ns"`
 }
 
-// dirRecord is one directory walked: its identity, and a hash of its
-// entries' names and types, checked when the identity alone proves nothing
-// because the directory changed moments before it was recorded.
+// dirRecord is one directory walked: its identity, and its listing
+// (change.Listing), checked when the identity alone proves nothing: it
+// moved (a file saved by rename in the directory) or the directory changed
+// moments before it was recorded.
 type dirRecord struct {
 	Rel   string    `json:"rel"` // "." for the root
 	ID    change.ID `json:"id"`
@@ -65,7 +64,9 @@ type dirRecord struct {
 //
 // A cached scan is returned (cached true) when every directory walked is
 // unchanged: a stat per directory, since adding, removing or renaming an
-// entry changes its directory's mtime. force re-walks regardless.
+// entry changes its directory's mtime; a directory whose stat moved is
+// read again, and unchanged if it lists the same entries (a file saved by
+// rename moves its directory's mtime). force re-walks regardless.
 // A symbolic link to a directory is followed, unless that directory was
 // already walked (a link to an ancestor, which would loop, or to a
 // directory seen by another path).
@@ -88,10 +89,10 @@ func (d *Discovery) ScanFiles(root string, force bool, excludes []string, buildD
 
 	if !force {
 		if rec := d.loadScan(key); rec != nil {
-			if ok, observed := d.scanCurrent(abs, rec); ok {
+			if ok, renewed := d.scanCurrent(abs, rec); ok {
 				d.scanStats.hit(true)
-				if observed != 0 {
-					d.settleScan(key, rec, observed)
+				if renewed != nil {
+					d.settleScan(key, rec, renewed)
 				}
 				return rec.result(), true, nil
 			}
@@ -174,15 +175,18 @@ func (d *Discovery) loadScan(key string) *scanRecord {
 	return rec
 }
 
-// scanCurrent reports whether every directory in rec is unchanged. A
-// directory whose mtime is too recent for its stat to be trusted has its
-// entries re-read and compared. When such re-reads all agree and some of
-// those directories would no longer be racy if judged from now, observed
-// is the time to record instead (0 otherwise).
-func (d *Discovery) scanCurrent(root string, rec *scanRecord) (ok bool, observed int64) {
+// scanCurrent reports whether every directory in rec is unchanged: its
+// stat as recorded, or, where the stat moved (an editor's save renames a
+// temp file within the directory) or is too recent to be trusted, its
+// entries re-read and listed as they were (change.Listing). When some were
+// re-read and all agree, renewed is the record to keep instead: the new
+// identities, observed as of this check, so that the next check is a stat
+// again (nil when there is nothing to renew).
+func (d *Discovery) scanCurrent(root string, rec *scanRecord) (ok bool, renewed *scanRecord) {
 	start := time.Now().UnixNano()
+	var dirs []dirRecord // rec.Dirs with the identities that moved, once one did
 	settles := false
-	for _, dr := range rec.Dirs {
+	for i, dr := range rec.Dirs {
 		p := filepath.Join(root, filepath.FromSlash(dr.Rel))
 		// Lstat: the walk never follows a link below the root, so a link
 		// where a directory was is a change. The root itself may be a
@@ -192,48 +196,63 @@ func (d *Discovery) scanCurrent(root string, rec *scanRecord) (ok bool, observed
 			stat = os.Stat
 		}
 		fi, err := stat(p)
-		if err != nil || !fi.IsDir() || change.IDOf(fi) != dr.ID {
+		if err != nil || !fi.IsDir() {
 			d.log.Debug("discovery: scan stale", "dir", p)
-			return false, 0
+			return false, nil
 		}
-		if change.Racy(dr.ID.MtimeNS, rec.ObservedNS) {
-			ents, err := os.ReadDir(p)
-			if err != nil || namesHash(ents) != dr.Names {
-				d.log.Debug("discovery: scan stale", "dir", p, "racy", true)
-				return false, 0
+		id := change.IDOf(fi)
+		if id != dr.ID && !change.SameDir(dr.ID, id) {
+			d.log.Debug("discovery: scan stale", "dir", p, "replaced", true)
+			return false, nil
+		}
+		if id == dr.ID && !change.Racy(dr.ID.MtimeNS, rec.ObservedNS) {
+			continue
+		}
+		// Read after the stat, so that an entry added in between moves the
+		// identity again by the next check.
+		ents, err := os.ReadDir(p)
+		if err != nil || change.Listing(p, fi.Mode(), ents) != dr.Names {
+			d.log.Debug("discovery: scan stale", "dir", p, "listing", true)
+			return false, nil
+		}
+		if id != dr.ID {
+			if dirs == nil {
+				dirs = slices.Clone(rec.Dirs)
 			}
-			if !change.Racy(dr.ID.MtimeNS, start) {
-				settles = true
-			}
+			dirs[i].ID = id
+		}
+		if !change.Racy(id.MtimeNS, start) {
+			settles = true
 		}
 	}
-	if settles {
-		return true, start
+	if dirs == nil && !settles {
+		return true, nil
 	}
-	return true, 0
+	renewed = &scanRecord{V: rec.V, Scan: rec.Scan, Dirs: rec.Dirs, ObservedNS: start}
+	if dirs != nil {
+		renewed.Dirs = dirs
+	}
+	return true, renewed
 }
 
-// settleScan records that rec was found current at observed, so that
-// directories no longer recent are trusted by their stat alone next time.
-func (d *Discovery) settleScan(key string, rec *scanRecord, observed int64) {
-	settled := *rec
-	settled.ObservedNS = observed
+// settleScan replaces rec with renewed, the same scan found current with
+// directories re-read, so that those are trusted by their stat next time.
+// The store gets it only once none of its directories is racy: until then
+// the next check reads them again whichever record it holds, and the one
+// stored is still a true, older proof, so writing the whole scan (some 40
+// KB for 1000 units) on every editor's save would buy nothing.
+func (d *Discovery) settleScan(key string, rec, renewed *scanRecord) {
 	d.scanMu.Lock()
 	if d.scanMem[key] == rec {
-		d.scanMem[key] = &settled
+		d.scanMem[key] = renewed
 	}
 	d.scanMu.Unlock()
-	d.putJSON(d.scans, key, &settled)
-}
-
-// namesHash sums a directory's entries: names and types, in ReadDir's
-// (sorted) order.
-func namesHash(ents []os.DirEntry) string {
-	h := sha256.New()
-	for _, e := range ents {
-		fmt.Fprintf(h, "%s\x00%d\x00", e.Name(), uint32(e.Type()))
+	for _, dr := range renewed.Dirs {
+		if change.Racy(dr.ID.MtimeNS, renewed.ObservedNS) {
+			return
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	d.putJSON(d.scans, key, renewed)
 }
 
 // walker is the state of one ScanFiles walk.
@@ -271,7 +290,7 @@ func (w *walker) walk(rel, abs string, link bool) error {
 		w.seen = make(map[[2]uint64]bool)
 	}
 	w.seen[[2]uint64{id.Dev, id.Ino}] = true
-	w.dirs = append(w.dirs, dirRecord{Rel: rel, ID: id, Names: namesHash(ents), Link: link})
+	w.dirs = append(w.dirs, dirRecord{Rel: rel, ID: id, Names: change.Listing(abs, fi.Mode(), ents), Link: link})
 	for _, e := range ents {
 		name := e.Name()
 		childRel := name

@@ -164,6 +164,104 @@ func TestScanFilesNoticesChanges(t *testing.T) {
 	}
 }
 
+// TestScanFilesEditorSave: a file saved by rename (a temp file written
+// beside it and renamed over it, as sed -i and most editors do) moves its
+// directory's stat but not its listing: the scan stays cached, and is
+// renewed (in the store once settled) so that later checks trust the stat. A file created the same
+// way, or the directory replaced by one listing the same, is a change.
+func TestScanFilesEditorSave(t *testing.T) {
+	root := testenv.Tree(t, map[string]string{"src/a.c": "", "src/b.c": "", "include/a.h": ""})
+	hourAgo := time.Now().Add(-time.Hour)
+	for _, dir := range []string{root, filepath.Join(root, "src"), filepath.Join(root, "include")} {
+		if err := os.Chtimes(dir, hourAgo, hourAgo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := New(Options{Logger: testLogger(t)})
+	scan := func(step string) (Scan, bool) {
+		t.Helper()
+		s, cached, err := d.ScanFiles(root, false, nil, "")
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		return s, cached
+	}
+	scan("first")
+	key := scanKey(root, "build", nil)
+	src := filepath.Join(root, "src")
+	before, err := os.Lstat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	testenv.SaveByRename(t, filepath.Join(root, "src/a.c"), "int a;")
+	after, err := os.Lstat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if change.IDOf(after) == change.IDOf(before) {
+		t.Fatal("the save did not move src/'s identity: the test proves nothing")
+	}
+	hits := d.CacheStats()["scans"].Hits
+	if s, cached := scan("after saving src/a.c"); !cached || !slices.Equal(s.CSources, []string{"src/a.c", "src/b.c"}) {
+		t.Fatalf("after saving src/a.c: cached=%v sources=%q, want the cached scan", cached, s.CSources)
+	}
+	if got := d.CacheStats()["scans"].Hits; got != hits+1 {
+		t.Fatalf("scans hits %d, want %d", got, hits+1)
+	}
+	srcID := func(rec *scanRecord) change.ID {
+		for _, dr := range rec.Dirs {
+			if dr.Rel == "src" {
+				return dr.ID
+			}
+		}
+		t.Fatal("src/ not in the scan record")
+		return change.ID{}
+	}
+	if got := srcID(d.loadScan(key)); got != change.IDOf(after) {
+		t.Fatalf("remembered src/ identity %+v, want the renewed %+v", got, change.IDOf(after))
+	}
+	// Once src/ is out of the racy window, the renewal is stored too.
+	if err := os.Chtimes(src, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	if _, cached := scan("after src/ aged"); !cached {
+		t.Fatal("src/ aged: the scan was not cached")
+	}
+	aged, err := os.Lstat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored scanRecord
+	if !getJSON(d.scans, key, &stored) || srcID(&stored) != change.IDOf(aged) {
+		t.Fatalf("stored src/ identity %+v, want the settled %+v", srcID(&stored), change.IDOf(aged))
+	}
+
+	testenv.SaveByRename(t, filepath.Join(root, "src/c.c"), "int c;")
+	if s, cached := scan("after creating src/c.c"); cached || !slices.Contains(s.CSources, "src/c.c") {
+		t.Fatalf("after creating src/c.c by rename: cached=%v sources=%q", cached, s.CSources)
+	}
+
+	// include/ replaced by a directory with the same entries: another
+	// directory, rescanned.
+	inc := filepath.Join(root, "include")
+	if err := os.Rename(inc, inc+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(inc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(inc+".old", "a.h"), filepath.Join(inc, "a.h")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(inc + ".old"); err != nil {
+		t.Fatal(err)
+	}
+	if _, cached := scan("after replacing include/"); cached {
+		t.Fatal("include/ replaced: the scan stayed cached")
+	}
+}
+
 // TestScanRacyDirectories checks the guard against a change made within the
 // same timestamp tick as the scan: the directory's stat then looks
 // unchanged, and only re-reading its entries tells.

@@ -26,8 +26,9 @@ type setupService struct {
 // listing decides whether its sources and include directories are there
 // (project.ValidationInputs). Full validation walks the project tree,
 // which a no-op build must not pay for; so a build re-validates when one
-// of those inputs changes, and an invalid file every time, until it is
-// fixed.
+// of those inputs changes (a directory only when its listing does: a file
+// saved by rename leaves it as it was, see change.Inputs), and an invalid
+// file every time, until it is fixed.
 type validMemo struct {
 	Inputs change.Inputs           `json:"inputs"`
 	V      orchestrator.Validation `json:"validation"`
@@ -47,7 +48,15 @@ func (s *setupService) ValidateConfig(ctx context.Context, root string, env tool
 	}
 	var m validMemo
 	if b, hit := s.valid.Get(memoKey); hit && json.Unmarshal(b, &m) == nil {
-		if _, changed := m.Inputs.Changed(); !changed {
+		if renewed, _, changed := m.Inputs.Verify(); !changed {
+			if renewed != nil {
+				// A directory was re-read (an editor's save moved
+				// it): remember it as it is now, so that the next
+				// build proves it by a stat.
+				m.Inputs = *renewed
+				b, _ := json.Marshal(m)
+				s.valid.Put(memoKey, b)
+			}
 			m.V.Cached = true
 			return m.V, nil
 		}

@@ -56,3 +56,18 @@ func Files(tb testing.TB, root string) []string {
 	}
 	return files
 }
+
+// SaveByRename writes body to path as sed -i and most editors save a file:
+// into a temp file beside it, renamed over it. Unlike a write in place,
+// this creates and renames an entry in path's directory, moving the
+// directory's mtime.
+func SaveByRename(tb testing.TB, path, body string) {
+	tb.Helper()
+	tmp := filepath.Join(filepath.Dir(path), ".jmake-test-save")
+	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		tb.Fatal(err)
+	}
+}
