@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 // A daemon killed with -9 leaves its cookie directory behind; the next
@@ -254,10 +256,8 @@ func TestArmChangedListsChanges(t *testing.T) {
 	settle()
 
 	// An editor's save: a temp file written and renamed over the source.
-	tmp := filepath.Join(in, ".a.c.swp")
-	os.WriteFile(tmp, []byte("y"), 0o644)
-	os.Rename(tmp, src)
-	list(src, tmp)
+	testenv.SaveByRename(t, src, "y")
+	list(src, filepath.Join(in, ".jmake-test-save"))
 	settle()
 
 	os.Remove(obj)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/change"
+	"github.com/jmake/jmake/internal/testenv"
 )
 
 // partialReady builds root until the watch vouches for its last build, so
@@ -62,11 +63,7 @@ func TestPartialBuild(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tmp := filepath.Join(root, "src", ".mod_0002.c.swp")
-			writeFile(t, tmp, strings.Replace(string(data), "_salt = 0u;", "_salt = 3u;", 1))
-			if err := os.Rename(tmp, src(2)); err != nil {
-				t.Fatal(err)
-			}
+			testenv.SaveByRename(t, src(2), strings.Replace(string(data), "_salt = 0u;", "_salt = 3u;", 1))
 		}, nil, []string{"src/mod_0002.c"}, nil, &yes, true},
 		{"delete an object", func() {
 			if err := os.Remove(filepath.Join(root, "build", "obj", "src", "mod_0003.c.o")); err != nil {
