@@ -199,7 +199,7 @@ func (b *build) driverLinkCommand(tool compiler, args []string) (string, []strin
 
 // runQuiet runs prog with args in the project's root and the build's
 // environment, for at most limit (0: no limit but the build's), and
-// returns what it printed (stdout and stderr).
+// returns what it printed (stdout and stderr, interleaved as written).
 func (b *build) runQuiet(limit time.Duration, prog string, args ...string) (string, error) {
 	ctx := b.ctx
 	if limit > 0 {

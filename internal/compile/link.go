@@ -1,7 +1,6 @@
 package compile
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -248,21 +247,14 @@ func (b *build) runInto(tool compiler, dst string, args func(tmp string) []strin
 		return "", err
 	}
 	defer cleanup()
-	cmd := exec.CommandContext(b.ctx, tool.path, argv...)
-	cmd.Dir = b.root
-	cmd.Env = b.environ
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.WaitDelay = waitDelay
-	proc.KillGroupOnCancel(cmd)
-	err = cmd.Run()
+	out, err := b.runQuiet(0, tool.path, argv...)
 	if err == nil {
 		err = os.Rename(tmpAbs, dst)
 	}
 	if err != nil {
 		os.Remove(tmpAbs)
 	}
-	return out.String(), err
+	return out, err
 }
 
 // sweepLinkTmp removes the temp files beside dst that a daemon killed
