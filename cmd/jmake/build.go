@@ -110,15 +110,11 @@ func readStream(c *call, status *render.StatusLine) (*buildapi.BuildResult, []by
 	for {
 		line, err := c.body.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 {
-			// One decode for the envelope and the result: each type
-			// encoding/json meets costs it a reflection walk.
-			var reply struct {
-				Success *bool  `json:"success"`
-				Error   string `json:"error"`
-				Code    int    `json:"code"` // a streamed reply's status, whose header said 200
-				buildapi.BuildResult
+			reply, derr := decodeReply(line)
+			if derr != nil {
+				derr = json.Unmarshal(line, &reply)
 			}
-			if json.Unmarshal(line, &reply) == nil && reply.Success != nil {
+			if derr == nil && reply.Success != nil {
 				if reply.Code == 503 {
 					return nil, nil, errDaemonDown
 				}
