@@ -7,7 +7,10 @@ import (
 )
 
 // fillValue sets every field reachable from v to a non-zero value made
-// from s: strings, numbers, booleans, slices of two elements, pointers.
+// from s: strings, numbers, booleans, slices of two elements, pointers. A
+// field added to the request or the reply without its line in
+// encodeRequest or decodeReply then shows up as a difference from
+// encoding/json.
 func fillValue(v reflect.Value, s string) {
 	switch v.Kind() {
 	case reflect.Pointer:

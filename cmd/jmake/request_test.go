@@ -9,38 +9,11 @@ import (
 	"github.com/jmake/jmake/internal/buildapi"
 )
 
-// fillAll sets every field reachable in v (a pointer to a struct) to a
-// non-zero value built from s, so that a field added to the request
-// without a line in encodeRequest shows up as a difference.
-func fillAll(v reflect.Value, s string) {
-	switch v.Kind() {
-	case reflect.Pointer:
-		fillAll(v.Elem(), s)
-	case reflect.Struct:
-		for i := range v.NumField() {
-			fillAll(v.Field(i), s+v.Type().Field(i).Name)
-		}
-	case reflect.String:
-		v.SetString(s)
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Int:
-		v.SetInt(int64(len(s)))
-	case reflect.Slice:
-		if v.Type().Elem().Kind() != reflect.String {
-			panic("fillAll: a slice of " + v.Type().Elem().String())
-		}
-		v.Set(reflect.ValueOf([]string{s, s + "2"}))
-	default:
-		panic("fillAll: a field of kind " + v.Kind().String())
-	}
-}
-
 // The hand-written encoding is json.Marshal's, byte for byte: for an
 // empty request, a full one, and strings that need every kind of escape.
 func TestEncodeRequest(t *testing.T) {
 	var full buildapi.BuildRequest
-	fillAll(reflect.ValueOf(&full), "x")
+	fillValue(reflect.ValueOf(&full).Elem(), "x")
 	odd := "q\"b\\s/<a>&\n\r\t\b\f\x01\x1f\x7f é \u2028\u2029 \xff\xfe 😀"
 	cases := []buildapi.BuildRequest{
 		{},
@@ -49,7 +22,7 @@ func TestEncodeRequest(t *testing.T) {
 		{Path: odd, Jobs: -3, Select: buildapi.Select{Targets: []string{odd, ""}, Profile: odd}},
 	}
 	var withEnv buildapi.BuildRequest
-	fillAll(reflect.ValueOf(&withEnv.Env), odd)
+	fillValue(reflect.ValueOf(&withEnv.Env).Elem(), odd)
 	withEnv.Env.CC = ""
 	cases = append(cases, withEnv)
 	for _, req := range cases {
