@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -34,6 +35,15 @@ func daemonCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// orchestratorProcs is the orchestrator's GOMAXPROCS: its work is relaying
+// calls and answering no-op builds from its watch, a few hundred
+// microseconds each, and with one P per core a request that finds the
+// daemon idle wakes a chain of its threads across cores. A 200-unit no-op
+// after 50 ms of quiet, 41 runs interleaved with ninja, three rounds: 2.72–
+// 2.92 ms with one P, 2.92–3.20 ms with two. An explicit GOMAXPROCS in the
+// environment is obeyed.
+const orchestratorProcs = 1
+
 // runDaemon serves until SIGTERM, SIGINT or /v1/shutdown, then shuts down
 // gracefully; a second SIGTERM or SIGINT exits at once. SIGHUP reloads.
 func runDaemon(g *globals, name string, noPersist bool) error {
@@ -47,6 +57,9 @@ func runDaemon(g *globals, name string, noPersist bool) error {
 	s := env.Settings
 	if noPersist {
 		s.Persist = false
+	}
+	if name == settings.Orchestrator && os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(orchestratorProcs)
 	}
 	level := new(slog.LevelVar)
 	if l, err := settings.ParseLevel(s.LogLevel); err == nil {
