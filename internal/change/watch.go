@@ -54,7 +54,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -462,15 +461,15 @@ func (s *Set) watchDirs(dirs map[string]bool, output bool) (grew, ok bool) {
 	return grew, true
 }
 
-// dirID is dir's device and inode.
+// dirID is dir's device and inode (IDOf's).
 func dirID(dir string) ([2]uint64, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return [2]uint64{}, err
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
+	id := IDOf(fi)
+	if id.Ino == 0 {
 		return [2]uint64{}, errors.New("no inode for " + dir)
 	}
-	return [2]uint64{uint64(st.Dev), st.Ino}, nil
+	return [2]uint64{id.Dev, id.Ino}, nil
 }
