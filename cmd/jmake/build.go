@@ -110,17 +110,17 @@ func readStream(c *call, status *render.StatusLine) (*buildapi.BuildResult, []by
 	for {
 		line, err := c.body.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 {
-			reply, derr := decodeReply(line)
+			r, derr := decodeReply(line)
 			if derr != nil {
-				derr = json.Unmarshal(line, &reply)
+				derr = json.Unmarshal(line, &r)
 			}
-			if derr == nil && reply.Success != nil {
-				if reply.Code == 503 {
+			if derr == nil && r.Success != nil {
+				if r.Code == 503 {
 					return nil, nil, errDaemonDown
 				}
-				res := &reply.BuildResult
-				if !*reply.Success || (reply.Code != 0 && reply.Code != 200) {
-					return res, line, errors.New(reply.Error)
+				res := &r.BuildResult
+				if !*r.Success || (r.Code != 0 && r.Code != 200) {
+					return res, line, errors.New(r.Error)
 				}
 				return res, line, nil
 			}

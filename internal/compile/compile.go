@@ -254,7 +254,7 @@ func (b *build) compileUnit(c *unitCheck, srcIdx int32, src *curFile, dk Hash, o
 	// compiler read it (see raceWindow): by then every input is hashed,
 	// so the second compile can be verified by stat alone.
 	for attempt := 0; ; attempt++ {
-		tmpOAbs = tmpBase + fmt.Sprintf(".%d-%d.tmp", os.Getpid(), b.e.tmpSeq.Add(1))
+		tmpOAbs = b.tmpName(tmpBase)
 		tmpDAbs, err := b.depfiles.take(b)
 		if err != nil {
 			b.fail(unit, "", fmt.Errorf("depfile: %w", err), total)

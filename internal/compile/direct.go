@@ -259,7 +259,7 @@ func splitDriverLine(line string) (words []string, ok bool) {
 // file beside dst, which the driver has just written, and returns the
 // shape's state: proven if the two are equal byte for byte.
 func (b *build) proveDirect(shape *directShape, dst string, objs []string) int32 {
-	tmp := dst + fmt.Sprintf(".%d-%d.tmp", os.Getpid(), b.e.tmpSeq.Add(1))
+	tmp := b.tmpName(dst)
 	defer os.Remove(tmp)
 	argv, cleanup, err := b.withRspFile(dst, shape.argv(b.rel(tmp), objs))
 	if err != nil {

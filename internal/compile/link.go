@@ -240,7 +240,7 @@ func (b *build) linkFrom(tool compiler, objs []string) error {
 // that dst is never half written. It returns the tool's output.
 func (b *build) runInto(tool compiler, dst string, args func(tmp string) []string) (string, error) {
 	sweepLinkTmp(dst)
-	tmpAbs := dst + fmt.Sprintf(".%d-%d.tmp", os.Getpid(), b.e.tmpSeq.Add(1))
+	tmpAbs := b.tmpName(dst)
 	os.Remove(tmpAbs) // ar adds to an existing archive
 	argv, cleanup, err := b.withRspFile(dst, args(b.rel(tmpAbs)))
 	if err != nil {
@@ -255,6 +255,13 @@ func (b *build) runInto(tool compiler, dst string, args func(tmp string) []strin
 		os.Remove(tmpAbs)
 	}
 	return out, err
+}
+
+// tmpName is a temp file name for this daemon's next write of path:
+// path.<pid>-<seq>.tmp, which tmpOwner reads back, so that a later start
+// can remove what a killed daemon left.
+func (b *build) tmpName(path string) string {
+	return path + fmt.Sprintf(".%d-%d.tmp", os.Getpid(), b.e.tmpSeq.Add(1))
 }
 
 // sweepLinkTmp removes the temp files beside dst that a daemon killed
