@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/depfile"
-	"github.com/jmake/jmake/internal/proc"
 )
 
 // raceWindow: a header first hashed after its compile started, with an mtime
@@ -323,7 +322,9 @@ func (b *build) addOutput(unit, output string) {
 }
 
 // runCompiler runs `<compiler> <flags> -MD -MF <tmpD> -c <unit> -o <tmpO>` in
-// the root, output (stdout and stderr, as the compiler wrote them) to out.
+// the root, output (stdout and stderr, as the compiler wrote them) to out;
+// or the driver's compiler and assembler directly (directcc.go) once that
+// is proven the same.
 func (b *build) runCompiler(tc *toolchain, unit, tmpO, tmpD string, out *bytes.Buffer) error {
 	select {
 	case b.slots <- struct{}{}:
@@ -338,17 +339,29 @@ func (b *build) runCompiler(tc *toolchain, unit, tmpO, tmpD string, out *bytes.B
 		args = append(args, tc.color)
 	}
 	args = append(args, "-MD", "-MF", tmpD, "-c", unit, "-o", tmpO)
-	cmd := exec.CommandContext(b.ctx, tc.comp.path, args...)
-	cmd.Dir = b.root
-	cmd.Env = b.environ
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = waitDelay
-	proc.KillGroupOnCancel(cmd)
-	err := cmd.Run()
 	b.e.compiles.Add(1)
+	names := ccNames{src: unit, obj: tmpO, dep: tmpD}
+	shape := b.ccShapeOf(tc, args, names)
+	if shape != nil && shape.state.Load() == directProven {
+		err := b.runDirect(shape, names, out)
+		if err == nil {
+			b.e.directCompiles.Add(1)
+			return nil
+		}
+		if b.ctx.Err() != nil {
+			return err
+		}
+		out.Reset() // the driver's messages, below, are the ones to show
+	}
+	cmd := b.command(tc.comp.path, args)
+	cmd.Stdout, cmd.Stderr = out, out
+	err := cmd.Run()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		err = fmt.Errorf("run %s: %w", tc.comp.path, err)
+	}
+	if err == nil && shape != nil && shape.state.CompareAndSwap(directUnproven, directProving) {
+		shape.state.Store(b.proveCC(shape, names, out.Bytes()))
 	}
 	return err
 }

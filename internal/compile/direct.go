@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -146,13 +147,13 @@ func (b *build) directShape(tool compiler, args linkArgsFunc) *directShape {
 // its own arguments, less the LTO plugin's, which no link without LTO
 // objects uses.
 func (b *build) driverLinkCommand(tool compiler, args []string) (string, []string, error) {
-	out, err := b.runQuiet(identifyTimeout, tool.path, append(args, "-###")...)
+	cmds, err := b.driverCommands(tool, args)
 	if err != nil {
-		return "", nil, fmt.Errorf("%s -###: %w", tool.path, err)
+		return "", nil, err
 	}
 	var argv []string
-	for _, line := range strings.Split(out, "\n") {
-		if words, ok := splitDriverLine(line); ok && len(words) > 0 && filepath.Base(words[0]) == "collect2" {
+	for _, words := range cmds {
+		if filepath.Base(words[0]) == "collect2" {
 			argv = words
 		}
 	}
@@ -195,6 +196,50 @@ func (b *build) driverLinkCommand(tool compiler, args []string) (string, []strin
 		}
 	}
 	return prog, linkArgs, nil
+}
+
+// driverCommands asks tool what it would run for args (-###) and returns
+// the commands, each split into words. It fails unless tool is the driver
+// itself: a wrapper script, ccache or distcc in front of it would answer
+// with the driver's commands, and running those would skip the wrapper.
+// A script is not asked; any other program is, and the driver names
+// itself in COLLECT_GCC as it was started, so a wrapper that runs `gcc`
+// or `/usr/bin/gcc` does not pass for it.
+func (b *build) driverCommands(tool compiler, args []string) ([][]string, error) {
+	if isScript(tool.path) {
+		// Not even asked: a wrapper script may count or time its runs.
+		return nil, fmt.Errorf("%s is a script, not the driver", tool.path)
+	}
+	out, err := b.runQuiet(identifyTimeout, tool.path, append(slices.Clip(args), "-###")...)
+	if err != nil {
+		return nil, fmt.Errorf("%s -###: %w", tool.path, err)
+	}
+	var cmds [][]string
+	self := false
+	for _, line := range strings.Split(out, "\n") {
+		if words, ok := splitDriverLine(line); ok && len(words) > 0 {
+			cmds = append(cmds, words)
+		}
+		if v, ok := strings.CutPrefix(line, "COLLECT_GCC="); ok {
+			self = v == tool.path
+		}
+	}
+	if !self {
+		return nil, fmt.Errorf("%s is not the driver (a wrapper?): its -### does not name it in COLLECT_GCC", tool.path)
+	}
+	return cmds, nil
+}
+
+// isScript reports whether the file at path starts with "#!".
+func isScript(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [2]byte
+	n, _ := f.Read(magic[:])
+	return n == 2 && string(magic[:]) == "#!"
 }
 
 // runQuiet runs prog with args in the project's root and the build's

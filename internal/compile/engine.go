@@ -111,6 +111,10 @@ type Engine struct {
 	// runs for it and whether running it directly is proven (direct.go).
 	directShapes sync.Map // Hash -> *directShape
 	directLinks  atomic.Int64
+	// ccShapes holds, per compile shape, the compiler and assembler
+	// commands the driver runs (directcc.go).
+	ccShapes       sync.Map // Hash -> *ccShape
+	directCompiles atomic.Int64
 }
 
 // New returns an Engine using the given caches.
@@ -449,6 +453,9 @@ type Counters struct {
 	// DirectLinks counts links that ran the linker without the compiler
 	// driver (direct.go).
 	DirectLinks int64
+	// DirectCompiles counts compiles that ran the compiler proper and the
+	// assembler without the driver (directcc.go).
+	DirectCompiles int64
 }
 
 // Counters returns the engine's work counts.
@@ -459,7 +466,7 @@ func (e *Engine) Counters() Counters {
 		WatchedPartial:  e.watchedPartial.Load(),
 		ToolsIdentified: e.toolsIdentified.Load(), CoreYields: e.coreYields.Load(),
 		RspFiles: e.rspFiles.Load(), LinkerProbes: e.linkerProbes.Load(),
-		DirectLinks: e.directLinks.Load(),
+		DirectLinks: e.directLinks.Load(), DirectCompiles: e.directCompiles.Load(),
 	}
 }
 

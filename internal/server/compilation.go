@@ -192,6 +192,8 @@ func bindCompilation(d *daemon.Daemon) error {
 		{"jmake_links_total", "Links of a library or program.", func(c compile.Counters) int64 { return c.Links }},
 		{"jmake_partial_links_total", "Partial links of link groups.", func(c compile.Counters) int64 { return c.GroupLinks }},
 		{"jmake_rsp_file_links_total", "Links and partial links given their arguments in a response file.", func(c compile.Counters) int64 { return c.RspFiles }},
+		{"jmake_direct_compiles_total", "Compiles that ran the compiler proper and the assembler without the compiler driver.", func(c compile.Counters) int64 { return c.DirectCompiles }},
+		{"jmake_direct_links_total", "Links and partial links that ran the linker without the compiler driver.", func(c compile.Counters) int64 { return c.DirectLinks }},
 		{"jmake_linker_probes_total", "Probe links run to learn which linkers the compiler driver can use.", func(c compile.Counters) int64 { return c.LinkerProbes }},
 		{"jmake_watched_noops_total", "No-op builds answered from the file watch, without a stat.", func(c compile.Counters) int64 { return c.WatchedNoops }},
 		{"jmake_watched_partial_total", "Builds that stat'ed only the files the file watch saw change.", func(c compile.Counters) int64 { return c.WatchedPartial }},
