@@ -1,10 +1,14 @@
 package orchestrator
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/jmake/jmake/internal/change"
+	"github.com/jmake/jmake/internal/project"
 	"github.com/jmake/jmake/internal/toolenv"
 )
 
@@ -32,11 +36,14 @@ type fastBuild struct {
 
 // fastAnswer is a full build's result, with what its request asked that no
 // watch can see: the caller's tool environment, and whether the build was
-// strict (a strict one may fail where a lenient one passed).
+// strict (a strict one may fail where a lenient one passed); and what
+// discovery and setup answered it.
 type fastAnswer struct {
 	res    BuildResult
 	env    toolenv.Env
 	strict bool
+	files  Files
+	val    Validation
 }
 
 // answersFast reports whether req may be answered from the watch: a
@@ -75,15 +82,79 @@ func (p *Pipeline) fastNoop(root string, req BuildRequest, start time.Time) (*Bu
 }
 
 // armFast is called as a full build begins: changes from now on count
-// against its result, remembered under key (fastKey). Nil without a
-// watch.
-func (p *Pipeline) armFast(key string) *fastBuild {
+// against its result, remembered under fastKey. The build is nil without
+// a watch. When the last build of the key was vouched for and since then
+// only the contents of files changed (scopeUnchanged), same is true and
+// last is that build's answer: its discovery and setup answers hold.
+func (p *Pipeline) armFast(root string, req BuildRequest) (fb *fastBuild, last fastAnswer, same bool) {
 	a := p.answers()
 	if a == nil {
-		return nil
+		return nil, last, false
 	}
-	a.Arm(key)
-	return &fastBuild{answers: a, key: key}
+	key := fastKey(root, req)
+	fb = &fastBuild{answers: a, key: key}
+	if !answersFast(req) || req.Quick {
+		a.Arm(key)
+		return fb, last, false
+	}
+	last, paths, ok := a.ArmChanged(key)
+	same = ok && last.env == req.Env && last.strict == req.Strict && scopeUnchanged(root, last.files, paths)
+	return fb, last, same
+}
+
+// scopeUnchanged reports whether discovery and setup would answer as they
+// did when they found files, given the paths that events named since:
+// jmake.toml is not among them, and none is a directory, nor a file
+// discovery would now list and did not then, or the other way round (a
+// source or header added or removed). What an editor does on a save
+// passes: a file's content rewritten, or a temp file written, renamed
+// over it or deleted; an object or library written under the build
+// directory, which discovery does not walk, too.
+func scopeUnchanged(root string, files Files, paths map[string]bool) bool {
+	if files.Root == "" || len(files.Dirs) == 0 {
+		return false // a discovery daemon that does not say
+	}
+	cfg := filepath.Join(root, project.FileName)
+	var walked, listed map[string]bool
+	for path := range paths {
+		if path == cfg {
+			return false
+		}
+		if walked == nil {
+			walked = make(map[string]bool, len(files.Dirs))
+			for _, d := range files.Dirs {
+				walked[filepath.Clean(d)] = true
+			}
+		}
+		if !walked[filepath.Dir(path)] {
+			continue
+		}
+		rel, err := filepath.Rel(files.Root, path)
+		if err != nil {
+			return false
+		}
+		if listed == nil {
+			listed = make(map[string]bool, len(files.Sources)+len(files.Headers))
+			for _, list := range [][]string{files.Sources, files.Headers} {
+				for _, f := range list {
+					listed[f] = true
+				}
+			}
+		}
+		was := listed[filepath.ToSlash(rel)]
+		fi, err := os.Lstat(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if was {
+				return false
+			}
+		case err != nil || !fi.Mode().IsRegular():
+			return false
+		case !was && (project.IsCSource(path) || project.IsCXXSource(path) || project.IsHeader(path)):
+			return false
+		}
+	}
+	return true
 }
 
 // fastKey names a build's answer: a project answers each selection of
@@ -93,7 +164,7 @@ func fastKey(root string, req BuildRequest) string { return root + selectKey(req
 // settle records a successful full build and the directories its
 // stages depend on; the fast path answers the next builds if all of them
 // were watched while it ran.
-func (fb *fastBuild) settle(root string, req BuildRequest, files Files, cr CompileResult, res *BuildResult) {
+func (fb *fastBuild) settle(root string, req BuildRequest, files Files, val Validation, cr CompileResult, res *BuildResult) {
 	if fb == nil {
 		return
 	}
@@ -111,8 +182,11 @@ func (fb *fastBuild) settle(root string, req BuildRequest, files Files, cr Compi
 	for _, d := range cr.OutputDirs {
 		outputs[filepath.Clean(d)] = true
 	}
-	fb.answers.Settle(fb.key, inputs, outputs, fastAnswer{*res, req.Env, req.Strict})
+	fb.answers.Settle(fb.key, inputs, outputs, fastAnswer{res: *res, env: req.Env, strict: req.Strict, files: files, val: val})
 }
 
 // WatchedNoops counts the builds answered by the fast path.
 func (p *Pipeline) WatchedNoops() int64 { return p.watchedNoops.Load() }
+
+// WatchedScopes counts the builds that skipped discovery and setup.
+func (p *Pipeline) WatchedScopes() int64 { return p.watchedScopes.Load() }

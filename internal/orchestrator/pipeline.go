@@ -27,8 +27,11 @@ type Files struct {
 	Headers []string `json:"headers"`
 	// Dirs are the directories walked, absolute: nothing outside them can
 	// add, remove or rename a source.
-	Dirs   []string `json:"dirs,omitempty"`
-	Cached bool     `json:"cached"`
+	Dirs []string `json:"dirs,omitempty"`
+	// Root is the directory Sources and Headers are relative to, the
+	// [project] root: absolute.
+	Root   string `json:"root,omitempty"`
+	Cached bool   `json:"cached"`
 	// Fingerprint identifies the sources and the directories walked;
 	// Unchanged says they are those of the fingerprint the caller already
 	// knows, and the lists were left out.
@@ -148,6 +151,9 @@ type Pipeline struct {
 	fast     *change.Answers[fastAnswer] // per project: its last full build and the proof for it
 
 	watchedNoops atomic.Int64
+	// watchedScopes counts builds that reused discovery's and setup's
+	// last answers (fast.go).
+	watchedScopes atomic.Int64
 }
 
 // The shapes of a build on the wire live in buildapi, which the small
@@ -197,7 +203,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	if res, ok := p.fastNoop(fastKey(root, req), req, start); ok {
 		return res, nil
 	}
-	fb := p.armFast(fastKey(root, req))
+	fb, last, scopeSame := p.armFast(root, req)
 	res := &BuildResult{Path: root}
 	fail := func(stage string, err error, f *Failure) (*BuildResult, error) {
 		res.ElapsedSeconds = time.Since(start).Seconds()
@@ -221,29 +227,39 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 	var val Validation
 	var derr, verr, serr error
 	var spec CompileResult
-	var dTook, vTook time.Duration
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.Now()
-		val, verr = p.Setup.ValidateConfig(ctx, root, req.Env)
-		vTook = time.Since(t)
-	}()
-	specFP := p.speculation(root, req)
-	if specFP != "" {
+	var specFP string
+	if scopeSame {
+		// Only file contents changed since the last build (fast.go):
+		// discovery would list the same files, setup judge the same
+		// jmake.toml.
+		files, val = last.files, last.val
+		p.watchedScopes.Add(1)
+		res.Stages = append(res.Stages, StageTime{Name: "discovery", Cached: true}, StageTime{Name: "setup", Cached: true})
+	} else {
+		var dTook, vTook time.Duration
+		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			spec, serr = p.Compilation.Compile(ctx, CompileRequest{Path: root, Fingerprint: specFP, NoopOnly: true, Jobs: req.Jobs, Env: req.Env, Select: req.Select}, nil)
+			t := time.Now()
+			val, verr = p.Setup.ValidateConfig(ctx, root, req.Env)
+			vTook = time.Since(t)
 		}()
+		specFP = p.speculation(root, req)
+		if specFP != "" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				spec, serr = p.Compilation.Compile(ctx, CompileRequest{Path: root, Fingerprint: specFP, NoopOnly: true, Jobs: req.Jobs, Env: req.Env, Select: req.Select}, nil)
+			}()
+		}
+		t := time.Now()
+		files, derr = p.discover(ctx, root, req)
+		dTook = time.Since(t)
+		wg.Wait()
+		res.Stages = append(res.Stages, StageTime{Name: "discovery", Seconds: dTook.Seconds(), Cached: files.Cached},
+			StageTime{Name: "setup", Seconds: vTook.Seconds(), Cached: val.Cached})
 	}
-	t := time.Now()
-	files, derr = p.discover(ctx, root, req)
-	dTook = time.Since(t)
-	wg.Wait()
-	res.Stages = append(res.Stages, StageTime{Name: "discovery", Seconds: dTook.Seconds(), Cached: files.Cached},
-		StageTime{Name: "setup", Seconds: vTook.Seconds(), Cached: val.Cached})
 	if derr != nil {
 		return fail("discovery", derr, nil)
 	}
@@ -271,11 +287,11 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		res.Stages = append(res.Stages, StageTime{Name: "compilation", Seconds: 0, Cached: true})
 		res.Output, res.Units, res.UpToDate, res.Targets = spec.Output, spec.Units, spec.UpToDate, spec.Targets
 		res.ElapsedSeconds = time.Since(start).Seconds()
-		fb.settle(root, req, files, spec, res)
+		fb.settle(root, req, files, val, spec, res)
 		return res, nil
 	}
 
-	t = time.Now()
+	t := time.Now()
 	cr, err := p.compile(ctx, CompileRequest{
 		Path: root, Sources: files.Sources, Fingerprint: files.Fingerprint,
 		Jobs: req.Jobs, Clean: req.ForceCompile, Explain: req.Explain, Color: req.Color, Env: req.Env, Select: req.Select,
@@ -287,7 +303,7 @@ func (p *Pipeline) Build(ctx context.Context, req BuildRequest, progress func(Ev
 		return fail("compilation", err, nil)
 	}
 	res.ElapsedSeconds = time.Since(start).Seconds()
-	fb.settle(root, req, files, cr, res)
+	fb.settle(root, req, files, val, cr, res)
 	return res, nil
 }
 

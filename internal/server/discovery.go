@@ -58,7 +58,7 @@ func (s *discoveryService) ScanFiles(ctx context.Context, root string, force boo
 	for i, rel := range scan.Walked {
 		dirs[i] = filepath.Join(scan.Root, filepath.FromSlash(rel))
 	}
-	return orchestrator.Files{Sources: srcs, Headers: scan.Headers, Dirs: dirs, Cached: cached, Fingerprint: fp}, nil
+	return orchestrator.Files{Sources: srcs, Headers: scan.Headers, Dirs: dirs, Root: scan.Root, Cached: cached, Fingerprint: fp}, nil
 }
 
 // scopeOf reads what the jmake.toml in dir says to scan (the project

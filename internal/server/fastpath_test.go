@@ -36,10 +36,12 @@ func TestOrchestratorFastPath(t *testing.T) {
 	dir := testenv.GenProject(t, 6)
 	p := fastPipeline(t)
 	ctx := context.Background()
+	reused := false // the last build skipped discovery and setup
 	build := func() (*orchestrator.BuildResult, bool, error) {
 		t.Helper()
-		before := p.WatchedNoops()
+		before, scopes := p.WatchedNoops(), p.WatchedScopes()
 		res, err := p.Build(ctx, orchestrator.BuildRequest{Path: dir}, nil)
+		reused = p.WatchedScopes() > scopes
 		return res, p.WatchedNoops() > before, err
 	}
 	mustBuild := func(what string) (*orchestrator.BuildResult, bool) {
@@ -83,40 +85,81 @@ func TestOrchestratorFastPath(t *testing.T) {
 			}
 		}
 	}
+	write := func(file, content string) func() {
+		return func() {
+			if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// saveByRename is an editor's save: a temp file beside it, renamed
+	// over it.
+	saveByRename := func(file, old, new string) func() {
+		return func() {
+			b, err := os.ReadFile(file)
+			if err != nil || !strings.Contains(string(b), old) {
+				t.Fatalf("%s: no %q to edit (%v)", file, old, err)
+			}
+			tmp := filepath.Join(filepath.Dir(file), ".#save")
+			if err := os.WriteFile(tmp, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(tmp, file); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Each change says whether discovery and setup may be skipped: only
+	// when no file they list or read was added, removed or changed.
 	for _, step := range []struct {
 		name   string
 		change func()
+		reuse  bool
 		check  func(r *orchestrator.BuildResult) bool
 	}{
-		{"edit a source", edit(src, "= 0u; /* jm-edit */", "= 7u; /* jm-edit */"),
+		{"edit a source", edit(src, "= 0u; /* jm-edit */", "= 7u; /* jm-edit */"), true,
+			func(r *orchestrator.BuildResult) bool { return r.Compiled == 1 && r.Linked }},
+		{"save a source by rename", saveByRename(src, "= 7u; /* jm-edit */", "= 8u; /* jm-edit */"), true,
 			func(r *orchestrator.BuildResult) bool { return r.Compiled == 1 && r.Linked }},
 		{"touch a header", func() {
 			now := time.Now()
 			os.Chtimes(filepath.Join(dir, "include", "demo", "util.h"), now, now)
-		}, func(r *orchestrator.BuildResult) bool { return r.Compiled == 0 && !r.Linked }},
+		}, true, func(r *orchestrator.BuildResult) bool { return r.Compiled == 0 && !r.Linked }},
+		{"write a file that is no source", write(filepath.Join(dir, "src", "notes.txt"), "todo\n"), true,
+			func(r *orchestrator.BuildResult) bool { return r.Compiled == 0 && !r.Linked }},
+		{"add a source", write(filepath.Join(dir, "src", "added.c"), "int added(void) { return 6; }\n"), false,
+			func(r *orchestrator.BuildResult) bool { return r.Units == 9 && r.Compiled == 1 }},
+		{"delete that source", func() { os.Remove(filepath.Join(dir, "src", "added.c")) }, false,
+			func(r *orchestrator.BuildResult) bool { return r.Units == 8 && r.Linked }},
+		{"add a header", write(filepath.Join(dir, "include", "demo", "added.h"), "#define ADDED 1\n"), false,
+			func(r *orchestrator.BuildResult) bool { return r.Compiled == 0 }},
 		{"add a source in a new directory", func() {
 			os.MkdirAll(filepath.Join(dir, "src", "extra"), 0o755)
 			os.WriteFile(filepath.Join(dir, "src", "extra", "extra.c"), []byte("int extra(void) { return 7; }\n"), 0o644)
-		}, func(r *orchestrator.BuildResult) bool { return r.Units == 9 && r.Compiled == 1 }},
+		}, false, func(r *orchestrator.BuildResult) bool { return r.Units == 9 && r.Compiled == 1 }},
 		{"add a source in that directory", func() {
 			os.WriteFile(filepath.Join(dir, "src", "extra", "extra2.c"), []byte("int extra2(void) { return 8; }\n"), 0o644)
-		}, func(r *orchestrator.BuildResult) bool { return r.Units == 10 && r.Compiled == 1 }},
-		{"remove the directory", func() { os.RemoveAll(filepath.Join(dir, "src", "extra")) },
+		}, false, func(r *orchestrator.BuildResult) bool { return r.Units == 10 && r.Compiled == 1 }},
+		{"remove the directory", func() { os.RemoveAll(filepath.Join(dir, "src", "extra")) }, false,
 			func(r *orchestrator.BuildResult) bool { return r.Units == 8 && r.Linked }},
-		{"delete an object", func() { os.Remove(filepath.Join(dir, "build", "obj", "src", "mod_0003.c.o")) },
+		{"delete an object", func() { os.Remove(filepath.Join(dir, "build", "obj", "src", "mod_0003.c.o")) }, true,
 			func(r *orchestrator.BuildResult) bool { return r.Cached == 1 }},
-		{"delete the output", func() { os.Remove(first.Output) },
+		{"delete the output", func() { os.Remove(first.Output) }, true,
 			func(r *orchestrator.BuildResult) bool { return r.Linked }},
-		{"add a define to jmake.toml", edit(cfg, "include_dirs", "defines = { JM_FAST = \"1\" }\ninclude_dirs"),
+		{"add a define to jmake.toml", edit(cfg, "include_dirs", "defines = { JM_FAST = \"1\" }\ninclude_dirs"), false,
 			func(r *orchestrator.BuildResult) bool { return r.Compiled+r.Cached == r.Units }},
-		{"add an unknown key to jmake.toml", edit(cfg, "[compile]", "[compile]\nspeed = \"max\""),
+		{"add an unknown key to jmake.toml", edit(cfg, "[compile]", "[compile]\nspeed = \"max\""), false,
 			func(r *orchestrator.BuildResult) bool { return len(r.Warnings) == 1 }},
+		{"edit a source, with the warning", edit(src, "= 8u; /* jm-edit */", "= 9u; /* jm-edit */"), true,
+			func(r *orchestrator.BuildResult) bool {
+				return r.Compiled == 1 && len(r.Warnings) == 1 && strings.Contains(r.Warnings[0], "speed")
+			}},
 	} {
 		rearm(step.name + ": before")
 		step.change()
 		res, fast := mustBuild(step.name)
-		if fast || !step.check(res) {
-			t.Fatalf("%s: fast %v, result %+v", step.name, fast, res)
+		if fast || !step.check(res) || reused != step.reuse {
+			t.Fatalf("%s: fast %v, discovery and setup skipped %v (want %v), result %+v", step.name, fast, reused, step.reuse, res)
 		}
 	}
 	// The fast path repeats the warnings the stages gave.

@@ -45,6 +45,11 @@ func bindOrchestrator(d *daemon.Daemon, peers Peers) error {
 		func() float64 { return float64(p.WatchedNoops()) }); err != nil {
 		return err
 	}
+	if err := d.AddCounter("jmake_watched_scopes_total",
+		"Builds that skipped discovery and setup because the file watch saw only file contents change.",
+		func() float64 { return float64(p.WatchedScopes()) }); err != nil {
+		return err
+	}
 	history := d.Cache("history")
 	build := func(ctx context.Context, req *daemon.Request, br orchestrator.BuildRequest) (any, error) {
 		res, err := p.Build(ctx, br, func(ev orchestrator.Event) { req.Progress(ev) })
