@@ -208,7 +208,7 @@ func (b *build) run() (*Result, error) {
 		for u, r := range st.units {
 			r.setObj(b.objPath(u))
 		}
-		st.objDir = b.objDir
+		st.objDir, st.dirsStale = b.objDir, true
 	}
 
 	// Phase 1: stat every known input once, and every object, in parallel;
@@ -378,7 +378,7 @@ func (b *build) dropRemoved() {
 			continue
 		}
 		delete(b.st.units, u)
-		b.st.linkStale = true
+		b.st.linkStale, b.st.dirsStale = true, true
 		b.changed.Store(true)
 		if err := os.Remove(r.objAbs); err != nil && !errors.Is(err, os.ErrNotExist) {
 			b.e.log.Warn("stale object not removed", "file", r.objAbs, "err", err)

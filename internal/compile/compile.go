@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -431,6 +432,10 @@ func (b *build) unchangedSince(path string, cf *curFile, start int64) bool {
 // saveUnit records unit's new state in memory and in Builds.
 func (b *build) saveUnit(unit string, rec *unitRec) {
 	b.v.mu.Lock()
+	if old := b.st.units[unit]; old == nil || old.src.file != rec.src.file || !slices.Equal(old.depFiles, rec.depFiles) ||
+		filepath.Dir(old.objAbs) != filepath.Dir(rec.objAbs) {
+		b.st.dirsStale = true
+	}
 	b.st.units[unit] = rec
 	b.st.linkStale = true
 	enc := b.st.encodeUnitLocked(rec)

@@ -92,6 +92,13 @@ type projectState struct {
 	linkStale bool
 	// ccUnits is the unit list compile_commands.json was last written for.
 	ccUnits []string
+	// unitDirs are the directories of dirsUnits' sources, headers (in)
+	// and objects (out) as recordDirs last found them, and dirsStale is
+	// set when a unit's record names other files or another object
+	// directory since: an edit of a source leaves them as they were.
+	unitDirs  struct{ in, out []string }
+	dirsUnits []string
+	dirsStale bool
 	// groups are the link groups' objects as this daemon last made them,
 	// by path (nil until it first links the project from groups), and
 	// groupsOff the partial-link settings that failed here (group.go).

@@ -224,9 +224,30 @@ func (e *Engine) settleFast(root string, req Request, res *Result, err error) {
 // directories may be gone.
 func (b *build) recordDirs(res *Result) {
 	st := b.st
+	if st.dirsStale || !slices.Equal(st.dirsUnits, b.units) {
+		st.unitDirs.in, st.unitDirs.out = b.unitDirs()
+		st.dirsUnits, st.dirsStale = slices.Clone(b.units), false
+	}
+	inputs := setOf(st.unitDirs.in)
+	outputs := setOf(st.unitDirs.out)
+	outputs[filepath.Dir(res.Output)] = true
+	outputs[filepath.Dir(b.ccPath)] = true
+	for _, f := range b.req.LinkInputs {
+		inputs[filepath.Dir(f)] = true
+	}
+	for _, tc := range []*toolchain{b.c, b.cxx} {
+		if tc != nil && filepath.IsAbs(tc.comp.path) {
+			inputs[filepath.Dir(tc.comp.path)] = true
+		}
+	}
+	res.InputDirs, res.OutputDirs = sortedKeys(inputs), sortedKeys(outputs)
+}
+
+// unitDirs returns the directories of the units' sources and headers,
+// and of their objects.
+func (b *build) unitDirs() (in, out []string) {
+	st := b.st
 	used := make([]bool, len(st.files))
-	inputs := make(map[string]bool)
-	outputs := map[string]bool{filepath.Dir(res.Output): true, filepath.Dir(b.ccPath): true}
 	objDir := ""
 	for _, u := range b.units {
 		r := st.units[u]
@@ -237,27 +258,19 @@ func (b *build) recordDirs(res *Result) {
 		for _, f := range r.depFiles {
 			used[f] = true
 		}
-		if d := filepath.Dir(r.objAbs); d != objDir {
+		if d := filepath.Dir(r.objAbs); d != objDir && !slices.Contains(out, d) {
 			objDir = d
-			outputs[d] = true
+			out = append(out, d)
 		}
 	}
 	dir := ""
 	for i, u := range used {
 		if d := filepath.Dir(st.files[i].abs); u && d != dir {
 			dir = d
-			inputs[d] = true
+			in = append(in, d)
 		}
 	}
-	for _, f := range b.req.LinkInputs {
-		inputs[filepath.Dir(f)] = true
-	}
-	for _, tc := range []*toolchain{b.c, b.cxx} {
-		if tc != nil && filepath.IsAbs(tc.comp.path) {
-			inputs[filepath.Dir(tc.comp.path)] = true
-		}
-	}
-	res.InputDirs, res.OutputDirs = sortedKeys(inputs), sortedKeys(outputs)
+	return in, out
 }
 
 func setOf(list []string) map[string]bool {

@@ -323,3 +323,32 @@ func TestWatchAfterRemovedDir(t *testing.T) {
 		t.Fatal("no no-op answered by the watch after a directory was removed")
 	}
 }
+
+// A build's input directories follow its units' headers: an edit that
+// includes a header from a new directory adds that directory, and the
+// edit that drops the include removes it again; edits that leave the
+// headers alone leave the list as it was.
+func TestInputDirsFollowHeaders(t *testing.T) {
+	root := t.TempDir()
+	genProject(t, root, 3)
+	te := newEnv(t, 0)
+	other := filepath.Join(root, "other")
+	writeFile(t, filepath.Join(other, "x.h"), "#define X_VALUE 3\n")
+	src := filepath.Join(root, "src", "mod_0001.c")
+	has := func(o outcome) bool { return slices.Contains(o.res.InputDirs, other) }
+	if o := te.mustBuild(t, root, nil); has(o) {
+		t.Fatalf("%s listed before any unit includes from it: %v", other, o.res.InputDirs)
+	}
+	replaceInFile(t, src, "/* jm-edit */", "/* jm-edit */\n#include \"../other/x.h\"")
+	if o := te.mustBuild(t, root, nil); !has(o) || len(o.compiled) != 1 {
+		t.Fatalf("after including ../other/x.h: compiled %v, input dirs %v", o.compiled, o.res.InputDirs)
+	}
+	replaceInFile(t, src, "_salt = 0u;", "_salt = 4u;")
+	if o := te.mustBuild(t, root, nil); !has(o) || len(o.compiled) != 1 {
+		t.Fatalf("after an edit beside the include: compiled %v, input dirs %v", o.compiled, o.res.InputDirs)
+	}
+	replaceInFile(t, src, "\n#include \"../other/x.h\"", "")
+	if o := te.mustBuild(t, root, nil); has(o) {
+		t.Fatalf("%s still listed after the include went: %v", other, o.res.InputDirs)
+	}
+}
