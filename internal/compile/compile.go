@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jmake/jmake/internal/depfile"
+	"github.com/jmake/jmake/internal/proc"
 )
 
 // raceWindow: a header first hashed after its compile started, with an mtime
@@ -356,7 +357,7 @@ func (b *build) runCompiler(tc *toolchain, unit, tmpO, tmpD string, out *bytes.B
 	}
 	cmd := b.command(tc.comp.path, args)
 	cmd.Stdout, cmd.Stderr = out, out
-	err := cmd.Run()
+	err := proc.Run(cmd)
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		err = fmt.Errorf("run %s: %w", tc.comp.path, err)

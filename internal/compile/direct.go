@@ -259,7 +259,7 @@ func (b *build) runQuiet(limit time.Duration, prog string, args ...string) (stri
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = waitDelay
 	proc.KillGroupOnCancel(cmd)
-	err := cmd.Run()
+	err := proc.Run(cmd)
 	return out.String(), err
 }
 

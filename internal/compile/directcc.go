@@ -211,10 +211,10 @@ func (b *build) runDirect(shape *ccShape, n ccNames, out *bytes.Buffer) error {
 	w.Close()
 	r.Close()
 	if errCC == nil {
-		errCC = cc.Wait()
+		errCC = proc.Wait(cc)
 	}
 	if asStarted {
-		errAS = as.Wait()
+		errAS = proc.Wait(as)
 	}
 	out.Write(asOut.Bytes())
 	if errCC != nil {

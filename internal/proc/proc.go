@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -147,4 +148,12 @@ func WaitGone(ctx context.Context, id ID, timeout time.Duration) bool {
 		time.Sleep(goneInterval)
 	}
 	return true
+}
+
+// Run starts cmd and waits for it (Wait).
+func Run(cmd *exec.Cmd) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	return Wait(cmd)
 }
