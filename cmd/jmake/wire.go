@@ -29,10 +29,10 @@ func post(conn io.ReadWriter, token, function string, body []byte, stream bool) 
 		b.WriteString("Accept: application/x-ndjson\r\n")
 	}
 	b.WriteString("Connection: close\r\n\r\n")
+	// One write: a daemon woken by the head alone would read it, then
+	// sleep again until the body came.
+	b.Write(body)
 	if _, err := io.WriteString(conn, b.String()); err != nil {
-		return nil, err
-	}
-	if _, err := conn.Write(body); err != nil {
 		return nil, err
 	}
 	r := bufio.NewReaderSize(conn, 64<<10)
