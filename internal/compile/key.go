@@ -43,23 +43,36 @@ type ActionID Hash
 func (a ActionID) String() string { return hex.EncodeToString(a[:]) }
 
 // keyHasher writes length-prefixed fields into a SHA-256, so that no two
-// different field lists hash the same ("ab","c" vs "a","bc").
+// different field lists hash the same ("ab","c" vs "a","bc"). Fields are
+// gathered in buf and written in blocks: a link's key has two fields per
+// unit, and a write per field cost more than the hashing.
 type keyHasher struct {
 	h   hash.Hash
-	tmp [binary.MaxVarintLen64]byte
+	buf []byte
 }
 
+// keyBlock is how much keyHasher gathers before writing to the hash.
+const keyBlock = 8 << 10
+
 func newKeyHasher(kind string) *keyHasher {
-	k := &keyHasher{h: sha256.New()}
+	k := &keyHasher{h: sha256.New(), buf: make([]byte, 0, 512)}
 	k.str(keyVersion)
 	k.str(kind)
 	return k
 }
 
+// flushIf writes the gathered fields to the hash once they fill a block.
+func (k *keyHasher) flushIf() {
+	if len(k.buf) >= keyBlock {
+		k.h.Write(k.buf)
+		k.buf = k.buf[:0]
+	}
+}
+
 func (k *keyHasher) str(s string) {
-	n := binary.PutUvarint(k.tmp[:], uint64(len(s)))
-	k.h.Write(k.tmp[:n])
-	k.h.Write([]byte(s))
+	k.buf = binary.AppendUvarint(k.buf, uint64(len(s)))
+	k.buf = append(k.buf, s...)
+	k.flushIf()
 }
 
 func (k *keyHasher) strs(ss []string) {
@@ -70,13 +83,18 @@ func (k *keyHasher) strs(ss []string) {
 }
 
 func (k *keyHasher) int(v int64) {
-	n := binary.PutVarint(k.tmp[:], v)
-	k.h.Write(k.tmp[:n])
+	k.buf = binary.AppendVarint(k.buf, v)
+	k.flushIf()
 }
 
-func (k *keyHasher) hash(h Hash) { k.h.Write(h[:]) }
+func (k *keyHasher) hash(h Hash) {
+	k.buf = append(k.buf, h[:]...)
+	k.flushIf()
+}
 
 func (k *keyHasher) sum() Hash {
+	k.h.Write(k.buf)
+	k.buf = k.buf[:0]
 	var out Hash
 	k.h.Sum(out[:0])
 	return out
