@@ -60,6 +60,12 @@ type build struct {
 	stored   atomic.Int64 // objects put into the object cache
 	changed  atomic.Bool  // some unit's record changed: the file table may have dead entries
 
+	// stores are the object cache's writes of compiled units, made by one
+	// goroutine beside the rest of the build (storeLater).
+	stores     chan func()
+	storesOnce sync.Once
+	storesDone sync.WaitGroup
+
 	explain    []string // reasons, appended by the serial phases only
 	linkOutput string   // the linker's output (warnings) when it succeeded
 
@@ -494,4 +500,32 @@ func tmpOwner(name string) int {
 		return 0
 	}
 	return n
+}
+
+// storeLater has f, a write to the object cache, made beside the build:
+// the next compile or the link need not wait for it. The writes are made
+// in order, and a full queue makes the caller wait, so a cold build does
+// not pile up objects in memory. waitStores waits for all of them.
+func (b *build) storeLater(f func()) {
+	b.storesOnce.Do(func() {
+		b.stores = make(chan func(), 64)
+		b.storesDone.Add(1)
+		go func() {
+			defer b.storesDone.Done()
+			for f := range b.stores {
+				f()
+			}
+		}()
+	})
+	b.stores <- f
+}
+
+// waitStores returns once every write given to storeLater is made. No
+// storeLater may follow it.
+func (b *build) waitStores() {
+	b.storesOnce.Do(func() {})
+	if b.stores != nil {
+		close(b.stores)
+		b.storesDone.Wait()
+	}
 }

@@ -305,6 +305,7 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	}
 	b.st = e.stateFor(key, root)
 	res, err := b.run()
+	b.waitStores()
 	b.coresOnce.Do(func() {}) // no compile starts after run
 	if b.releaseCores != nil {
 		b.releaseCores()
