@@ -21,17 +21,27 @@ func TestDirectCompiles(t *testing.T) {
 	writeFile(t, filepath.Join(root, "src/extra.cpp"), "#include <string>\nextern \"C\" int extra_len(void) { return std::string(\"direct\").size(); }\n")
 	te := newEnv(t, 0)
 	o := te.mustBuild(t, root, nil)
-	// Two shapes (C and C++) prove themselves with one unit each; with
-	// two workers, another C unit may start on the driver meanwhile.
-	units := o.res.Compiled
-	if n := te.e.Counters().DirectCompiles; n < int64(units)-4 {
+	// Two shapes (C and C++) prove themselves with one unit each; while
+	// a proof runs, the other slot compiles through the driver.
+	if n, units := te.e.Counters().DirectCompiles, o.res.Compiled; n < int64(units)/2 {
 		t.Fatalf("%d of %d units compiled directly", n, units)
+	}
+	assertDriverObjects(t, root, o.res.CompileCommands)
+	// Once proven, every compile of the shapes runs directly.
+	before := te.e.Counters().DirectCompiles
+	for _, u := range []string{"mod_0002", "mod_0017", "mod_0033"} {
+		replaceInFile(t, filepath.Join(root, "src", u+".c"), "_salt = 0u;", "_salt = 9u;")
+	}
+	replaceInFile(t, filepath.Join(root, "src", "extra.cpp"), "direct", "directly")
+	o = te.mustBuild(t, root, nil)
+	if n := te.e.Counters().DirectCompiles - before; n != 4 || len(o.compiled) != 4 {
+		t.Fatalf("%d of the edits' compiles (%v) ran directly, want all 4", n, o.compiled)
 	}
 	assertDriverObjects(t, root, o.res.CompileCommands)
 
 	// A unit that no longer compiles reports the driver's messages.
 	writeFile(t, filepath.Join(root, "src/broken.c"), "int broken(void) { return undeclared_name; }\n")
-	before := te.e.Counters().DirectCompiles
+	before = te.e.Counters().DirectCompiles
 	o = te.build(t, root, nil)
 	if o.err == nil {
 		t.Fatal("a unit with an error built")
@@ -144,4 +154,24 @@ int main(int argc, char **argv) {
 			t.Fatalf("%d compiles ran directly with --coverage", n)
 		}
 	})
+}
+
+// The same with debug information: the objects name their sources and
+// the build directory (mapped to "."), never a temp file.
+func TestDirectCompilesDebug(t *testing.T) {
+	requireTools(t, "gcc")
+	root := t.TempDir()
+	genProject(t, root, 12)
+	replaceInFile(t, filepath.Join(root, "jmake.toml"), "flags = [", "flags = [\"-g\", ")
+	te := newEnv(t, 0)
+	te.mustBuild(t, root, nil) // proves the shape; units beside the proof use the driver
+	before := te.e.Counters().DirectCompiles
+	for _, u := range []string{"mod_0001", "mod_0004", "mod_0009"} {
+		replaceInFile(t, filepath.Join(root, "src", u+".c"), "_salt = 0u;", "_salt = 3u;")
+	}
+	o := te.mustBuild(t, root, nil)
+	if n := te.e.Counters().DirectCompiles - before; n != 3 || len(o.compiled) != 3 {
+		t.Fatalf("%d of the edits' compiles (%v) ran directly, want all 3", n, o.compiled)
+	}
+	assertDriverObjects(t, root, o.res.CompileCommands)
 }
