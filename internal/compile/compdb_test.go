@@ -17,18 +17,7 @@ func TestCompileCommands(t *testing.T) {
 	if path != filepath.Join(root, "build", "compile_commands.json") {
 		t.Fatalf("CompileCommands = %s", path)
 	}
-	read := func() []ccEntry {
-		t.Helper()
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var es []ccEntry
-		if err := json.Unmarshal(data, &es); err != nil {
-			t.Fatal(err)
-		}
-		return es
-	}
+	read := func() []ccEntry { t.Helper(); return readCompileCommands(t, path) }
 	es := read()
 	units := sources(t, root, mustLoad(t, root))
 	if len(es) != len(units) {
@@ -60,4 +49,18 @@ func TestCompileCommands(t *testing.T) {
 	if es := read(); len(es) != len(units)+1 {
 		t.Errorf("after deleting it: %d entries", len(es))
 	}
+}
+
+// readCompileCommands reads the compile_commands.json at path.
+func readCompileCommands(t *testing.T, path string) []ccEntry {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var es []ccEntry
+	if err := json.Unmarshal(data, &es); err != nil {
+		t.Fatal(err)
+	}
+	return es
 }

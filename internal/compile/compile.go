@@ -365,7 +365,7 @@ func (b *build) runCompiler(tc *toolchain, unit, tmpO, tmpD string, out *bytes.B
 		}
 		out.Reset() // the driver's messages, below, are the ones to show
 	}
-	cmd := b.command(tc.comp.path, args)
+	cmd := b.command(b.ctx, tc.comp.path, args)
 	cmd.Stdout, cmd.Stderr = out, out
 	err := proc.Run(cmd)
 	var ee *exec.ExitError

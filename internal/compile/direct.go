@@ -252,15 +252,22 @@ func (b *build) runQuiet(limit time.Duration, prog string, args ...string) (stri
 		ctx, cancel = context.WithTimeout(ctx, limit)
 		defer cancel()
 	}
+	cmd := b.command(ctx, prog, args)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := proc.Run(cmd)
+	return out.String(), err
+}
+
+// command is prog with args, to run in the root with the build's
+// environment, killed with its children when ctx ends.
+func (b *build) command(ctx context.Context, prog string, args []string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, prog, args...)
 	cmd.Dir = b.root
 	cmd.Env = b.environ
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = waitDelay
 	proc.KillGroupOnCancel(cmd)
-	err := proc.Run(cmd)
-	return out.String(), err
+	return cmd
 }
 
 // splitDriverLine splits a command line as the driver's -### prints it:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -194,9 +193,9 @@ func (b *build) runDirect(shape *ccShape, n ccNames, out *bytes.Buffer) error {
 		return err
 	}
 	var asOut bytes.Buffer
-	cc := b.command(shape.progs[0], shape.argv(0, n))
+	cc := b.command(b.ctx, shape.progs[0], shape.argv(0, n))
 	cc.Stdout, cc.Stderr = w, out
-	as := b.command(shape.progs[1], shape.argv(1, n))
+	as := b.command(b.ctx, shape.progs[1], shape.argv(1, n))
 	as.Stdin, as.Stdout, as.Stderr = r, &asOut, &asOut
 	errCC := cc.Start()
 	var errAS error
@@ -224,17 +223,6 @@ func (b *build) runDirect(shape *ccShape, n ccNames, out *bytes.Buffer) error {
 		return fmt.Errorf("%s: %w", shape.progs[1], errAS)
 	}
 	return nil
-}
-
-// command is prog with args, to run in the root with the build's
-// environment, killed with its children when the build is cancelled.
-func (b *build) command(prog string, args []string) *exec.Cmd {
-	cmd := exec.CommandContext(b.ctx, prog, args...)
-	cmd.Dir = b.root
-	cmd.Env = b.environ
-	cmd.WaitDelay = waitDelay
-	proc.KillGroupOnCancel(cmd)
-	return cmd
 }
 
 // proveCC compiles n again with shape's commands, into a second object

@@ -2,7 +2,6 @@ package compile
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,16 +58,8 @@ func TestDirectCompiles(t *testing.T) {
 // the object in a temp file and compares that with the build's object.
 func assertDriverObjects(t *testing.T, root, compdb string) {
 	t.Helper()
-	data, err := os.ReadFile(compdb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var entries []ccEntry
-	if err := json.Unmarshal(data, &entries); err != nil {
-		t.Fatal(err)
-	}
 	tmp := filepath.Join(t.TempDir(), "driver.o")
-	for _, e := range entries {
+	for _, e := range readCompileCommands(t, compdb) {
 		args := append([]string{}, e.Arguments[1:]...)
 		args[len(args)-1] = tmp // -o <output>
 		cmd := exec.Command(e.Arguments[0], args...)

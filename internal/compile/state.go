@@ -96,7 +96,7 @@ type projectState struct {
 	// and objects (out) as recordDirs last found them, and dirsStale is
 	// set when a unit's record names other files or another object
 	// directory since: an edit of a source leaves them as they were.
-	unitDirs  struct{ in, out []string }
+	unitDirs  struct{ in, out map[string]bool }
 	dirsUnits []string
 	dirsStale bool
 	// groups are the link groups' objects as this daemon last made them,

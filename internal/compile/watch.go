@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"time"
@@ -228,8 +229,8 @@ func (b *build) recordDirs(res *Result) {
 		st.unitDirs.in, st.unitDirs.out = b.unitDirs()
 		st.dirsUnits, st.dirsStale = slices.Clone(b.units), false
 	}
-	inputs := setOf(st.unitDirs.in)
-	outputs := setOf(st.unitDirs.out)
+	inputs := maps.Clone(st.unitDirs.in)
+	outputs := maps.Clone(st.unitDirs.out)
 	outputs[filepath.Dir(res.Output)] = true
 	outputs[filepath.Dir(b.ccPath)] = true
 	for _, f := range b.req.LinkInputs {
@@ -245,8 +246,9 @@ func (b *build) recordDirs(res *Result) {
 
 // unitDirs returns the directories of the units' sources and headers,
 // and of their objects.
-func (b *build) unitDirs() (in, out []string) {
+func (b *build) unitDirs() (in, out map[string]bool) {
 	st := b.st
+	in, out = make(map[string]bool), make(map[string]bool)
 	used := make([]bool, len(st.files))
 	objDir := ""
 	for _, u := range b.units {
@@ -258,16 +260,16 @@ func (b *build) unitDirs() (in, out []string) {
 		for _, f := range r.depFiles {
 			used[f] = true
 		}
-		if d := filepath.Dir(r.objAbs); d != objDir && !slices.Contains(out, d) {
+		if d := filepath.Dir(r.objAbs); d != objDir {
 			objDir = d
-			out = append(out, d)
+			out[d] = true
 		}
 	}
 	dir := ""
 	for i, u := range used {
 		if d := filepath.Dir(st.files[i].abs); u && d != dir {
 			dir = d
-			in = append(in, d)
+			in[d] = true
 		}
 	}
 	return in, out
