@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -36,6 +37,7 @@ func TestDirectLinks(t *testing.T) {
 			if n := te.e.directLinks.Load() - before; n != 2 {
 				t.Fatalf("%d direct links after an edit, want 2 (its group, the output)", n)
 			}
+			assertSearchTrimmed(t, te.e)
 			clean := t.TempDir()
 			copyTree(t, root, clean)
 			os.RemoveAll(filepath.Join(clean, "build"))
@@ -45,6 +47,72 @@ func TestDirectLinks(t *testing.T) {
 				assertSameFile(t, g, filepath.Join(clean, "build", "link", filepath.Base(g)))
 			}
 		})
+	}
+}
+
+// assertSearchTrimmed checks the proven direct links' library search
+// (trimSearch): a partial link searches no directory, and no link reads
+// one directory twice.
+func assertSearchTrimmed(t *testing.T, e *Engine) {
+	t.Helper()
+	partial, full := 0, 0
+	e.directShapes.Range(func(_, v any) bool {
+		shape := v.(*directShape)
+		if shape.state.Load() != directProven {
+			return true
+		}
+		var dirs []os.FileInfo
+		for _, a := range shape.args {
+			d, ok := strings.CutPrefix(a, "-L")
+			if !ok {
+				continue
+			}
+			fi, err := os.Stat(d)
+			if err != nil {
+				t.Fatalf("%s: %v", a, err)
+			}
+			for _, s := range dirs {
+				if os.SameFile(s, fi) {
+					t.Errorf("%s names a directory twice: %q", shape.prog, shape.args)
+				}
+			}
+			dirs = append(dirs, fi)
+		}
+		if slices.Contains(shape.args, "-r") {
+			partial++
+			if len(dirs) != 0 || !slices.Contains(shape.args, "-nostdlib") {
+				t.Errorf("partial link searches directories: %q", shape.args)
+			}
+		} else {
+			full++
+			if len(dirs) == 0 || slices.Contains(shape.args, "-nostdlib") {
+				t.Errorf("the output's link lost its library search: %q", shape.args)
+			}
+		}
+		return true
+	})
+	if partial == 0 || full == 0 {
+		t.Fatalf("proven shapes: %d partial links, %d output links; want both", partial, full)
+	}
+}
+
+// TestSearchesNothing: only a link of objects alone searches nothing.
+func TestSearchesNothing(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--eh-frame-hdr", "-m", "elf_x86_64", "-dynamic-linker", "/lib64/ld-linux-x86-64.so.2", "-o", directOut, "-r", "-L/usr/lib", directIn}, true},
+		{[]string{"-o", directOut, "-r", directIn, "-lm"}, false},
+		{[]string{"-o", directOut, "-r", directIn, "--library=m"}, false},
+		{[]string{"-o", directOut, "-r", directIn, "-Tlink.ld"}, false},
+		{[]string{"-o", directOut, "-r", directIn, "@more.rsp"}, false},
+		{[]string{"-o", directOut, "-shared", "/usr/lib/crti.o", directIn}, false},
+		{[]string{"-o", directOut, "-r", "-z", "relro", directIn}, false},
+	} {
+		if got := searchesNothing(c.args); got != c.want {
+			t.Errorf("searchesNothing(%q) = %v, want %v", c.args, got, c.want)
+		}
 	}
 }
 
