@@ -32,6 +32,7 @@ import (
 type fastBuild struct {
 	answers *change.Answers[fastAnswer]
 	key     string // the project's root and what the build selected (Select.key)
+	scope   *scope // the last answer's, when this build reuses its files
 }
 
 // fastAnswer is a full build's result, with what its request asked that no
@@ -44,6 +45,7 @@ type fastAnswer struct {
 	strict bool
 	files  Files
 	val    Validation
+	scope  *scope // files as sets, once a build looked paths up in them
 }
 
 // answersFast reports whether req may be answered from the watch: a
@@ -98,50 +100,67 @@ func (p *Pipeline) armFast(root string, req BuildRequest) (fb *fastBuild, last f
 		return fb, last, false
 	}
 	last, paths, ok := a.ArmChanged(key)
-	same = ok && last.env == req.Env && last.strict == req.Strict && scopeUnchanged(root, last.files, paths)
-	return fb, last, same
+	if !ok || last.env != req.Env || last.strict != req.Strict {
+		return fb, last, false
+	}
+	sc := last.scope
+	if sc == nil {
+		sc = newScope(last.files)
+	}
+	if !scopeUnchanged(root, last.files.Root, sc, paths) {
+		return fb, last, false
+	}
+	fb.scope = sc // this build's files are last's
+	return fb, last, true
+}
+
+// scope is what scopeUnchanged looks paths up in: the directories
+// discovery walked and the files it listed, as sets. Made at the first
+// edit after a discovery, it is handed on from build to build while only
+// contents change: at N=1000 making it took a quarter of a millisecond.
+type scope struct {
+	walked map[string]bool // absolute, clean
+	listed map[string]bool // relative to the root, slash-separated
+}
+
+func newScope(files Files) *scope {
+	sc := &scope{walked: make(map[string]bool, len(files.Dirs)), listed: make(map[string]bool, len(files.Sources)+len(files.Headers))}
+	for _, d := range files.Dirs {
+		sc.walked[filepath.Clean(d)] = true
+	}
+	for _, list := range [][]string{files.Sources, files.Headers} {
+		for _, f := range list {
+			sc.listed[f] = true
+		}
+	}
+	return sc
 }
 
 // scopeUnchanged reports whether discovery and setup would answer as they
-// did when they found files, given the paths that events named since:
-// jmake.toml is not among them, and none is a directory, nor a file
-// discovery would now list and did not then, or the other way round (a
-// source or header added or removed). What an editor does on a save
-// passes: a file's content rewritten, or a temp file written, renamed
-// over it or deleted; an object or library written under the build
-// directory, which discovery does not walk, too.
-func scopeUnchanged(root string, files Files, paths map[string]bool) bool {
-	if files.Root == "" || len(files.Dirs) == 0 {
+// did when they found the files sc holds (under filesRoot), given the
+// paths that events named since: jmake.toml is not among them, and none
+// is a directory, nor a file discovery would now list and did not then,
+// or the other way round (a source or header added or removed). What an
+// editor does on a save passes: a file's content rewritten, or a temp
+// file written, renamed over it or deleted; an object or library written
+// under the build directory, which discovery does not walk, too.
+func scopeUnchanged(root, filesRoot string, sc *scope, paths map[string]bool) bool {
+	if filesRoot == "" || len(sc.walked) == 0 {
 		return false // a discovery daemon that does not say
 	}
 	cfg := filepath.Join(root, project.FileName)
-	var walked, listed map[string]bool
 	for path := range paths {
 		if path == cfg {
 			return false
 		}
-		if walked == nil {
-			walked = make(map[string]bool, len(files.Dirs))
-			for _, d := range files.Dirs {
-				walked[filepath.Clean(d)] = true
-			}
-		}
-		if !walked[filepath.Dir(path)] {
+		if !sc.walked[filepath.Dir(path)] {
 			continue
 		}
-		rel, err := filepath.Rel(files.Root, path)
+		rel, err := filepath.Rel(filesRoot, path)
 		if err != nil {
 			return false
 		}
-		if listed == nil {
-			listed = make(map[string]bool, len(files.Sources)+len(files.Headers))
-			for _, list := range [][]string{files.Sources, files.Headers} {
-				for _, f := range list {
-					listed[f] = true
-				}
-			}
-		}
-		was := listed[filepath.ToSlash(rel)]
+		was := sc.listed[filepath.ToSlash(rel)]
 		fi, err := os.Lstat(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -182,7 +201,7 @@ func (fb *fastBuild) settle(root string, req BuildRequest, files Files, val Vali
 	for _, d := range cr.OutputDirs {
 		outputs[filepath.Clean(d)] = true
 	}
-	fb.answers.Settle(fb.key, inputs, outputs, fastAnswer{res: *res, env: req.Env, strict: req.Strict, files: files, val: val})
+	fb.answers.Settle(fb.key, inputs, outputs, fastAnswer{res: *res, env: req.Env, strict: req.Strict, files: files, val: val, scope: fb.scope})
 }
 
 // WatchedNoops counts the builds answered by the fast path.
