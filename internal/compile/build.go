@@ -214,7 +214,8 @@ func (b *build) run() (*Result, error) {
 		for u, r := range st.units {
 			r.setObj(b.objPath(u))
 		}
-		st.objDir, st.dirsStale = b.objDir, true
+		st.objDir = b.objDir
+		st.depsGen++
 	}
 
 	// Phase 1: stat every known input once, and every object, in parallel;
@@ -240,7 +241,7 @@ func (b *build) run() (*Result, error) {
 		}
 	}
 	if b.listed != nil {
-		b.resolveListed(checks, statObj)
+		b.resolveListed(checks, known, statObj)
 	} else {
 		b.v.resolveAll(b.e.workers, len(checks), statObj)
 		if b.req.Explain {
@@ -384,7 +385,8 @@ func (b *build) dropRemoved() {
 			continue
 		}
 		delete(b.st.units, u)
-		b.st.linkStale, b.st.dirsStale = true, true
+		b.st.linkStale = true
+		b.st.depsGen++
 		b.changed.Store(true)
 		if err := os.Remove(r.objAbs); err != nil && !errors.Is(err, os.ErrNotExist) {
 			b.e.log.Warn("stale object not removed", "file", r.objAbs, "err", err)

@@ -445,7 +445,7 @@ func (b *build) saveUnit(unit string, rec *unitRec) {
 	b.v.mu.Lock()
 	if old := b.st.units[unit]; old == nil || old.src.file != rec.src.file || !slices.Equal(old.depFiles, rec.depFiles) ||
 		filepath.Dir(old.objAbs) != filepath.Dir(rec.objAbs) {
-		b.st.dirsStale = true
+		b.st.depsGen++
 	}
 	b.st.units[unit] = rec
 	b.st.linkStale = true

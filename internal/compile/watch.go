@@ -125,33 +125,55 @@ func (e *Engine) armFast(root string, req Request) (map[string]bool, string) {
 // again). Files the compiles add to the table (new headers) are stat'ed
 // when first asked for, as always, and a build that adds any watches a
 // new directory at its Settle, so the next one is full.
-func (b *build) resolveListed(checks []unitCheck, statObj func(i int)) {
-	v := b.v
-	files := v.st.files[:len(v.cur)]
+func (b *build) resolveListed(checks []unitCheck, known int, statObj func(i int)) {
+	v, st := b.v, b.st
+	files := st.files[:len(v.cur)]
 	// Only files some unit read in the last build are vouched for: the
 	// table also keeps files of units since removed or headers no longer
 	// included, whose directories may not be watched, and a compile may
-	// read one of them again.
-	live := make([]bool, len(files))
-	mark := func(f int32) {
-		if int(f) < len(live) {
-			live[f] = true
+	// read one of them again. When every unit of the records is one of
+	// this build's, they are the index's (the records' own); otherwise
+	// they are marked here from this build's units.
+	ri := st.readIndex()
+	live := ri.read
+	if known != len(st.units) {
+		live = make([]bool, len(files))
+		mark := func(f int32) {
+			if int(f) < len(live) {
+				live[f] = true
+			}
 		}
-	}
-	for i := range checks {
-		if r := checks[i].rec; r != nil {
-			mark(r.src.file)
-			for _, f := range r.depFiles {
-				mark(f)
+		for i := range checks {
+			if r := checks[i].rec; r != nil {
+				mark(r.src.file)
+				for _, f := range r.depFiles {
+					mark(f)
+				}
 			}
 		}
 	}
+	// The few listed paths are looked up in the table, not the other way
+	// round.
 	need := make([]bool, len(files))
+	var listedObjs map[*unitRec]bool
+	for p := range b.listed {
+		for _, i := range ri.byAbs[p] {
+			if int(i) < len(need) {
+				need[i] = true
+			}
+		}
+		if u, ok := ri.objUnit[p]; ok {
+			if listedObjs == nil {
+				listedObjs = make(map[*unitRec]bool)
+			}
+			listedObjs[st.units[u]] = true
+		}
+	}
 	var todo []int32
 	var inos map[uint64]bool
 	for i := range files {
 		f := &files[i]
-		if f.known && live[i] && !b.listed[f.abs] {
+		if f.known && live[i] && !need[i] {
 			continue
 		}
 		need[i] = true
@@ -171,14 +193,17 @@ func (b *build) resolveListed(checks []unitCheck, statObj func(i int)) {
 			todo = append(todo, int32(i))
 		}
 		if !need[i] {
+			// Nothing else runs yet: set, then mark done without a
+			// closure to allocate per file.
 			cf := &v.cur[i]
-			cf.once.Do(func() { cf.st, cf.hash, cf.at = f.st, f.hash, now })
+			cf.st, cf.hash, cf.at = f.st, f.hash, now
+			cf.once.Do(func() {})
 		}
 	}
 	var objs []int
 	for i := range checks {
 		if r := checks[i].rec; r != nil {
-			if b.listed[r.objAbs] {
+			if listedObjs[r] {
 				objs = append(objs, i)
 			} else {
 				checks[i].objSt = r.obj
@@ -225,9 +250,9 @@ func (e *Engine) settleFast(root string, req Request, res *Result, err error) {
 // directories may be gone.
 func (b *build) recordDirs(res *Result) {
 	st := b.st
-	if st.dirsStale || !slices.Equal(st.dirsUnits, b.units) {
+	if st.dirsGen != st.depsGen || !slices.Equal(st.dirsUnits, b.units) {
 		st.unitDirs.in, st.unitDirs.out = b.unitDirs()
-		st.dirsUnits, st.dirsStale = slices.Clone(b.units), false
+		st.dirsUnits, st.dirsGen = slices.Clone(b.units), st.depsGen
 	}
 	inputs := maps.Clone(st.unitDirs.in)
 	outputs := maps.Clone(st.unitDirs.out)
