@@ -34,6 +34,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,6 +112,12 @@ type Engine struct {
 	// runs for it and whether running it directly is proven (direct.go).
 	directShapes sync.Map // Hash -> *directShape
 	directLinks  atomic.Int64
+	// memReturns counts the times a large build's garbage was given back
+	// to the system (returnMemory), after builds of returnAfter units or
+	// more; returning is set while one runs.
+	memReturns  atomic.Int64
+	returning   atomic.Bool
+	returnAfter int
 	// ccShapes holds, per compile shape, the compiler and assembler
 	// commands the driver runs (directcc.go).
 	ccShapes       sync.Map // Hash -> *ccShape
@@ -120,15 +127,16 @@ type Engine struct {
 // New returns an Engine using the given caches.
 func New(opts Options) *Engine {
 	e := &Engine{
-		objects:   opts.Objects,
-		manifests: opts.Manifests,
-		files:     opts.Files,
-		builds:    opts.Builds,
-		workers:   opts.Workers,
-		log:       opts.Logger,
-		projects:  make(map[string]*projectState),
-		tools:     make(map[string]toolIdentity),
-		linkers:   make(map[string]linkerProbe),
+		returnAfter: returnMemoryAfter,
+		objects:     opts.Objects,
+		manifests:   opts.Manifests,
+		files:       opts.Files,
+		builds:      opts.Builds,
+		workers:     opts.Workers,
+		log:         opts.Logger,
+		projects:    make(map[string]*projectState),
+		tools:       make(map[string]toolIdentity),
+		linkers:     make(map[string]linkerProbe),
 	}
 	if e.manifests == nil {
 		e.manifests = store.NewMemoryMap("manifests")
@@ -335,7 +343,31 @@ func (e *Engine) Build(ctx context.Context, req Request, progress func(Event)) (
 	if b.stored.Load() > 0 {
 		e.trim()
 	}
+	if res.Compiled+res.Cached >= e.returnAfter {
+		e.returnMemory()
+	}
 	return res, err
+}
+
+// returnMemoryAfter is the number of units compiled or restored from
+// which a build's garbage is given back to the system when it ends. A
+// cold build of 10,002 units peaks at about 370 MB of heap, of which 134
+// MB stay live, and the runtime keeps what it got, as its heap goal is
+// twice the live heap: the compilation daemon stayed at 330 MB resident
+// through the no-ops that followed.
+const returnMemoryAfter = 1000
+
+// returnMemory collects the garbage and hands the free heap back to the
+// system, in the background: the build's reply does not wait for it.
+func (e *Engine) returnMemory() {
+	if !e.returning.CompareAndSwap(false, true) {
+		return
+	}
+	e.memReturns.Add(1)
+	go func() {
+		defer e.returning.Store(false)
+		debug.FreeOSMemory()
+	}()
 }
 
 // stateFor returns the build state under key (of an output of root),

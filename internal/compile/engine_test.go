@@ -684,3 +684,30 @@ func TestDebugInfoIsRelocatable(t *testing.T) {
 		t.Fatal("the object records the checkout path")
 	}
 }
+
+// TestReturnMemory: a build of returnAfter units or more gives the heap it
+// freed back to the system, in the background; a smaller one, or a no-op,
+// does not.
+func TestReturnMemory(t *testing.T) {
+	root := t.TempDir()
+	genProject(t, root, 6)
+	te := newEnv(t, 0)
+	te.e.returnAfter = 8 // the project's 6 units and its two others
+	te.mustBuild(t, root, nil)
+	if n := te.e.memReturns.Load(); n != 1 {
+		t.Fatalf("%d returns after a build of every unit, want 1", n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for te.e.returning.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the return of memory is still running after 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	replaceInFile(t, filepath.Join(root, "src/mod_0002.c"), "_salt = 0u;", "_salt = 5u;")
+	te.mustBuild(t, root, nil)
+	te.mustBuild(t, root, nil)
+	if n := te.e.memReturns.Load(); n != 1 {
+		t.Fatalf("%d returns after an edit and a no-op, want still 1", n)
+	}
+}

@@ -145,6 +145,9 @@ func (s *projectState) internLocked(path string) int32 {
 		return i
 	}
 	i := int32(len(s.files))
+	// A path from a depfile is a slice of the whole file's bytes, which
+	// the table would keep alive: 17 MB of depfiles at N=10,000.
+	path = strings.Clone(path)
 	abs := absPath(s.root, path)
 	s.files = append(s.files, fileRec{path: path, abs: abs, cabs: cString(abs)})
 	s.index[path] = i
