@@ -5,7 +5,7 @@
 // gave, each doing a little more of the real one's work:
 //
 //   - bare: read the request, write the reply, close;
-//   - json: also decode the request and re-encode the reply with
+//   - json: also check and decode the request and encode the reply with
 //     encoding/json, as the daemons do;
 //   - http: bare, served by net/http;
 //   - http+json: both.
@@ -162,14 +162,20 @@ func standIn(mode, sock, replyFile string) error {
 		return err
 	}
 	withJSON := mode == "json" || mode == "http+json"
+	var res buildapi.BuildResult
+	if err := json.Unmarshal(line, &res); err != nil {
+		return err
+	}
+	// What the daemons do with JSON for a call: check the body, decode
+	// the request, encode the reply.
 	answer := func(req []byte) []byte {
 		if !withJSON {
 			return line
 		}
 		var br buildapi.BuildRequest
-		json.Unmarshal(req, &br)
-		var res buildapi.BuildResult
-		json.Unmarshal(line, &res)
+		if json.Valid(req) {
+			json.Unmarshal(req, &br)
+		}
 		out, _ := json.Marshal(struct {
 			Success bool `json:"success"`
 			*buildapi.BuildResult
