@@ -175,17 +175,8 @@ func (s *projectState) readIndex() *readIndex {
 	}
 	r := &readIndex{gen: s.depsGen, read: make([]bool, len(s.files)),
 		byAbs: make(map[string][]int32, len(s.files)), objUnit: make(map[string]string, len(s.units))}
-	mark := func(i int32) {
-		if int(i) < len(r.read) && !r.read[i] {
-			r.read[i] = true
-			r.n++
-		}
-	}
 	for u, rec := range s.units {
-		mark(rec.src.file)
-		for _, f := range rec.depFiles {
-			mark(f)
-		}
+		r.n += rec.markReads(r.read)
 		r.objUnit[rec.objAbs] = u
 	}
 	for i := range s.files {
@@ -194,6 +185,24 @@ func (s *projectState) readIndex() *readIndex {
 	}
 	s.reads = r
 	return r
+}
+
+// markReads sets read[f] for each file the record says its unit reads (its
+// source and headers) and returns how many were not set before.
+func (r *unitRec) markReads(read []bool) int {
+	n := markRead(read, r.src.file)
+	for _, f := range r.depFiles {
+		n += markRead(read, f)
+	}
+	return n
+}
+
+func markRead(read []bool, f int32) int {
+	if int(f) < len(read) && !read[f] {
+		read[f] = true
+		return 1
+	}
+	return 0
 }
 
 // compact rebuilds the file table with only the files some unit refers to,

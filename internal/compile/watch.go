@@ -138,17 +138,9 @@ func (b *build) resolveListed(checks []unitCheck, known int, statObj func(i int)
 	live := ri.read
 	if known != len(st.units) {
 		live = make([]bool, len(files))
-		mark := func(f int32) {
-			if int(f) < len(live) {
-				live[f] = true
-			}
-		}
 		for i := range checks {
 			if r := checks[i].rec; r != nil {
-				mark(r.src.file)
-				for _, f := range r.depFiles {
-					mark(f)
-				}
+				r.markReads(live)
 			}
 		}
 	}
@@ -281,10 +273,7 @@ func (b *build) unitDirs() (in, out map[string]bool) {
 		if r == nil {
 			continue
 		}
-		used[r.src.file] = true
-		for _, f := range r.depFiles {
-			used[f] = true
-		}
+		r.markReads(used)
 		if d := filepath.Dir(r.objAbs); d != objDir {
 			objDir = d
 			out[d] = true

@@ -107,7 +107,7 @@ func (p *Pipeline) armFast(root string, req BuildRequest) (fb *fastBuild, last f
 	if sc == nil {
 		sc = newScope(last.files)
 	}
-	if !scopeUnchanged(root, last.files.Root, sc, paths) {
+	if !scopeUnchanged(root, sc, paths) {
 		return fb, last, false
 	}
 	fb.scope = sc // this build's files are last's
@@ -119,12 +119,13 @@ func (p *Pipeline) armFast(root string, req BuildRequest) (fb *fastBuild, last f
 // edit after a discovery, it is handed on from build to build while only
 // contents change: at N=1000 making it took a quarter of a millisecond.
 type scope struct {
+	root   string          // discovery's root, which listed is relative to
 	walked map[string]bool // absolute, clean
 	listed map[string]bool // relative to the root, slash-separated
 }
 
 func newScope(files Files) *scope {
-	sc := &scope{walked: make(map[string]bool, len(files.Dirs)), listed: make(map[string]bool, len(files.Sources)+len(files.Headers))}
+	sc := &scope{root: files.Root, walked: make(map[string]bool, len(files.Dirs)), listed: make(map[string]bool, len(files.Sources)+len(files.Headers))}
 	for _, d := range files.Dirs {
 		sc.walked[filepath.Clean(d)] = true
 	}
@@ -137,15 +138,15 @@ func newScope(files Files) *scope {
 }
 
 // scopeUnchanged reports whether discovery and setup would answer as they
-// did when they found the files sc holds (under filesRoot), given the
-// paths that events named since: jmake.toml is not among them, and none
-// is a directory, nor a file discovery would now list and did not then,
-// or the other way round (a source or header added or removed). What an
-// editor does on a save passes: a file's content rewritten, or a temp
-// file written, renamed over it or deleted; an object or library written
-// under the build directory, which discovery does not walk, too.
-func scopeUnchanged(root, filesRoot string, sc *scope, paths map[string]bool) bool {
-	if filesRoot == "" || len(sc.walked) == 0 {
+// did when they found the files sc holds, given the paths that events
+// named since: jmake.toml is not among them, and none is a directory, nor
+// a file discovery would now list and did not then, or the other way
+// round (a source or header added or removed). What an editor does on a
+// save passes: a file's content rewritten, or a temp file written,
+// renamed over it or deleted; an object or library written under the
+// build directory, which discovery does not walk, too.
+func scopeUnchanged(root string, sc *scope, paths map[string]bool) bool {
+	if sc.root == "" || len(sc.walked) == 0 {
 		return false // a discovery daemon that does not say
 	}
 	cfg := filepath.Join(root, project.FileName)
@@ -156,7 +157,7 @@ func scopeUnchanged(root, filesRoot string, sc *scope, paths map[string]bool) bo
 		if !sc.walked[filepath.Dir(path)] {
 			continue
 		}
-		rel, err := filepath.Rel(filesRoot, path)
+		rel, err := filepath.Rel(sc.root, path)
 		if err != nil {
 			return false
 		}
