@@ -17,7 +17,19 @@ type Locks struct {
 // Lock takes key's lock and returns the function that releases it, or
 // ctx's error if ctx ends first.
 func (l *Locks) Lock(ctx context.Context, key string) (unlock func(), err error) {
+	ch := l.chanFor(key)
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// chanFor is key's lock: a channel with room for one holder.
+func (l *Locks) chanFor(key string) chan struct{} {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.chans == nil {
 		l.chans = make(map[string]chan struct{})
 	}
@@ -26,11 +38,16 @@ func (l *Locks) Lock(ctx context.Context, key string) (unlock func(), err error)
 		ch = make(chan struct{}, 1)
 		l.chans[key] = ch
 	}
-	l.mu.Unlock()
+	return ch
+}
+
+// TryLock takes key's lock if no one holds it, without waiting.
+func (l *Locks) TryLock(key string) (unlock func(), ok bool) {
+	ch := l.chanFor(key)
 	select {
 	case ch <- struct{}{}:
-		return func() { <-ch }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		return func() { <-ch }, true
+	default:
+		return nil, false
 	}
 }

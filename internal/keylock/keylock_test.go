@@ -41,3 +41,35 @@ func TestLock(t *testing.T) {
 		t.Fatal("the waiting Lock did not get the released key")
 	}
 }
+
+// TryLock takes a free key at once and declines a held one, whichever of
+// Lock and TryLock holds it.
+func TestTryLock(t *testing.T) {
+	var l Locks
+	unlock, ok := l.TryLock("a")
+	if !ok {
+		t.Fatal("a free key was refused")
+	}
+	if _, ok := l.TryLock("a"); ok {
+		t.Fatal("a key held by TryLock was taken twice")
+	}
+	if u, ok := l.TryLock("b"); !ok {
+		t.Fatal("another key was not free")
+	} else {
+		u()
+	}
+	unlock()
+	held, err := l.Lock(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l.TryLock("a"); ok {
+		t.Fatal("a key held by Lock was taken")
+	}
+	held()
+	if u, ok := l.TryLock("a"); !ok {
+		t.Fatal("a released key was refused")
+	} else {
+		u()
+	}
+}
