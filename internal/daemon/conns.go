@@ -167,10 +167,22 @@ func (l *connTracker) waitUntil(deadline time.Time, done func() bool) bool {
 }
 
 type trackedConn struct {
+	// prefix is what the fast lane read of the request and did not
+	// answer: Read returns it first.
+	prefix []byte
 	net.Conn
 	l       *connTracker
 	once    sync.Once
 	settled atomic.Bool // a request reached a handler
+}
+
+func (c *trackedConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
 }
 
 func (c *trackedConn) Close() error {

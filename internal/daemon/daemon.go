@@ -81,6 +81,7 @@ type Daemon struct {
 	conflict atomic.Pointer[PortHeldError]
 
 	requests, errors atomic.Int64
+	fastAnswers      atomic.Int64 // calls a FastAnswer answered
 
 	stopOnce sync.Once
 	stopping chan struct{} // closed when shutdown begins
@@ -88,6 +89,7 @@ type Daemon struct {
 
 	mu        sync.Mutex // guards the fields below
 	handlers  map[string]Handler
+	fast      map[string]FastAnswer // see HandleFast
 	caches    []Cache
 	counters  []counter    // added by AddCounter, listed in /v1/stats
 	maps      []*store.Map // caches this daemon opened and must close
@@ -268,6 +270,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.ln = ln
 	tracked := newConnTracker(ln)
 	d.conns = connGroup{tracked}
+	serve := []net.Listener{tracked}
 	if d.opts.Socket != "" {
 		// Without the socket the daemon still serves its port, which
 		// every client can use; the small client falls back to it.
@@ -275,7 +278,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			d.log.Warn("start: no unix socket; clients use the TCP port", "err", err)
 		} else {
 			d.sock = sock
-			d.conns = append(d.conns, newConnTracker(sock.ln))
+			st := newConnTracker(sock.ln)
+			d.conns = append(d.conns, st)
+			serve = append(serve, fastLane{st, d})
 		}
 	}
 	d.srv = &http.Server{
@@ -295,8 +300,8 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	d.log.Info("start: listening", "addr", ln.Addr().String(), "pid", os.Getpid(), "version", Version)
 
-	serveErr := make(chan error, len(d.conns))
-	for _, l := range d.conns {
+	serveErr := make(chan error, len(serve))
+	for _, l := range serve {
 		go func() { serveErr <- d.srv.Serve(l) }()
 	}
 	if bound {
