@@ -43,15 +43,15 @@ func runBuild(f buildFlags) int {
 	if err != nil {
 		execFull()
 	}
+	req := buildapi.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
+		Color: !f.asJSON && render.NewPalette(os.Stderr).On, Env: toolenv.FromOS(), Strict: f.strict,
+		Select: buildapi.Select{Targets: targets, Tests: f.tests, Profile: f.profile}}
+	msg := request(token, "build_project", encodeRequest(req), true)
 	sock := statedir.SocketPath(state, "orchestrator")
 	conn, err := dialUnix(sock)
 	if err != nil {
 		execFull()
 	}
-	req := buildapi.BuildRequest{Path: dir, ForceCompile: f.clean, Quick: f.quick, Jobs: f.jobs, Explain: f.explain,
-		Color: !f.asJSON && render.NewPalette(os.Stderr).On, Env: toolenv.FromOS(), Strict: f.strict,
-		Select: buildapi.Select{Targets: targets, Tests: f.tests, Profile: f.profile}}
-	body := encodeRequest(req)
 
 	// An interrupt hangs up, which ends the call (the orchestrator cancels
 	// a build whose caller went away), as cancelling the request does in
@@ -62,7 +62,7 @@ func runBuild(f buildFlags) int {
 	// program, which hangs up all the same.
 	var sigs *interrupt.Catcher
 	conn.onWait(catchAfter, func() { sigs = interrupt.Catch(conn.Hangup) })
-	c, err := post(conn, token, "build_project", body, true)
+	c, err := post(conn, msg)
 	if err == nil && c.status != 200 {
 		err = fmt.Errorf("HTTP %d", c.status)
 	}

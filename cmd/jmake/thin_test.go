@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -145,9 +146,7 @@ func TestSocketNeedsToken(t *testing.T) {
 	if st, err := os.Stat(e.StateDir); err != nil || st.Mode().Perm() != 0o700 {
 		t.Fatalf("%s: %v, %v; want mode 0700", e.StateDir, st.Mode(), err)
 	}
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
+	hc := socketClient(sock)
 	for _, tc := range []struct {
 		token string
 		want  int
@@ -246,4 +245,92 @@ func TestBuildInterrupted(t *testing.T) {
 	if code != 130 || !strings.HasSuffix("\n"+stderr, "\njmake: interrupted\n") {
 		t.Fatalf("build after SIGINT: exit %d, stderr %q; want exit 130 and the plain word", code, stderr)
 	}
+}
+
+// socketClient is an HTTP client whose every request goes to the unix
+// socket at sock.
+func socketClient(sock string) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+}
+
+// fastAnswers is the orchestrator's count of calls answered on its
+// socket's accept loop (internal/daemon's fast lane).
+func fastAnswers(t *testing.T, e *testenv.Env) int { return orchestratorCounter(t, e, "fast_answers") }
+
+// orchestratorCounter is one of the orchestrator's counters in /v1/stats.
+func orchestratorCounter(t *testing.T, e *testenv.Env, name string) int {
+	t.Helper()
+	hc := socketClient(statedir.SocketPath(e.StateDir, "orchestrator"))
+	req, _ := http.NewRequest(http.MethodGet, "http://orchestrator/v1/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+e.Token())
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Counters map[string]float64 `json:"counters"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return int(st.Counters[name])
+}
+
+// A no-op build through the client is answered on the orchestrator's
+// accept loop, with what jmaked prints for it; an edit is not, and
+// compiles.
+func TestNoopAnsweredOnAcceptLoop(t *testing.T) {
+	e := testenv.New(t)
+	startDaemons(t, e)
+	alone := e.ClientOnly()
+	full := *e
+	full.Bin = e.Full
+	proj := writeProject(t, "int main(void) { return 0; }\n")
+	if r := alone.Run("build", proj); r.Code != 0 || !strings.Contains(r.Stdout, "1 compiled") {
+		t.Fatalf("cold build: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// The watch vouches for a project once a build ran with every
+	// directory it reads and writes watched from its start: the no-op
+	// after a cold build, which created the build directories, or the
+	// one after it.
+	testenv.WaitFor(t, 10*time.Second, "a no-op answered from the watch", func() bool {
+		before := orchestratorCounter(t, e, "watched_noops")
+		alone.Run("build", proj)
+		return orchestratorCounter(t, e, "watched_noops") > before
+	})
+	// A client that is descheduled between its connect and its write
+	// for longer than the fast lane waits goes the usual way: on a busy
+	// machine, not every no-op is a fast answer.
+	fastNoop := func(what string) testenv.Result {
+		t.Helper()
+		for try := 0; try < 5; try++ {
+			before := fastAnswers(t, e)
+			r := alone.Run("build", proj)
+			if r.Code != 0 || !strings.Contains(r.Stdout, "0 compiled") {
+				t.Fatalf("%s: exit %d\n%s%s", what, r.Code, r.Stdout, r.Stderr)
+			}
+			if fastAnswers(t, e) == before+1 {
+				return r
+			}
+		}
+		t.Fatalf("%s: five no-ops, none answered by the fast lane", what)
+		return testenv.Result{}
+	}
+	a := fastNoop("no-op")
+	f := full.Run("build", proj)
+	if norm := func(s string) string { return elapsed.ReplaceAllString(s, "T s") }; norm(a.Stdout+a.Stderr) != norm(f.Stdout+f.Stderr) {
+		t.Fatalf("fast no-op printed\n%s%s\njmaked printed\n%s%s", a.Stdout, a.Stderr, f.Stdout, f.Stderr)
+	}
+	n := fastAnswers(t, e)
+	os.WriteFile(filepath.Join(proj, "src", "main.c"), []byte("int main(void) { return 1; }\n"), 0o644)
+	if r := alone.Run("build", proj); r.Code != 0 || !strings.Contains(r.Stdout, "1 compiled") {
+		t.Fatalf("build after an edit: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if got := fastAnswers(t, e); got != n {
+		t.Fatalf("fast answers after an edit: %d, want still %d", got, n)
+	}
+	fastNoop("no-op after the edit's build")
 }

@@ -18,8 +18,13 @@ type call struct {
 	body   *bufio.Reader // the reply's body, de-chunked
 }
 
-// post sends function's request with body and reads the reply's head.
-func post(conn io.ReadWriter, token, function string, body []byte, stream bool) (*call, error) {
+// request words a call of function with body as an HTTP/1.1 request, in
+// one piece, so that it goes out in one write: a daemon woken by the head
+// alone would read it, then sleep again until the body came. A request
+// that is whole when the daemon accepts the connection may also be
+// answered on its accept loop (internal/daemon's fast lane), which is why
+// the client words it before it connects.
+func request(token, function string, body []byte, stream bool) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "POST /v1/call/%s HTTP/1.1\r\nHost: jmake\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", function, len(body))
 	if token != "" {
@@ -29,10 +34,13 @@ func post(conn io.ReadWriter, token, function string, body []byte, stream bool) 
 		b.WriteString("Accept: application/x-ndjson\r\n")
 	}
 	b.WriteString("Connection: close\r\n\r\n")
-	// One write: a daemon woken by the head alone would read it, then
-	// sleep again until the body came.
 	b.Write(body)
-	if _, err := io.WriteString(conn, b.String()); err != nil {
+	return []byte(b.String())
+}
+
+// post sends a request worded by request and reads the reply's head.
+func post(conn io.ReadWriter, req []byte) (*call, error) {
+	if _, err := conn.Write(req); err != nil {
 		return nil, err
 	}
 	r := bufio.NewReaderSize(conn, 64<<10)

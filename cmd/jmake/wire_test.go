@@ -52,7 +52,7 @@ func TestPost(t *testing.T) {
 			w.(http.Flusher).Flush()
 			io.WriteString(w, long+"three\n")
 		})
-		c, err := post(conn, "tok", "build_project", []byte(`{"path":"/p"}`), true)
+		c, err := post(conn, request("tok", "build_project", []byte(`{"path":"/p"}`), true))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -83,6 +83,25 @@ func (p *Pipeline) fastNoop(root string, req BuildRequest, start time.Time) (*Bu
 	return &res, true
 }
 
+// Noop answers req from the watch if that can be done now, without
+// waiting for a build of the project under way (its answer is not known
+// yet): it is Build for a no-op, minus the wait. The only wait is the
+// watch's proof that no event is still queued, which returns at once when
+// events are not arriving.
+func (p *Pipeline) Noop(req BuildRequest) (*BuildResult, bool) {
+	start := time.Now()
+	root, err := filepath.Abs(req.Path)
+	if err != nil {
+		return nil, false
+	}
+	unlock, ok := p.roots.TryLock(root)
+	if !ok {
+		return nil, false
+	}
+	defer unlock()
+	return p.fastNoop(fastKey(root, req), req, start)
+}
+
 // armFast is called as a full build begins: changes from now on count
 // against its result, remembered under fastKey. The build is nil without
 // a watch. When the last build of the key was vouched for and since then
