@@ -304,12 +304,12 @@ func TestNoopAnsweredOnAcceptLoop(t *testing.T) {
 	// A client that is descheduled between its connect and its write
 	// for longer than the fast lane waits goes the usual way: on a busy
 	// machine, not every no-op is a fast answer.
-	fastNoop := func(what string) testenv.Result {
+	fastNoop := func(what string, flags ...string) testenv.Result {
 		t.Helper()
 		for try := 0; try < 5; try++ {
 			before := fastAnswers(t, e)
-			r := alone.Run("build", proj)
-			if r.Code != 0 || !strings.Contains(r.Stdout, "0 compiled") {
+			r := alone.Run(append([]string{"build", proj}, flags...)...)
+			if r.Code != 0 || !strings.Contains(r.Stdout+r.Stderr, " 0 compiled") {
 				t.Fatalf("%s: exit %d\n%s%s", what, r.Code, r.Stdout, r.Stderr)
 			}
 			if fastAnswers(t, e) == before+1 {
@@ -332,5 +332,25 @@ func TestNoopAnsweredOnAcceptLoop(t *testing.T) {
 	if got := fastAnswers(t, e); got != n {
 		t.Fatalf("fast answers after an edit: %d, want still %d", got, n)
 	}
-	fastNoop("no-op after the edit's build")
+	// The answer is the edit's build, which compiled and linked; the
+	// no-op's reply says that nothing was, in its totals and its target.
+	r := fastNoop("no-op after the edit's build", "--json")
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	var reply struct {
+		Compiled int  `json:"compiled"`
+		Linked   bool `json:"linked"`
+		Targets  []struct {
+			Units    int  `json:"units"`
+			Compiled int  `json:"compiled"`
+			UpToDate int  `json:"up_to_date"`
+			Linked   bool `json:"linked"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &reply); err != nil {
+		t.Fatalf("--json reply: %v\n%s", err, r.Stdout)
+	}
+	if reply.Compiled != 0 || reply.Linked || len(reply.Targets) != 1 || reply.Targets[0].Compiled != 0 ||
+		reply.Targets[0].Linked || reply.Targets[0].UpToDate != reply.Targets[0].Units {
+		t.Errorf("no-op reply counts a build's work:\n%s", lines[len(lines)-1])
+	}
 }

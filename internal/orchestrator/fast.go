@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/jmake/jmake/internal/change"
@@ -75,7 +76,14 @@ func (p *Pipeline) fastNoop(root string, req BuildRequest, start time.Time) (*Bu
 		return nil, false
 	}
 	res := a.res
-	res.Compiled, res.Cached, res.UpToDate, res.Linked = 0, 0, res.Units, false
+	res.Counts = upToDate(res.Counts)
+	// The answer may be that of a build that compiled and linked: each
+	// target, like the totals, is up to date now. A copy: the answer is
+	// shared by every build it answers.
+	res.Targets = slices.Clone(res.Targets)
+	for i := range res.Targets {
+		res.Targets[i].Counts = upToDate(res.Targets[i].Counts)
+	}
 	res.Explain, res.Diagnostics = nil, ""
 	res.Stages = []StageTime{{Name: "discovery", Seconds: 0, Cached: true}, {Name: "setup", Seconds: 0, Cached: true}, {Name: "compilation", Seconds: 0, Cached: true}}
 	res.ElapsedSeconds = time.Since(start).Seconds()
@@ -101,6 +109,9 @@ func (p *Pipeline) Noop(req BuildRequest) (*BuildResult, bool) {
 	defer unlock()
 	return p.fastNoop(fastKey(root, req), req, start)
 }
+
+// upToDate is c for a build that found all of its units up to date.
+func upToDate(c Counts) Counts { return Counts{Units: c.Units, UpToDate: c.Units} }
 
 // armFast is called as a full build begins: changes from now on count
 // against its result, remembered under fastKey. The build is nil without
