@@ -3,8 +3,10 @@ package daemon
 import (
 	"bytes"
 	"crypto/subtle"
+	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -235,13 +237,21 @@ func (d *Daemon) isStopping() bool {
 // runFast offers call to fn and, if fn answers, writes the reply as
 // serveCall would (a body-less call's arguments are "{}" there too) and
 // closes tc.
-func (d *Daemon) runFast(tc *trackedConn, call fastCall, fn FastAnswer) bool {
+func (d *Daemon) runFast(tc *trackedConn, call fastCall, fn FastAnswer) (replied bool) {
 	args := call.body
 	if len(bytes.TrimSpace(args)) == 0 {
 		args = []byte("{}")
 	}
 	start := time.Now()
-	replied := false
+	// A FastAnswer that panics must not take the daemon down with it, as
+	// a handler's panic does not (net/http recovers those): the call then
+	// goes to the handler, unless a reply was sent.
+	defer func() {
+		if p := recover(); p != nil {
+			d.log.Error("fast answer panicked; the call goes to its handler", "function", string(call.function),
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
 	answered := fn(args, func(reply any) {
 		replied = true
 		var w replyBuffer

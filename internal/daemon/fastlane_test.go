@@ -64,6 +64,7 @@ type fastDaemon struct {
 	handled, offered, fastN atomic.Int64
 	decline                 atomic.Bool
 	replyThenDecline        atomic.Bool
+	panics                  atomic.Bool
 }
 
 func startFast(t *testing.T) *fastDaemon {
@@ -89,6 +90,9 @@ func startFast(t *testing.T) *fastDaemon {
 		d.Handle("plain", func(context.Context, *Request) (any, error) { return map[string]any{"plain": true}, nil })
 		if err := d.HandleFast("sum", func(args []byte, reply func(any)) bool {
 			f.offered.Add(1)
+			if f.panics.Load() {
+				panic("a bug in a fast answer")
+			}
 			if f.replyThenDecline.Load() {
 				reply(map[string]any{"sum": -1})
 				return false
@@ -310,5 +314,27 @@ func TestFastLaneNotWhileStopping(t *testing.T) {
 		}
 		c.Close()
 		tc.Close()
+	}
+}
+
+// A fast answer that panics leaves the daemon up and the call to its
+// handler.
+func TestFastLanePanic(t *testing.T) {
+	f := startFast(t)
+	f.panics.Store(true)
+	call := thinCall("sum", "secret", `{"a":4,"b":5}`)
+	_, conn, answered := handAccepted(t, f.Daemon, call)
+	if answered {
+		t.Fatal("a panicking fast answer answered")
+	}
+	got := make([]byte, len(call))
+	if _, err := io.ReadFull(conn, got); err != nil || string(got) != call {
+		t.Errorf("net/http would read %q (%v), want the request as sent", got, err)
+	}
+	if !strings.Contains(f.logs.String(), "fast answer panicked") {
+		t.Errorf("no error logged:\n%s", f.logs.String())
+	}
+	if resp, body := rawReply(t, f.sock, 0, call); resp.StatusCode != 200 || body != `{"success":true,"sum":9}`+"\n" {
+		t.Errorf("after the panic: HTTP %d %q, want the handler's answer", resp.StatusCode, body)
 	}
 }
