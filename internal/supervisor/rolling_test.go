@@ -151,6 +151,15 @@ func rollUnderLoad(t *testing.T, e *testenv.Env, label string) {
 	if r := alone.RunIn(proj, "build"); r.Code != 0 {
 		t.Fatalf("build before the rolling restart: %s\n%s", r.Stdout, r.Stderr)
 	}
+	// A second project is only ever rebuilt unchanged: its no-ops are
+	// answered on the orchestrator's accept loop (the fast lane), while
+	// one instance drains and the next takes the socket over.
+	still := writeProject(t)
+	for range 2 {
+		if r := alone.RunIn(still, "build"); r.Code != 0 {
+			t.Fatalf("build of the unchanged project: %s\n%s", r.Stdout, r.Stderr)
+		}
+	}
 	before := map[string]int{}
 	for _, n := range settings.Names() {
 		before[n] = e.PID(n)
@@ -188,6 +197,24 @@ func rollUnderLoad(t *testing.T, e *testenv.Env, label string) {
 			}
 		}
 	}()
+	var noops atomic.Int64
+	var noopErrs []string
+	bwg.Add(1)
+	go func() {
+		defer bwg.Done()
+		for {
+			select {
+			case <-rollDone:
+				return
+			default:
+			}
+			r := alone.RunIn(still, "build")
+			noops.Add(1)
+			if r.Code != 0 || !strings.Contains(r.Stdout, " 0 compiled") {
+				noopErrs = append(noopErrs, time.Now().Format("15:04:05.000000")+" "+r.Stdout+r.Stderr)
+			}
+		}
+	}()
 	begin := time.Now()
 	r := e.Run("restart", "--rolling")
 	took := time.Since(begin)
@@ -218,6 +245,10 @@ func rollUnderLoad(t *testing.T, e *testenv.Env, label string) {
 	if buildFails.Load() > 0 {
 		t.Errorf("%d builds failed during the rolling restart: %s", buildFails.Load(), buildErrs[0])
 	}
+	if len(noopErrs) > 0 {
+		t.Errorf("%d of %d no-op builds failed during the rolling restart: %s", len(noopErrs), noops.Load(), noopErrs[0])
+	}
+	t.Logf("%s: %d no-op builds of an unchanged project during it", label, noops.Load())
 	// The new orchestrator owns the socket now (the old one, stopping,
 	// left it alone).
 	if r := alone.RunIn(proj, "build"); r.Code != 0 {
