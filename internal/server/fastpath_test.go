@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -194,4 +195,28 @@ func TestOrchestratorFastPath(t *testing.T) {
 		}
 	}
 	rearm("at the end")
+}
+
+// fastCalls keeps at most maxFastCalls arguments; one already known is
+// remembered again without forgetting the others.
+func TestFastCallsBound(t *testing.T) {
+	var f fastCalls
+	args := func(i int) []byte { return []byte(`{"path":"/p` + strconv.Itoa(i) + `"}`) }
+	for i := range maxFastCalls {
+		f.remember(args(i), orchestrator.BuildRequest{Path: strconv.Itoa(i)})
+	}
+	f.remember(args(0), orchestrator.BuildRequest{Path: "again"})
+	if br, ok := f.lookup(args(maxFastCalls - 1)); !ok || br.Path != strconv.Itoa(maxFastCalls-1) {
+		t.Fatalf("remembering a known call again forgot another: %v %v", br, ok)
+	}
+	if br, _ := f.lookup(args(0)); br.Path != "again" {
+		t.Fatalf("the known call: %v", br)
+	}
+	f.remember(args(maxFastCalls), orchestrator.BuildRequest{Path: "new"})
+	if len(f.reqs) != 1 {
+		t.Fatalf("past the bound: %d calls kept, want only the new one", len(f.reqs))
+	}
+	if _, ok := f.lookup(args(1)); ok {
+		t.Fatal("an old call survived the bound")
+	}
 }

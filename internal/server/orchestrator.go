@@ -197,7 +197,7 @@ const maxFastCalls = 64
 func (f *fastCalls) remember(args []byte, br orchestrator.BuildRequest) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.reqs == nil || len(f.reqs) >= maxFastCalls {
+	if _, known := f.reqs[string(args)]; !known && len(f.reqs) >= maxFastCalls || f.reqs == nil {
 		f.reqs = make(map[string]orchestrator.BuildRequest)
 	}
 	f.reqs[string(args)] = br
