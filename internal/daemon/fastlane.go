@@ -78,10 +78,18 @@ func (l fastLane) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if tc, ok := c.(*trackedConn); !ok || !l.d.answerFast(tc) {
+		if tc, ok := c.(*trackedConn); !ok || !l.d.hasFast() || !l.d.answerFast(tc) {
 			return c, nil
 		}
 	}
+}
+
+// hasFast reports whether any function has a fast answer: a daemon
+// without one leaves its connections to net/http untouched.
+func (d *Daemon) hasFast() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.fast) > 0
 }
 
 // peekSize bounds the request the fast lane reads: a build call of the

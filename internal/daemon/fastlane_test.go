@@ -338,3 +338,31 @@ func TestFastLanePanic(t *testing.T) {
 		t.Errorf("after the panic: HTTP %d %q, want the handler's answer", resp.StatusCode, body)
 	}
 }
+
+// A daemon without fast answers leaves its socket's connections to
+// net/http untouched: nothing is read ahead, nothing waited for.
+func TestFastLaneIdleWithoutAnswers(t *testing.T) {
+	d, err := New(Options{Name: "discovery", Token: "secret", Settings: settings.Default()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, thinCall("sum", "secret", "{}"))
+	sc, err := fastLane{newConnTracker(ln), d}.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if tc := sc.(*trackedConn); tc.prefix != nil {
+		t.Errorf("read ahead %q", tc.prefix)
+	}
+}
