@@ -37,6 +37,16 @@ func startDaemons(t *testing.T, e *testenv.Env) {
 	t.Cleanup(func() { e.Run("stop") })
 }
 
+// clientAndFull starts the daemons of a new environment and returns it,
+// its client alone (no jmaked to hand over to) and jmaked.
+func clientAndFull(t *testing.T) (e, alone, full *testenv.Env) {
+	e = testenv.New(t)
+	startDaemons(t, e)
+	f := *e
+	f.Bin = e.Full
+	return e, e.ClientOnly(), &f
+}
+
 // pathWithout is $PATH without the directories that hold a jmaked, plus
 // dirs first.
 func pathWithout(dirs ...string) string {
@@ -173,11 +183,7 @@ var elapsed = regexp.MustCompile(`[0-9]+\.[0-9]{3} s\b`)
 // A build through the client alone prints what jmaked prints and exits
 // as it does: a success, a compile error, a directory without jmake.toml.
 func TestSameOutputAsJmaked(t *testing.T) {
-	e := testenv.New(t)
-	startDaemons(t, e)
-	alone := e.ClientOnly()
-	full := *e
-	full.Bin = e.Full
+	e, alone, full := clientAndFull(t)
 	good := writeProject(t, "int main(void) { return 0; }\n")
 	// A library and a program: a summary line per target.
 	geom := t.TempDir()
@@ -283,11 +289,7 @@ func orchestratorCounter(t *testing.T, e *testenv.Env, name string) int {
 // accept loop, with what jmaked prints for it; an edit is not, and
 // compiles.
 func TestNoopAnsweredOnAcceptLoop(t *testing.T) {
-	e := testenv.New(t)
-	startDaemons(t, e)
-	alone := e.ClientOnly()
-	full := *e
-	full.Bin = e.Full
+	e, alone, full := clientAndFull(t)
 	proj := writeProject(t, "int main(void) { return 0; }\n")
 	if r := alone.Run("build", proj); r.Code != 0 || !strings.Contains(r.Stdout, "1 compiled") {
 		t.Fatalf("cold build: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)

@@ -110,18 +110,17 @@ func startFast(t *testing.T) *fastDaemon {
 	return f
 }
 
-// handAccepted sends req whole on a new connection of a unix socket of
-// its own, accepts it as the daemon's socket would, and offers it to d's
-// fast lane: so the request is there when the fast lane looks, however
-// busy the machine. It returns the client's end, the daemon's, and
-// whether the fast lane answered.
-func handAccepted(t *testing.T, d *Daemon, req string) (net.Conn, *trackedConn, bool) {
+// sent makes a unix socket of the test's own and sends req whole on a
+// new connection to it: so the request is there when the fast lane
+// looks, however busy the machine. It returns the client's end and the
+// listener, with the connection waiting to be accepted.
+func sent(t *testing.T, req string) (net.Conn, net.Listener) {
 	t.Helper()
 	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s.sock"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	c, err := net.Dial("unix", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +129,15 @@ func handAccepted(t *testing.T, d *Daemon, req string) (net.Conn, *trackedConn, 
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}
+	return c, ln
+}
+
+// handAccepted sends req (see sent), accepts it as the daemon's socket
+// would, and offers it to d's fast lane. It returns the client's end, the
+// daemon's, and whether the fast lane answered.
+func handAccepted(t *testing.T, d *Daemon, req string) (net.Conn, *trackedConn, bool) {
+	t.Helper()
+	c, ln := sent(t, req)
 	sc, err := newConnTracker(ln).Accept()
 	if err != nil {
 		t.Fatal(err)
@@ -280,29 +288,14 @@ func TestFastLaneNotWhileStopping(t *testing.T) {
 	}
 	offered := false
 	d.HandleFast("sum", func([]byte, func(any)) bool { offered = true; return false })
-	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	tracker := newConnTracker(ln)
 	call := thinCall("sum", "secret", `{"a":1,"b":2}`)
 	for _, stopping := range []bool{false, true} {
-		c, err := net.Dial("unix", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(c, call)
-		sc, err := tracker.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
 		if stopping {
 			d.stopOnce.Do(func() { close(d.stopping) })
 		}
 		offered = false
-		tc := sc.(*trackedConn)
-		if d.answerFast(tc) {
+		_, tc, answered := handAccepted(t, d, call)
+		if answered {
 			t.Fatalf("stopping %v: answered by a fast answer that declines", stopping)
 		}
 		if offered == stopping {
@@ -312,8 +305,6 @@ func TestFastLaneNotWhileStopping(t *testing.T) {
 		if _, err := io.ReadFull(tc, b); err != nil || string(b) != call {
 			t.Errorf("stopping %v: the request as net/http reads it: %q, %v", stopping, b, err)
 		}
-		c.Close()
-		tc.Close()
 	}
 }
 
@@ -346,17 +337,7 @@ func TestFastLaneIdleWithoutAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("unix", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	io.WriteString(c, thinCall("sum", "secret", "{}"))
+	_, ln := sent(t, thinCall("sum", "secret", "{}"))
 	sc, err := fastLane{newConnTracker(ln), d}.Accept()
 	if err != nil {
 		t.Fatal(err)
