@@ -33,6 +33,8 @@ func encodeRequest(req buildapi.BuildRequest) []byte {
 		for _, kv := range [...]struct{ k, v string }{
 			{"path", e.Path}, {"cc", e.CC}, {"cxx", e.CXX}, {"cppflags", e.CPPFlags},
 			{"cflags", e.CFlags}, {"cxxflags", e.CXXFlags}, {"ldflags", e.LDFlags},
+			{"pkg_config_path", e.PkgConfigPath}, {"pkg_config_libdir", e.PkgConfigLibdir},
+			{"pkg_config_sysroot_dir", e.PkgConfigSysroot},
 		} {
 			if kv.v == "" {
 				continue

@@ -67,7 +67,7 @@ type CompileRequest struct {
 	// Color asks the compilers for coloured diagnostics (the caller's
 	// terminal shows them); it changes no key and no object.
 	Color bool `json:"color,omitempty"`
-	// Env is the caller's PATH, CC, CXX and flags variables.
+	// Env is the caller's PATH, CC, CXX, flags and pkg-config variables.
 	Env toolenv.Env `json:"env,omitzero"`
 	Select
 }

@@ -7,17 +7,21 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // PkgFlags are one package's pkg-config --cflags and --libs.
 type PkgFlags struct{ CFlags, Libs []string }
 
 // ApplyPkgConfig adds each target's pkg-config packages to it: their
-// --cflags to its compile flags and their --libs to its link. memo holds
-// the answers pkg-config gave already (nil: ask every time); it is filled
-// in. A package pkg-config does not know is an error naming it and the
-// line of jmake.toml (in dir) that asks for it.
-func ApplyPkgConfig(dir string, ts []*Target, memo map[string]PkgFlags) error {
+// --cflags to its compile flags and their --libs to its link. pkg-config
+// runs as the caller's shell would run it (env: its PATH, PKG_CONFIG_PATH
+// and the like). memo holds the answers pkg-config gave already in env
+// (nil: ask every time); it is filled in. A package pkg-config does not
+// know is an error naming it and the line of jmake.toml (in dir) that
+// asks for it.
+func ApplyPkgConfig(dir string, ts []*Target, env toolenv.Env, memo map[string]PkgFlags) error {
 	file := filepath.Join(dir, FileName)
 	if memo == nil {
 		memo = map[string]PkgFlags{}
@@ -26,10 +30,10 @@ func ApplyPkgConfig(dir string, ts []*Target, memo map[string]PkgFlags) error {
 		for _, pkg := range t.Pkg {
 			got, ok := memo[pkg]
 			if !ok {
-				cflags, err := pkgConfig("--cflags", pkg)
+				cflags, err := pkgConfig(env, "--cflags", pkg)
 				if err == nil {
 					var libs []string
-					libs, err = pkgConfig("--libs", pkg)
+					libs, err = pkgConfig(env, "--libs", pkg)
 					got = PkgFlags{cflags, libs}
 				}
 				if err != nil {
@@ -45,10 +49,15 @@ func ApplyPkgConfig(dir string, ts []*Target, memo map[string]PkgFlags) error {
 	return nil
 }
 
-// pkgConfig runs pkg-config with one option for pkg and returns the words
-// it printed.
-func pkgConfig(opt, pkg string) ([]string, error) {
-	cmd := exec.Command("pkg-config", opt, "--", pkg)
+// pkgConfig runs pkg-config with one option for pkg in env and returns
+// the words it printed.
+func pkgConfig(env toolenv.Env, opt, pkg string) ([]string, error) {
+	bin, err := env.LookPath("pkg-config")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, opt, "--", pkg)
+	cmd.Env = env.Environ()
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {

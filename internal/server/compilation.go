@@ -84,7 +84,7 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		return orchestrator.CompileResult{}, err
 	}
 	root := cfg.RootDir(req.Path)
-	ts, err := s.targetsFor(req.Path, req.Fingerprint, cfg, req.Select)
+	ts, err := s.targetsFor(req.Path, req.Fingerprint, cfg, req.Select, req.Env)
 	if err != nil {
 		return orchestrator.CompileResult{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jmake/jmake/internal/compile"
 	"github.com/jmake/jmake/internal/orchestrator"
 	"github.com/jmake/jmake/internal/project"
+	"github.com/jmake/jmake/internal/toolenv"
 )
 
 // resolved is a project's targets for one config, one list of sources
@@ -23,23 +24,28 @@ type resolved struct {
 	targets []*project.Target
 	// units are the units each target selects among the sources.
 	units map[string][]string
-	// pkg holds pkg-config's answers for cfg, shared by the selections.
-	pkg map[string]project.PkgFlags
+	// pkg holds pkg-config's answers for cfg in the caller's pkg-config
+	// environment pkgEnv (toolenv.Env.PkgConfigKey).
+	pkg    map[string]project.PkgFlags
+	pkgEnv string
 }
 
 // targetsFor resolves and selects the targets of the project in dir for
-// the sources of fingerprint fp.
-func (s *compileService) targetsFor(dir, fp string, cfg *project.Config, sel orchestrator.Select) ([]*project.Target, error) {
-	key := resolvedKey(dir, sel)
+// the sources of fingerprint fp, with pkg-config run in the caller's
+// environment env.
+func (s *compileService) targetsFor(dir, fp string, cfg *project.Config, sel orchestrator.Select, env toolenv.Env) ([]*project.Target, error) {
+	key, pkgEnv := resolvedKey(dir, sel), env.PkgConfigKey()
 	s.mu.Lock()
 	r := s.resolved[key]
 	s.mu.Unlock()
-	if r != nil && r.cfg == cfg && r.fp == fp && fp != "" {
+	if r != nil && r.cfg == cfg && r.pkgEnv == pkgEnv && r.fp == fp && fp != "" {
 		return r.targets, nil
 	}
 	var pkg map[string]project.PkgFlags
-	if r != nil && r.cfg == cfg {
-		pkg = r.pkg // pkg-config is asked again when jmake.toml changes
+	if r != nil && r.cfg == cfg && r.pkgEnv == pkgEnv {
+		// pkg-config is asked again when jmake.toml changes, or where it
+		// looks for packages.
+		pkg = r.pkg
 	}
 	if pkg == nil {
 		pkg = map[string]project.PkgFlags{}
@@ -52,11 +58,11 @@ func (s *compileService) targetsFor(dir, fp string, cfg *project.Config, sel orc
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, project.FileName), err)
 	}
-	if err := project.ApplyPkgConfig(dir, ts, pkg); err != nil {
+	if err := project.ApplyPkgConfig(dir, ts, env, pkg); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.resolved[key] = &resolved{cfg: cfg, fp: fp, targets: ts, pkg: pkg}
+	s.resolved[key] = &resolved{cfg: cfg, fp: fp, targets: ts, pkg: pkg, pkgEnv: pkgEnv}
 	s.mu.Unlock()
 	return ts, nil
 }

@@ -1,6 +1,8 @@
 // Package toolenv is the part of a shell's environment that picks and
 // configures C and C++ tools, as make, CMake and Meson read it: PATH, CC,
-// CXX, CPPFLAGS, CFLAGS, CXXFLAGS and LDFLAGS. `jmake build` sends the
+// CXX, CPPFLAGS, CFLAGS, CXXFLAGS and LDFLAGS, and where pkg-config looks
+// for packages (PKG_CONFIG_PATH, PKG_CONFIG_LIBDIR,
+// PKG_CONFIG_SYSROOT_DIR). `jmake build` sends the
 // caller's with every build, so that the daemons, started from another
 // shell, pick the tools this one would, and `jmake build --no-daemon`
 // and a daemon build run the same commands.
@@ -28,6 +30,11 @@ type Env struct {
 	CFlags   string `json:"cflags,omitempty"`
 	CXXFlags string `json:"cxxflags,omitempty"`
 	LDFlags  string `json:"ldflags,omitempty"`
+	// pkg-config's search path and sysroot: a package installed under a
+	// prefix of the caller's is found as the caller's pkg-config finds it.
+	PkgConfigPath    string `json:"pkg_config_path,omitempty"`
+	PkgConfigLibdir  string `json:"pkg_config_libdir,omitempty"`
+	PkgConfigSysroot string `json:"pkg_config_sysroot_dir,omitempty"`
 }
 
 // FromOS is this process's tool environment.
@@ -36,7 +43,28 @@ func FromOS() Env {
 		Path: os.Getenv("PATH"), CC: os.Getenv("CC"), CXX: os.Getenv("CXX"),
 		CPPFlags: os.Getenv("CPPFLAGS"), CFlags: os.Getenv("CFLAGS"),
 		CXXFlags: os.Getenv("CXXFLAGS"), LDFlags: os.Getenv("LDFLAGS"),
+		PkgConfigPath: os.Getenv("PKG_CONFIG_PATH"), PkgConfigLibdir: os.Getenv("PKG_CONFIG_LIBDIR"),
+		PkgConfigSysroot: os.Getenv("PKG_CONFIG_SYSROOT_DIR"),
 	}
+}
+
+// pkgConfigVars are the variables of pkg-config's that Env carries.
+func (e Env) pkgConfigVars() [3][2]string {
+	return [3][2]string{
+		{"PKG_CONFIG_PATH", e.PkgConfigPath},
+		{"PKG_CONFIG_LIBDIR", e.PkgConfigLibdir},
+		{"PKG_CONFIG_SYSROOT_DIR", e.PkgConfigSysroot},
+	}
+}
+
+// PkgConfigKey tells apart the environments in which pkg-config may
+// answer differently: another PATH (another pkg-config) or search path.
+func (e Env) PkgConfigKey() string {
+	key := e.Path
+	for _, kv := range e.pkgConfigVars() {
+		key += "\x00" + kv[1]
+	}
+	return key
 }
 
 // Compiler is CC (cxx false) or CXX split into words: the compiler, then
@@ -62,19 +90,35 @@ func (e Env) CompileFlags(cxx bool) []string {
 func (e Env) LinkFlags() []string { return Fields(e.LDFlags) }
 
 // Environ is the environment to run tools with: this process's, with the
-// caller's PATH; nil (inherit this process's) when the caller sent none.
+// caller's PATH and pkg-config variables (one the caller has not set is
+// not set, whatever this process has); nil (inherit this process's) when
+// the caller sent none.
 func (e Env) Environ() []string {
 	if e.Path == "" {
 		return nil
 	}
+	vars := e.pkgConfigVars()
 	env := os.Environ()
-	out := make([]string, 0, len(env)+1)
+	out := make([]string, 0, len(env)+1+len(vars))
+outer:
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, "PATH=") {
-			out = append(out, kv)
+		if strings.HasPrefix(kv, "PATH=") {
+			continue
+		}
+		for _, v := range vars {
+			if strings.HasPrefix(kv, v[0]+"=") {
+				continue outer
+			}
+		}
+		out = append(out, kv)
+	}
+	out = append(out, "PATH="+e.Path)
+	for _, v := range vars {
+		if v[1] != "" {
+			out = append(out, v[0]+"="+v[1])
 		}
 	}
-	return append(out, "PATH="+e.Path)
+	return out
 }
 
 // LookPath finds the executable name as a shell with the caller's PATH

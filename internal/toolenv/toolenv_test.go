@@ -64,3 +64,24 @@ func TestFlagsOrder(t *testing.T) {
 		t.Errorf("link flags = %q", got)
 	}
 }
+
+// The caller's pkg-config variables replace this process's; one the
+// caller has not set is not set for the tools either.
+func TestEnvironPkgConfig(t *testing.T) {
+	t.Setenv("PKG_CONFIG_PATH", "/daemon/lib/pkgconfig")
+	t.Setenv("PKG_CONFIG_LIBDIR", "/daemon/libdir")
+	env := Env{Path: "/caller/bin", PkgConfigPath: "/caller/lib/pkgconfig"}.Environ()
+	has := func(kv string) bool { return slices.Contains(env, kv) }
+	if !has("PATH=/caller/bin") || !has("PKG_CONFIG_PATH=/caller/lib/pkgconfig") {
+		t.Errorf("the caller's PATH or PKG_CONFIG_PATH missing: %q", env)
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PKG_CONFIG_LIBDIR=") || kv == "PKG_CONFIG_PATH=/daemon/lib/pkgconfig" {
+			t.Errorf("the daemon's %s reached the tools", kv)
+		}
+	}
+	a, b := Env{Path: "/bin", PkgConfigPath: "/a"}, Env{Path: "/bin", PkgConfigPath: "/b"}
+	if a.PkgConfigKey() == b.PkgConfigKey() || a.PkgConfigKey() != (Env{Path: "/bin", PkgConfigPath: "/a", CFlags: "-O2"}).PkgConfigKey() {
+		t.Error("PkgConfigKey does not tell pkg-config's environments apart, or tells more")
+	}
+}
