@@ -123,6 +123,32 @@ func TestPkgConfigAndRoot(t *testing.T) {
 	}
 }
 
+// The caller's CFLAGS and CC reach every target of a project of several,
+// through the daemons and without them, as they reach a [binary]'s.
+func TestCallersEnvironmentReachesTargets(t *testing.T) {
+	e := testenv.New(t)
+	e.MustRun("start")
+	dir := testenv.Tree(t, map[string]string{
+		"jmake.toml": "[project]\nname = \"hello\"\n\n[[library]]\nname = \"greet\"\ntype = \"static\"\nsources = [\"greet.c\"]\n\n" +
+			"[[program]]\nname = \"hello\"\nsources = [\"main.c\"]\nlinks = [\"greet\"]\n",
+		"greet.c": "int greeting(void) { return GREETING; }\n",
+		"main.c":  "#include <stdio.h>\nint greeting(void);\nint main(void) { printf(\"greeting %d\\n\", greeting()); return 0; }\n",
+	})
+	for _, mode := range [][]string{nil, {"--no-daemon"}} {
+		for _, greeting := range []string{"1", "2"} {
+			args := append(append([]string{"run"}, mode...), dir, "hello")
+			r := e.RunWith(dir, []string{"CFLAGS=-DGREETING=" + greeting}, args...)
+			if r.Code != 0 || !strings.Contains(r.Stdout, "greeting "+greeting+"\n") {
+				t.Fatalf("jmake %s with CFLAGS=-DGREETING=%s: exit %d\n%s\n%s", strings.Join(args, " "), greeting, r.Code, r.Stdout, r.Stderr)
+			}
+		}
+	}
+	r := e.RunWith(dir, []string{"CFLAGS=-DGREETING=3", "CC=/nonexistent/cc"}, "build", dir)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "/nonexistent/cc") {
+		t.Fatalf("CC=/nonexistent/cc: exit %d\n%s", r.Code, r.Stderr)
+	}
+}
+
 // pkg-config runs as in the caller's shell: a package found only through
 // the PKG_CONFIG_PATH of the shell that runs `jmake run`, not of the one
 // that started the daemons, builds; another PKG_CONFIG_PATH rebuilds with

@@ -112,7 +112,7 @@ func (s *compileService) buildTargets(ctx context.Context, req orchestrator.Comp
 			Name: t.Name, Needs: t.Links, Symlinks: t.Symlinks,
 			Request: compile.Request{
 				Root: root, Config: t.Config, Sources: units[t.Name], Jobs: req.Jobs, Clean: req.Clean,
-				Explain: req.Explain, Target: t.StateKey, LinkInputs: inputs,
+				Explain: req.Explain, Color: req.Color, Env: req.Env, Target: t.StateKey, LinkInputs: inputs,
 			},
 		})
 	}
