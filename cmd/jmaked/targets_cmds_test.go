@@ -152,26 +152,33 @@ func TestCallersEnvironmentReachesTargets(t *testing.T) {
 // pkg-config runs as in the caller's shell: a package found only through
 // the PKG_CONFIG_PATH of the shell that runs `jmake run`, not of the one
 // that started the daemons, builds; another PKG_CONFIG_PATH rebuilds with
-// its flags; none fails naming the package and the line asking for it.
+// its flags, and so does the package installed again in the same place;
+// none fails naming the package and the line asking for it.
 func TestPkgConfigFromCallersShell(t *testing.T) {
 	e := testenv.New(t)
 	e.MustRun("start")
-	pcDir := func(greeting string) string {
-		dir := t.TempDir()
+	install := func(dir, greeting string) {
 		testenv.WriteFiles(t, dir, map[string]string{"greet.pc": "Name: greet\nDescription: a test package\nVersion: 1.0\n" +
 			"Cflags: -DGREETING=" + greeting + "\nLibs: -lm\n"})
-		return dir
 	}
 	dir := testenv.Tree(t, map[string]string{
 		"jmake.toml": "[project]\nname = \"hello\"\n\n[compile]\npkg = [\"greet\"]\n\n[[program]]\nname = \"hello\"\nsources = [\"main.c\"]\n",
 		"main.c":     "#include <math.h>\n#include <stdio.h>\nint main(void) { printf(\"greeting %d\\n\", GREETING + (int)floor(0.5)); return 0; }\n",
 	})
-	for _, greeting := range []string{"1", "2"} {
-		r := e.RunWith(dir, []string{"PKG_CONFIG_PATH=" + pcDir(greeting)}, "run", dir, "hello")
-		if r.Code != 0 || !strings.Contains(r.Stdout, "greeting "+greeting+"\n") {
-			t.Fatalf("PKG_CONFIG_PATH with GREETING=%s: exit %d\n%s\n%s", greeting, r.Code, r.Stdout, r.Stderr)
+	run := func(pcDir, want string) {
+		t.Helper()
+		r := e.RunWith(dir, []string{"PKG_CONFIG_PATH=" + pcDir}, "run", dir, "hello")
+		if r.Code != 0 || !strings.Contains(r.Stdout, "greeting "+want+"\n") {
+			t.Fatalf("PKG_CONFIG_PATH=%s, want greeting %s: exit %d\n%s\n%s", pcDir, want, r.Code, r.Stdout, r.Stderr)
 		}
 	}
+	first, second := t.TempDir(), t.TempDir()
+	install(first, "1")
+	install(second, "2")
+	run(first, "1")
+	run(second, "2")
+	install(second, "3")
+	run(second, "3")
 	r := e.RunWith(dir, []string{"PKG_CONFIG_PATH="}, "build", dir)
 	if r.Code == 0 || !strings.Contains(r.Stderr, `jmake.toml:5: pkg-config package "greet"`) {
 		t.Fatalf("without PKG_CONFIG_PATH: exit %d\n%s", r.Code, r.Stderr)

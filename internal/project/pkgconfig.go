@@ -6,13 +6,71 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/jmake/jmake/internal/toolenv"
 )
 
-// PkgFlags are one package's pkg-config --cflags and --libs.
-type PkgFlags struct{ CFlags, Libs []string }
+// PkgFlags are one package's pkg-config --cflags and --libs, and the
+// .pc file they came from.
+type PkgFlags struct {
+	CFlags, Libs []string
+	// File is the package's .pc file ("" when pkg-config cannot say),
+	// and id its identity when pkg-config was asked: a package installed
+	// again since (a new version, other flags) is asked about again.
+	File string
+	id   fileID
+}
+
+// fileID tells a file apart from the one that was at its path, or from
+// itself before it was written.
+type fileID struct {
+	ino, size        uint64
+	mtimeNs, ctimeNs int64
+}
+
+func idOf(path string) (fileID, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return fileID{}, false
+	}
+	return fileID{ino: st.Ino, size: uint64(st.Size), mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano()}, true
+}
+
+// Current reports whether the .pc file is as it was when pkg-config was
+// asked (true when its file is unknown: nothing to compare).
+func (f PkgFlags) Current() bool {
+	if f.File == "" {
+		return true
+	}
+	id, ok := idOf(f.File)
+	return ok && id == f.id
+}
+
+// PkgCurrent reports whether every answer in memo still holds.
+func PkgCurrent(memo map[string]PkgFlags) bool {
+	for _, f := range memo {
+		if !f.Current() {
+			return false
+		}
+	}
+	return true
+}
+
+// PkgDirs are the directories of the .pc files in memo: a watch over
+// them sees a package installed again.
+func PkgDirs(memo map[string]PkgFlags) []string {
+	var dirs []string
+	for _, f := range memo {
+		if f.File != "" {
+			dirs = append(dirs, filepath.Dir(f.File))
+		}
+	}
+	slices.Sort(dirs)
+	return slices.Compact(dirs)
+}
 
 // ApplyPkgConfig adds each target's pkg-config packages to it: their
 // --cflags to its compile flags and their --libs to its link. pkg-config
@@ -29,12 +87,15 @@ func ApplyPkgConfig(dir string, ts []*Target, env toolenv.Env, memo map[string]P
 	for _, t := range ts {
 		for _, pkg := range t.Pkg {
 			got, ok := memo[pkg]
-			if !ok {
-				cflags, err := pkgConfig(env, "--cflags", pkg)
+			if !ok || !got.Current() {
+				got = PkgFlags{File: pcFile(env, pkg)}
+				// The file's identity before its flags: a file written
+				// in between is asked about again next time.
+				got.id, _ = idOf(got.File)
+				var err error
+				got.CFlags, err = pkgConfig(env, "--cflags", pkg)
 				if err == nil {
-					var libs []string
-					libs, err = pkgConfig(env, "--libs", pkg)
-					got = PkgFlags{cflags, libs}
+					got.Libs, err = pkgConfig(env, "--libs", pkg)
 				}
 				if err != nil {
 					return fmt.Errorf("%s: pkg-config package %q: %w", AtLine(file, pkgLine(file, pkg)), pkg, err)
@@ -47,6 +108,16 @@ func ApplyPkgConfig(dir string, ts []*Target, env toolenv.Env, memo map[string]P
 		}
 	}
 	return nil
+}
+
+// pcFile is the .pc file pkg-config reads for pkg (pkgconf's and
+// pkg-config's --path), or "" when it cannot say.
+func pcFile(env toolenv.Env, pkg string) string {
+	out, err := pkgConfig(env, "--path", pkg)
+	if err != nil || len(out) != 1 || !filepath.IsAbs(out[0]) {
+		return ""
+	}
+	return out[0]
 }
 
 // pkgConfig runs pkg-config with one option for pkg in env and returns

@@ -84,13 +84,15 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		return orchestrator.CompileResult{}, err
 	}
 	root := cfg.RootDir(req.Path)
-	ts, err := s.targetsFor(req.Path, req.Fingerprint, cfg, req.Select, req.Env)
+	ts, pcDirs, err := s.targetsFor(req.Path, req.Fingerprint, cfg, req.Select, req.Env)
 	if err != nil {
 		return orchestrator.CompileResult{}, err
 	}
 	if len(ts) != 1 || ts[0].StateKey != "" || len(ts[0].Symlinks) > 0 {
 		tu := s.targetUnits(resolvedKey(req.Path, req.Select), root, ts, req.Sources)
-		return s.buildTargets(ctx, req, root, ts, tu, progress)
+		out, err := s.buildTargets(ctx, req, root, ts, tu, progress)
+		watchPkgs(&out, pcDirs)
+		return out, err
 	}
 	// The single output of [binary]: one build, as before targets.
 	cfg = ts[0].Config
@@ -115,6 +117,7 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		}
 		out.Targets = []orchestrator.TargetOutcome{{Name: ts[0].Name, Kind: ts[0].Kind, Output: res.Output,
 			Symlinks: ts[0].Symlinks, Counts: counts, Linker: res.Linker}}
+		watchPkgs(&out, pcDirs)
 	}
 	if errors.Is(err, compile.ErrNotNoop) {
 		return out, orchestrator.ErrNotNoop
@@ -129,6 +132,16 @@ func (s *compileService) Compile(ctx context.Context, req orchestrator.CompileRe
 		return out, &orchestrator.CompileFailed{Msg: err.Error(), Summary: out.Summary, Diagnostics: out.Diagnostics}
 	}
 	return out, err
+}
+
+// watchPkgs adds the directories of the .pc files a build used to its
+// inputs, so that the orchestrator's watch sees a package installed
+// again; a result without inputs (one the watch does not settle on)
+// stays without.
+func watchPkgs(cr *orchestrator.CompileResult, pcDirs []string) {
+	if len(cr.InputDirs) > 0 && len(pcDirs) > 0 {
+		cr.InputDirs = mergeSorted(cr.InputDirs, pcDirs)
+	}
 }
 
 // units returns the units cfg selects among sources, remembered per

@@ -28,23 +28,25 @@ type resolved struct {
 	// environment pkgEnv (toolenv.Env.PkgConfigKey).
 	pkg    map[string]project.PkgFlags
 	pkgEnv string
+	// pcDirs are the directories of pkg's .pc files, for the watch.
+	pcDirs []string
 }
 
 // targetsFor resolves and selects the targets of the project in dir for
 // the sources of fingerprint fp, with pkg-config run in the caller's
-// environment env.
-func (s *compileService) targetsFor(dir, fp string, cfg *project.Config, sel orchestrator.Select, env toolenv.Env) ([]*project.Target, error) {
+// environment env. pcDirs hold the .pc files of the packages they use.
+func (s *compileService) targetsFor(dir, fp string, cfg *project.Config, sel orchestrator.Select, env toolenv.Env) (ts []*project.Target, pcDirs []string, err error) {
 	key, pkgEnv := resolvedKey(dir, sel), env.PkgConfigKey()
 	s.mu.Lock()
 	r := s.resolved[key]
 	s.mu.Unlock()
-	if r != nil && r.cfg == cfg && r.pkgEnv == pkgEnv && r.fp == fp && fp != "" {
-		return r.targets, nil
+	if r != nil && r.cfg == cfg && r.pkgEnv == pkgEnv && r.fp == fp && fp != "" && project.PkgCurrent(r.pkg) {
+		return r.targets, r.pcDirs, nil
 	}
 	var pkg map[string]project.PkgFlags
 	if r != nil && r.cfg == cfg && r.pkgEnv == pkgEnv {
 		// pkg-config is asked again when jmake.toml changes, or where it
-		// looks for packages.
+		// looks for packages, and about a package installed again.
 		pkg = r.pkg
 	}
 	if pkg == nil {
@@ -52,19 +54,19 @@ func (s *compileService) targetsFor(dir, fp string, cfg *project.Config, sel orc
 	}
 	all, err := cfg.Targets(dir, project.Profile{Name: sel.Profile, Sanitize: sel.Sanitize})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ts, err := project.Select(all, sel.Targets, sel.Tests)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, project.FileName), err)
+	if ts, err = project.Select(all, sel.Targets, sel.Tests); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", filepath.Join(dir, project.FileName), err)
 	}
 	if err := project.ApplyPkgConfig(dir, ts, env, pkg); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	pcDirs = project.PkgDirs(pkg)
 	s.mu.Lock()
-	s.resolved[key] = &resolved{cfg: cfg, fp: fp, targets: ts, pkg: pkg, pkgEnv: pkgEnv}
+	s.resolved[key] = &resolved{cfg: cfg, fp: fp, targets: ts, pkg: pkg, pkgEnv: pkgEnv, pcDirs: pcDirs}
 	s.mu.Unlock()
-	return ts, nil
+	return ts, pcDirs, nil
 }
 
 // resolvedKey names a project's targets for one selection: a build and
