@@ -34,7 +34,9 @@ func encodeRequest(req buildapi.BuildRequest) []byte {
 			{"path", e.Path}, {"cc", e.CC}, {"cxx", e.CXX}, {"cppflags", e.CPPFlags},
 			{"cflags", e.CFlags}, {"cxxflags", e.CXXFlags}, {"ldflags", e.LDFlags},
 			{"pkg_config_path", e.PkgConfigPath}, {"pkg_config_libdir", e.PkgConfigLibdir},
-			{"pkg_config_sysroot_dir", e.PkgConfigSysroot},
+			{"pkg_config_sysroot_dir", e.PkgConfigSysroot}, {"cpath", e.CPath},
+			{"c_include_path", e.CIncludePath}, {"cplus_include_path", e.CPlusIncludePath},
+			{"library_path", e.LibraryPath}, {"source_date_epoch", e.SourceDateEpoch},
 		} {
 			if kv.v == "" {
 				continue

@@ -149,6 +149,38 @@ func TestCallersEnvironmentReachesTargets(t *testing.T) {
 	}
 }
 
+// The variables the compiler reads itself come from the caller's shell,
+// not from the daemons': a header found only through the caller's CPATH
+// builds while the daemons have another CPATH, another CPATH recompiles
+// (the variables are in the keys), with the daemons and without them, and
+// without a CPATH the daemons' own is not used.
+func TestCompilerVariablesFromCallersShell(t *testing.T) {
+	e := testenv.New(t)
+	first, second := t.TempDir(), t.TempDir()
+	testenv.WriteFiles(t, first, map[string]string{"greet.h": "#define GREETING 1\n"})
+	testenv.WriteFiles(t, second, map[string]string{"greet.h": "#define GREETING 2\n"})
+	if r := e.RunWith("", []string{"CPATH=" + first}, "start"); r.Code != 0 {
+		t.Fatalf("start: exit %d\n%s", r.Code, r.Stderr)
+	}
+	dir := testenv.Tree(t, map[string]string{
+		"jmake.toml": "[project]\nname = \"hello\"\n\n[[program]]\nname = \"hello\"\nsources = [\"main.c\"]\n",
+		"main.c":     "#include <stdio.h>\n#include <greet.h>\nint main(void) { printf(\"greeting %d\\n\", GREETING); return 0; }\n",
+	})
+	for _, tc := range []struct {
+		cpath, want string
+		mode        []string
+	}{{second, "2", nil}, {first, "1", nil}, {second, "2", []string{"--no-daemon"}}} {
+		args := append(append([]string{"run"}, tc.mode...), dir, "hello")
+		r := e.RunWith(dir, []string{"CPATH=" + tc.cpath}, args...)
+		if r.Code != 0 || !strings.Contains(r.Stdout, "greeting "+tc.want+"\n") {
+			t.Fatalf("jmake %s with CPATH=%s: exit %d\n%s\n%s", strings.Join(args, " "), tc.cpath, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	if r := e.RunWith(dir, []string{"CPATH="}, "build", dir); r.Code == 0 || !strings.Contains(r.Stderr, "greet.h") {
+		t.Fatalf("without CPATH, built with the daemons' own: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
 // pkg-config runs as in the caller's shell: a package found only through
 // the PKG_CONFIG_PATH of the shell that runs `jmake run`, not of the one
 // that started the daemons, builds; another PKG_CONFIG_PATH rebuilds with

@@ -24,8 +24,12 @@ type toolchain struct {
 	// run is flags plus what is passed to the compiler but kept out of
 	// keys because it only removes the checkout path from the output
 	// (-fdebug-prefix-map=<root>=.).
-	run    []string
-	cmdKey Hash // hash of flags: "flags changed" when it differs
+	run []string
+	// vars are the caller's variables the compiler reads itself
+	// (toolenv.Env.ToolVars: CPATH and the like); part of every key,
+	// with flags.
+	vars   []string
+	cmdKey Hash // hash of flags and vars: "flags changed" when it differs
 	// color is the option asking for coloured diagnostics when the
 	// caller's terminal shows them, else "". Only the compiler sees it:
 	// it is in no key and not in compile_commands.json.
@@ -75,7 +79,7 @@ func (e *Engine) newToolchain(ctx context.Context, root string, cfg *project.Con
 	if err != nil {
 		return nil, err
 	}
-	tc := &toolchain{cxx: cxx, comp: comp, flags: append(flags, unitFlags(cfg, unit)...)}
+	tc := &toolchain{cxx: cxx, comp: comp, flags: append(flags, unitFlags(cfg, unit)...), vars: env.ToolVars()}
 	tc.run = tc.flags
 	if hasDebugInfo(tc.flags) {
 		tc.run = append(slices.Clip(tc.run), "-fdebug-prefix-map="+root+"=.")
@@ -88,8 +92,19 @@ func (e *Engine) newToolchain(ctx context.Context, root string, cfg *project.Con
 	}
 	k := newKeyHasher("cmd")
 	k.strs(tc.flags)
+	tc.hashVars(k)
 	tc.cmdKey = k.sum()
 	return tc, nil
+}
+
+// hashVars adds the caller's compiler variables to a key; nothing when
+// there are none, so that the keys of a build without them stay as they
+// were before variables were keyed.
+func (tc *toolchain) hashVars(k *keyHasher) {
+	if len(tc.vars) > 0 {
+		k.str("\x00vars")
+		k.strs(tc.vars)
+	}
 }
 
 // gccLike reports whether a compiler is GCC or Clang, which both take

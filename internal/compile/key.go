@@ -107,6 +107,7 @@ func directKey(tc *toolchain, unit string, src Hash) Hash {
 	k := newKeyHasher("direct")
 	k.hash(tc.comp.id)
 	k.strs(tc.flags)
+	tc.hashVars(k)
 	k.str("-c")
 	k.str(unit)
 	k.hash(src)

@@ -104,6 +104,11 @@ func (b *build) linkSettings(tool compiler) Hash {
 	k.str(b.ld.name)
 	k.hash(b.ld.tool.id)
 	k.strs(b.linkArgs("", nil))
+	if vars := b.req.Env.ToolVars(); len(vars) > 0 {
+		// LIBRARY_PATH and the like: where the driver looks for -l.
+		k.str("\x00vars")
+		k.strs(vars)
+	}
 	k.str(b.outAbs)
 	k.str(b.objDir)
 	for _, f := range b.req.LinkInputs {

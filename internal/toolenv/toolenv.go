@@ -1,8 +1,10 @@
 // Package toolenv is the part of a shell's environment that picks and
 // configures C and C++ tools, as make, CMake and Meson read it: PATH, CC,
-// CXX, CPPFLAGS, CFLAGS, CXXFLAGS and LDFLAGS, and where pkg-config looks
-// for packages (PKG_CONFIG_PATH, PKG_CONFIG_LIBDIR,
-// PKG_CONFIG_SYSROOT_DIR). `jmake build` sends the
+// CXX, CPPFLAGS, CFLAGS, CXXFLAGS and LDFLAGS; the variables GCC and Clang
+// read themselves (CPATH, C_INCLUDE_PATH, CPLUS_INCLUDE_PATH,
+// LIBRARY_PATH, SOURCE_DATE_EPOCH); and where pkg-config looks for
+// packages (PKG_CONFIG_PATH, PKG_CONFIG_LIBDIR, PKG_CONFIG_SYSROOT_DIR).
+// `jmake build` sends the
 // caller's with every build, so that the daemons, started from another
 // shell, pick the tools this one would, and `jmake build --no-daemon`
 // and a daemon build run the same commands.
@@ -35,6 +37,14 @@ type Env struct {
 	PkgConfigPath    string `json:"pkg_config_path,omitempty"`
 	PkgConfigLibdir  string `json:"pkg_config_libdir,omitempty"`
 	PkgConfigSysroot string `json:"pkg_config_sysroot_dir,omitempty"`
+	// Variables the compiler driver reads: more include and library
+	// directories, and the date __DATE__ and __TIME__ expand to. They
+	// change objects and links, so they are in the keys (ToolVars).
+	CPath            string `json:"cpath,omitempty"`
+	CIncludePath     string `json:"c_include_path,omitempty"`
+	CPlusIncludePath string `json:"cplus_include_path,omitempty"`
+	LibraryPath      string `json:"library_path,omitempty"`
+	SourceDateEpoch  string `json:"source_date_epoch,omitempty"`
 }
 
 // FromOS is this process's tool environment.
@@ -45,26 +55,51 @@ func FromOS() Env {
 		CXXFlags: os.Getenv("CXXFLAGS"), LDFlags: os.Getenv("LDFLAGS"),
 		PkgConfigPath: os.Getenv("PKG_CONFIG_PATH"), PkgConfigLibdir: os.Getenv("PKG_CONFIG_LIBDIR"),
 		PkgConfigSysroot: os.Getenv("PKG_CONFIG_SYSROOT_DIR"),
+		CPath:            os.Getenv("CPATH"), CIncludePath: os.Getenv("C_INCLUDE_PATH"),
+		CPlusIncludePath: os.Getenv("CPLUS_INCLUDE_PATH"), LibraryPath: os.Getenv("LIBRARY_PATH"),
+		SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"),
 	}
 }
 
-// pkgConfigVars are the variables of pkg-config's that Env carries.
-func (e Env) pkgConfigVars() [3][2]string {
-	return [3][2]string{
+// passed are the variables besides PATH that Env carries to the tools it
+// runs, by name: pkg-config's, then the compiler driver's.
+func (e Env) passed() [8][2]string {
+	return [8][2]string{
 		{"PKG_CONFIG_PATH", e.PkgConfigPath},
 		{"PKG_CONFIG_LIBDIR", e.PkgConfigLibdir},
 		{"PKG_CONFIG_SYSROOT_DIR", e.PkgConfigSysroot},
+		{"CPATH", e.CPath},
+		{"C_INCLUDE_PATH", e.CIncludePath},
+		{"CPLUS_INCLUDE_PATH", e.CPlusIncludePath},
+		{"LIBRARY_PATH", e.LibraryPath},
+		{"SOURCE_DATE_EPOCH", e.SourceDateEpoch},
 	}
 }
+
+// pkgConfigVars is how many of passed are pkg-config's.
+const pkgConfigVars = 3
 
 // PkgConfigKey tells apart the environments in which pkg-config may
 // answer differently: another PATH (another pkg-config) or search path.
 func (e Env) PkgConfigKey() string {
-	key := e.Path
-	for _, kv := range e.pkgConfigVars() {
+	key, vars := e.Path, e.passed()
+	for _, kv := range vars[:pkgConfigVars] {
 		key += "\x00" + kv[1]
 	}
 	return key
+}
+
+// ToolVars are the compiler driver's variables the caller set, as NAME=value:
+// the part of the environment a compile's or a link's key must hold.
+func (e Env) ToolVars() []string {
+	var out []string
+	vars := e.passed()
+	for _, kv := range vars[pkgConfigVars:] {
+		if kv[1] != "" {
+			out = append(out, kv[0]+"="+kv[1])
+		}
+	}
+	return out
 }
 
 // Compiler is CC (cxx false) or CXX split into words: the compiler, then
@@ -90,14 +125,15 @@ func (e Env) CompileFlags(cxx bool) []string {
 func (e Env) LinkFlags() []string { return Fields(e.LDFlags) }
 
 // Environ is the environment to run tools with: this process's, with the
-// caller's PATH and pkg-config variables (one the caller has not set is
-// not set, whatever this process has); nil (inherit this process's) when
-// the caller sent none.
+// caller's PATH and the other variables Env carries (one the caller has
+// not set is not set, whatever this process has: a daemon started from a
+// shell with CPATH does not compile every later build with it); nil
+// (inherit this process's) when the caller sent none.
 func (e Env) Environ() []string {
 	if e.Path == "" {
 		return nil
 	}
-	vars := e.pkgConfigVars()
+	vars := e.passed()
 	env := os.Environ()
 	out := make([]string, 0, len(env)+1+len(vars))
 outer:

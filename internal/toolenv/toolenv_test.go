@@ -85,3 +85,20 @@ func TestEnvironPkgConfig(t *testing.T) {
 		t.Error("PkgConfigKey does not tell pkg-config's environments apart, or tells more")
 	}
 }
+
+// The compiler driver's variables travel as pkg-config's do, and only
+// those the caller set are in the keys.
+func TestToolVars(t *testing.T) {
+	t.Setenv("CPATH", "/daemon/include")
+	e := Env{Path: "/bin", CPlusIncludePath: "/caller/include", SourceDateEpoch: "1700000000"}
+	if got, want := e.ToolVars(), []string{"CPLUS_INCLUDE_PATH=/caller/include", "SOURCE_DATE_EPOCH=1700000000"}; !slices.Equal(got, want) {
+		t.Errorf("ToolVars = %q, want %q", got, want)
+	}
+	env := e.Environ()
+	if slices.Contains(env, "CPATH=/daemon/include") || !slices.Contains(env, "CPLUS_INCLUDE_PATH=/caller/include") {
+		t.Errorf("Environ = %q: the daemon's CPATH kept, or the caller's CPLUS_INCLUDE_PATH lost", env)
+	}
+	if (Env{Path: "/bin"}).ToolVars() != nil {
+		t.Error("ToolVars of an environment without them is not empty")
+	}
+}
