@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
+	"github.com/jmake/jmake/internal/change"
 	"github.com/jmake/jmake/internal/toolenv"
 )
 
@@ -21,22 +21,7 @@ type PkgFlags struct {
 	// and id its identity when pkg-config was asked: a package installed
 	// again since (a new version, other flags) is asked about again.
 	File string
-	id   fileID
-}
-
-// fileID tells a file apart from the one that was at its path, or from
-// itself before it was written.
-type fileID struct {
-	ino, size        uint64
-	mtimeNs, ctimeNs int64
-}
-
-func idOf(path string) (fileID, bool) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		return fileID{}, false
-	}
-	return fileID{ino: st.Ino, size: uint64(st.Size), mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano()}, true
+	id   change.ID
 }
 
 // Current reports whether the .pc file is as it was when pkg-config was
@@ -45,8 +30,8 @@ func (f PkgFlags) Current() bool {
 	if f.File == "" {
 		return true
 	}
-	id, ok := idOf(f.File)
-	return ok && id == f.id
+	id, _, err := change.Stat(f.File)
+	return err == nil && id == f.id
 }
 
 // PkgCurrent reports whether every answer in memo still holds.
@@ -91,7 +76,7 @@ func ApplyPkgConfig(dir string, ts []*Target, env toolenv.Env, memo map[string]P
 				got = PkgFlags{File: pcFile(env, pkg)}
 				// The file's identity before its flags: a file written
 				// in between is asked about again next time.
-				got.id, _ = idOf(got.File)
+				got.id, _, _ = change.Stat(got.File)
 				var err error
 				got.CFlags, err = pkgConfig(env, "--cflags", pkg)
 				if err == nil {
