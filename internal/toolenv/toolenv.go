@@ -4,10 +4,9 @@
 // read themselves (CPATH, C_INCLUDE_PATH, CPLUS_INCLUDE_PATH,
 // LIBRARY_PATH, SOURCE_DATE_EPOCH); and where pkg-config looks for
 // packages (PKG_CONFIG_PATH, PKG_CONFIG_LIBDIR, PKG_CONFIG_SYSROOT_DIR).
-// `jmake build` sends the
-// caller's with every build, so that the daemons, started from another
-// shell, pick the tools this one would, and `jmake build --no-daemon`
-// and a daemon build run the same commands.
+// `jmake build` sends the caller's with every build, so that the daemons,
+// started from another shell, pick the tools this one would, and `jmake
+// build --no-daemon` and a daemon build run the same commands.
 //
 // It is applied as CMake applies it at configure time: a compiler named in
 // jmake.toml wins over CC and CXX, and the environment's flags come before
