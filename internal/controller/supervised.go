@@ -118,6 +118,10 @@ func spawnSupervisor(ctx context.Context, env lifecycle.Env, names []string, noP
 		return nil, err
 	}
 	defer logf.Close()
+	var logFrom int64 // where this supervisor's lines begin
+	if st, err := logf.Stat(); err == nil {
+		logFrom = st.Size()
+	}
 	args := []string{"supervise", "--port-offset", fmt.Sprint(env.Offset)}
 	if noPersist {
 		args = append(args, "--no-persist")
@@ -141,6 +145,9 @@ func spawnSupervisor(ctx context.Context, env lifecycle.Env, names []string, noP
 		}
 		select {
 		case err := <-exited:
+			if why := lastLine(logPath, logFrom); why != "" {
+				return nil, fmt.Errorf("supervisor (pid %d) exited at start: %s (see %s)", cmd.Process.Pid, why, logPath)
+			}
 			return nil, fmt.Errorf("supervisor (pid %d) exited at start (%v); see %s", cmd.Process.Pid, err, logPath)
 		case <-deadline:
 			return nil, fmt.Errorf("supervisor (pid %d) not answering on %s after %s", cmd.Process.Pid, env.SupervisorSocket(), lifecycle.StartTimeout)
@@ -260,4 +267,27 @@ func (s *Supervised) Revive(ctx context.Context, w io.Writer, names []string) er
 		}
 	}
 	return s.ctl.WaitSettled(ctx, names, lifecycle.StartTimeout)
+}
+
+// lastLine is the last line written to the file at path past offset from,
+// without the "jmake: supervisor: " its errors start with: what a
+// supervisor that exited said last.
+func lastLine(path string, from int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	from = max(from, st.Size()-4<<10) // a line is far shorter
+	b, err := io.ReadAll(io.NewSectionReader(f, from, st.Size()-from))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	line := strings.TrimPrefix(strings.TrimSpace(lines[len(lines)-1]), "jmake: ")
+	return strings.TrimPrefix(line, "supervisor: ")
 }

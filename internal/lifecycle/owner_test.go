@@ -247,3 +247,53 @@ func TestTwoStateDirsStartingAtOnce(t *testing.T) {
 		b.Run("stop")
 	}
 }
+
+// Two state dirs started at the same moment on the same ports, each under
+// its supervisor: one gets every port, the other's start fails naming it
+// and leaves nothing running (its supervisor claims the ports before any
+// daemon starts, and exits when the other holds them).
+func TestTwoSupervisedStateDirsStartingAtOnce(t *testing.T) {
+	a := testenv.New(t)
+	b := &testenv.Env{T: t, Bin: a.Bin, Full: a.Full, StateDir: t.TempDir(), Offset: a.Offset}
+	t.Cleanup(b.KillAll)
+	envs := []*testenv.Env{a, b}
+	for round := range 3 {
+		results := make([]testenv.Result, 2)
+		var wg sync.WaitGroup
+		for i, e := range envs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = e.Run("start")
+			}()
+		}
+		wg.Wait()
+		if (results[0].Code == 0) == (results[1].Code == 0) {
+			t.Fatalf("round %d: exits %d and %d, want one start to succeed\n%s\n%s", round, results[0].Code, results[1].Code, results[0].Stderr, results[1].Stderr)
+		}
+		won, lost := 0, 1
+		if results[1].Code == 0 {
+			won, lost = 1, 0
+		}
+		winner, loser := envs[won], envs[lost]
+		if !strings.Contains(results[lost].Stderr, "(state dir "+winner.StateDir+", pid ") {
+			t.Errorf("round %d: the failed start does not name the state dir that won:\n%s", round, results[lost].Stderr)
+		}
+		if pid := loser.Lifecycle().InspectSupervisor().PID; pid != 0 && testenv.Alive(pid) {
+			t.Errorf("round %d: the supervisor of the state dir that lost runs on (pid %d)", round, pid)
+		}
+		for _, n := range settings.Names() {
+			if pid := loser.PID(n); pid != 0 && testenv.Alive(pid) {
+				t.Errorf("round %d: %s of the state dir that lost runs (pid %d)", round, n, pid)
+			}
+			pid := winner.PID(n)
+			if h, err := winner.Lifecycle().Probe(t.Context(), n, 2*time.Second); err != nil || pid == 0 || h.PID != pid {
+				t.Errorf("round %d: %s of the state dir that won (pid %d): port %d answers %+v (%v)", round, n, pid, winner.Port(n), h, err)
+			}
+		}
+		if t.Failed() {
+			return
+		}
+		winner.MustRun("stop")
+	}
+}

@@ -156,6 +156,16 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return fmt.Errorf("supervisor: write PID file: %w", err)
 	}
 	defer pidfile.RemoveIfOurs(e.SupervisorPIDFile())
+	var ports []int
+	for _, n := range settings.Names() {
+		ports = append(ports, e.Port(n))
+	}
+	claim, err := claimPorts(ctx, e.StateDir, ports)
+	if err != nil {
+		return fmt.Errorf("supervisor: %w", err)
+	}
+	defer claim.Close() // when Run returns, once the daemons are stopped
+
 	// The token is made before any daemon starts, so they share it, and the
 	// state dir's owner is recorded with it.
 	token, err := daemon.LoadOrCreateToken(e.StateDir)
