@@ -133,7 +133,14 @@ func (e *Engine) BuildTargets(ctx context.Context, reqs []TargetRequest, jobs in
 			continue
 		}
 		q := r.Request
-		q.NoopOnly, q.NoFast, q.Slots, q.locked = false, true, slots, true
+		q.NoopOnly, q.Slots, q.locked = false, slots, true
+		// A target that links one rebuilt now cannot take the watch's
+		// word for its inputs: the library changes while it builds. The
+		// others can, as they did for their no-op above, and stat only
+		// what the watch saw change.
+		for _, n := range r.Needs {
+			q.NoFast = q.NoFast || dirty[index[n]]
+		}
 		if q.Jobs <= 0 {
 			q.Jobs = jobs
 		}

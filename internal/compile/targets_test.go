@@ -135,3 +135,73 @@ func TestTargetCount(t *testing.T) {
 		t.Errorf("after a target ended unplanned: %q", got)
 	}
 }
+
+// A target that links none rebuilt in the same build stats only what the
+// watch saw change, as a single output does, and does the same work as a
+// full stat would; one that links a library rebuilt now stats everything.
+func TestTargetsStatWhatChanged(t *testing.T) {
+	requireTools(t, "gcc")
+	root := writeProject(t, map[string]string{
+		"jmake.toml": "[project]\nname = \"partial\"\n" +
+			"[[library]]\nname = \"a\"\nsources = [\"a/*.c\"]\n" +
+			"[[program]]\nname = \"p\"\nsources = [\"p/*.c\"]\nlinks = [\"a\"]\n" +
+			"[[program]]\nname = \"q\"\nsources = [\"q/*.c\"]\n",
+		"a/a.h":    "#define A 1\n",
+		"a/a0.c":   "#include \"a.h\"\nint a0(void) { return A; }\n",
+		"a/a1.c":   "#include \"a.h\"\nint a1(void) { return A + 1; }\n",
+		"p/main.c": "int a1(void);\nint main(void) { return a1() - 2; }\n",
+		"q/main.c": "int main(void) { return 0; }\n",
+	})
+	te := newEnv(t, 0)
+	build := func(what string) map[string]*Result {
+		t.Helper()
+		reqs := targetRequests(t, root, 2)
+		for i := range reqs {
+			reqs[i].Request.Explain = true
+		}
+		res, err := te.e.BuildTargets(context.Background(), reqs, 2, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		out := map[string]*Result{}
+		for _, r := range res {
+			out[r.Name] = r.Result
+		}
+		return out
+	}
+	// The cold build made the directories it wrote to; the watch vouches
+	// for the build after it.
+	for range 2 {
+		build("build")
+	}
+	says := func(r *Result, what string) bool {
+		return slices.ContainsFunc(r.Explain, func(s string) bool { return strings.Contains(s, what) })
+	}
+	for _, step := range []struct {
+		what, file, add string
+		compiled        map[string]int
+		partial, full   []string // the targets that stat what changed, everything
+	}{
+		{"edit q", "q/main.c", "int q;\n", map[string]int{"q": 1}, []string{"q"}, nil},
+		{"edit a unit of a", "a/a1.c", "int a1b;\n", map[string]int{"a": 1}, []string{"a"}, []string{"p"}},
+		{"edit a's header", "a/a.h", "#define B 2\n", map[string]int{"a": 2}, []string{"a"}, []string{"p"}},
+	} {
+		editFile(t, filepath.Join(root, step.file), step.add)
+		res := build(step.what)
+		for _, n := range []string{"a", "p", "q"} {
+			if res[n].Compiled != step.compiled[n] {
+				t.Errorf("%s: %s compiled %d, want %d\n%s", step.what, n, res[n].Compiled, step.compiled[n], strings.Join(res[n].Explain, "\n"))
+			}
+		}
+		for _, n := range step.partial {
+			if !says(res[n], "those the file watch saw change") {
+				t.Errorf("%s: %s did not stat only what changed:\n%s", step.what, n, strings.Join(res[n].Explain, "\n"))
+			}
+		}
+		for _, n := range step.full {
+			if !says(res[n], "stat: all ") || !res[n].Linked {
+				t.Errorf("%s: %s did not stat everything and link again:\n%s", step.what, n, strings.Join(res[n].Explain, "\n"))
+			}
+		}
+	}
+}
