@@ -332,3 +332,35 @@ func TestNotify(t *testing.T) {
 		}
 	}
 }
+
+// A build whose every compile kills the compilation daemon (a compiler
+// wrapper gone wrong) ends, failing and naming the daemon, instead of
+// sending the call again for ever; once the compiler is fixed and the
+// daemon reset, the build works.
+func TestBuildThatKillsItsDaemonEnds(t *testing.T) {
+	e := testenv.New(t)
+	e.MustRun("start")
+	dir := testenv.Tree(t, map[string]string{
+		"jmake.toml": "[project]\nname = \"killer\"\n\n[compile]\ncompiler = \"./cc\"\n\n[[program]]\nname = \"p\"\nsources = [\"main.c\"]\n",
+		"main.c":     "int main(void) { return 0; }\n",
+		// Kills whoever runs it for a compile: the compilation daemon.
+		"cc": "#!/bin/sh\ncase \" $* \" in *\" -c \"*) [ -e ok ] || kill -9 $PPID;; esac\nexec gcc \"$@\"\n",
+	})
+	if err := os.Chmod(filepath.Join(dir, "cc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := e.Run("build", dir)
+	t.Logf("the build ended after %s: exit %d\n%s", time.Since(start).Round(time.Millisecond), r.Code, r.Stderr)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "compilation") {
+		t.Fatalf("build: exit %d, want a failure naming the compilation daemon\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ok"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.Run("reset", "compilation") // FATAL by now, or being restarted
+	testenv.WaitFor(t, 15*time.Second, "compilation answering", func() bool { return healthyPID(e, "compilation") != 0 })
+	if r := e.Run("build", dir); r.Code != 0 {
+		t.Fatalf("build with the compiler fixed: exit %d\n%s", r.Code, r.Stderr)
+	}
+}
