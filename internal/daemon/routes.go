@@ -3,7 +3,6 @@ package daemon
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -156,12 +155,10 @@ func (d *Daemon) routes() http.Handler {
 	return mux
 }
 
-// auth requires "Authorization: Bearer <token>", compared in constant time.
+// auth requires "Authorization: Bearer <token>" (authorized).
 func (d *Daemon) auth(next http.Handler) http.Handler {
-	want := []byte("Bearer " + d.opts.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		if !d.authorized([]byte(r.Header.Get("Authorization"))) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="jmake"`)
 			refuse(w, http.StatusUnauthorized, d.opts.Name+": missing or wrong token (see $JMAKE_HOME/token)")
 			return
@@ -175,10 +172,8 @@ type Health = wire.Health
 
 func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 	status := "ok"
-	select {
-	case <-d.stopping:
+	if d.isStopping() {
 		status = "stopping"
-	default:
 	}
 	wire.WriteJSON(w, http.StatusOK, Health{Status: status, Name: d.opts.Name, PID: os.Getpid(), Version: Version,
 		UptimeSeconds: time.Since(d.start).Seconds(), StateDir: d.opts.StateDir, StateID: d.stateID})
@@ -280,12 +275,7 @@ func (d *Daemon) call(w http.ResponseWriter, r *http.Request, name string, fn Ha
 // is stopping (its drain ran out), rather than by its caller or its own
 // failure.
 func (d *Daemon) interrupted(r *http.Request) bool {
-	select {
-	case <-d.stopping:
-		return r.Context().Err() != nil
-	default:
-		return false
-	}
+	return d.isStopping() && r.Context().Err() != nil
 }
 
 // writeReply renders reply (an object) with "success" (and "error") put
