@@ -56,18 +56,19 @@ func claimPorts(ctx context.Context, stateDir string, ports []int) (*portClaim, 
 	if runtime.GOOS != "linux" {
 		return &portClaim{}, nil // no abstract sockets: the ports' own checks remain
 	}
-	who := fmt.Sprintf("state dir %s, pid %d", stateDir, os.Getpid())
+	ports = slices.Sorted(slices.Values(ports))
+	us := claimHolder{stateDir: stateDir, pid: os.Getpid()}
 	deadline := time.Now().Add(claimWait)
 	for {
-		c, port, holder, err := tryClaim(slices.Sorted(slices.Values(ports)), who)
-		if err == nil {
+		c, port, h, known := tryClaim(ports, us)
+		switch {
+		case c != nil:
 			return c, nil
-		}
-		if holder == "" || !sameStateDir(holder, stateDir) || time.Now().After(deadline) {
-			if holder == "" {
-				holder = "it did not say which"
-			}
-			return nil, fmt.Errorf("port %d is %w (%s); use PORT_OFFSET to give this state dir other ports", port, errPortClaimed, holder)
+		case !known:
+			return nil, fmt.Errorf("port %d is %w (it did not say which); use PORT_OFFSET to give this state dir other ports", port, errPortClaimed)
+		case filepath.Clean(h.stateDir) != filepath.Clean(stateDir) || time.Now().After(deadline):
+			return nil, fmt.Errorf("port %d is %w (state dir %s, pid %d); use PORT_OFFSET to give this state dir other ports",
+				port, errPortClaimed, h.stateDir, h.pid)
 		}
 		select {
 		case <-ctx.Done():
@@ -77,58 +78,62 @@ func claimPorts(ctx context.Context, stateDir string, ports []int) (*portClaim, 
 	}
 }
 
+// claimHolder is a supervisor holding claims, as it tells others.
+type claimHolder struct {
+	stateDir string
+	pid      int
+}
+
 // tryClaim claims each of the sorted ports, or none: on failure it
-// returns the port it could not claim and what its holder says.
-func tryClaim(ports []int, who string) (c *portClaim, failed int, holder string, err error) {
+// returns the port it could not claim and its holder (known false when
+// the holder did not say).
+func tryClaim(ports []int, us claimHolder) (c *portClaim, failed int, h claimHolder, known bool) {
 	c = &portClaim{}
 	for _, port := range ports {
 		ln, err := net.Listen("unix", claimName(port))
 		if err != nil {
 			c.Close()
-			return nil, port, askHolder(port), err
+			h, known = askHolder(port)
+			return nil, port, h, known
 		}
 		c.lns = append(c.lns, ln)
-		go answer(ln, who)
+		go answer(ln, us)
 	}
-	return c, 0, "", nil
+	return c, 0, claimHolder{}, false
 }
 
-// answer tells each connection to ln who holds the claim.
-func answer(ln net.Listener, who string) {
+// answer tells each connection to ln who holds the claim: the state dir
+// and the PID, a line each.
+func answer(ln net.Listener, us claimHolder) {
+	msg := []byte(us.stateDir + "\n" + strconv.Itoa(us.pid) + "\n")
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			return
 		}
 		conn.SetWriteDeadline(time.Now().Add(time.Second))
-		conn.Write([]byte(who + "\n"))
+		conn.Write(msg)
 		conn.Close()
 	}
 }
 
-// askHolder is what the holder of port's claim says it is; "" when it
-// does not answer.
-func askHolder(port int) string {
+// askHolder asks the holder of port's claim who it is; false when it does
+// not say.
+func askHolder(port int) (claimHolder, bool) {
 	conn, err := net.DialTimeout("unix", claimName(port), time.Second)
 	if err != nil {
-		return ""
+		return claimHolder{}, false
 	}
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(time.Second))
-	line, _ := bufio.NewReader(conn).ReadString('\n')
-	return strings.TrimSpace(line)
-}
-
-// sameStateDir reports whether a holder's "state dir D, pid P" names dir.
-func sameStateDir(holder, dir string) bool {
-	d, ok := strings.CutPrefix(holder, "state dir ")
-	if !ok {
-		return false
+	r := bufio.NewReader(conn)
+	dir, err1 := r.ReadString('\n')
+	pid, err2 := r.ReadString('\n')
+	n, err3 := strconv.Atoi(strings.TrimSuffix(pid, "\n"))
+	if err1 != nil || err2 != nil || err3 != nil {
+		return claimHolder{}, false
 	}
-	if i := strings.LastIndex(d, ", pid "); i >= 0 {
-		d = d[:i]
-	}
-	return filepath.Clean(d) == filepath.Clean(dir)
+	return claimHolder{stateDir: strings.TrimSuffix(dir, "\n"), pid: n}, true
 }
 
 // Close releases every claim, once.

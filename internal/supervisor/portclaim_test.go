@@ -44,20 +44,3 @@ func TestPortClaims(t *testing.T) {
 	}
 	d.Close()
 }
-
-func TestSameStateDir(t *testing.T) {
-	for _, tc := range []struct {
-		holder, dir string
-		want        bool
-	}{
-		{"state dir /a/b, pid 12", "/a/b", true},
-		{"state dir /a/b/, pid 12", "/a/b", true},
-		{"state dir /a/b, pid 3, pid 12", "/a/b, pid 3", true},
-		{"state dir /a/bc, pid 12", "/a/b", false},
-		{"", "/a/b", false},
-	} {
-		if got := sameStateDir(tc.holder, tc.dir); got != tc.want {
-			t.Errorf("sameStateDir(%q, %q) = %v", tc.holder, tc.dir, got)
-		}
-	}
-}
